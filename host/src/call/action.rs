@@ -1,0 +1,274 @@
+//! What a workflow asks of a call: one [`CallAction`] per call-control function.
+
+use serde::{Deserialize, Serialize};
+
+use super::identity::{Identity, MediaPrompt, Modality, Tone};
+
+/// How to answer an incoming call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnswerOptions {
+    pub modalities: Vec<Modality>,
+    pub prefetch: Vec<MediaPrompt>,
+}
+
+/// Why a call is rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RejectReason {
+    None,
+    Busy,
+    Forbidden,
+}
+
+impl RejectReason {
+    /// The Graph enum value; Graph's examples send lower case.
+    pub fn as_graph(self) -> &'static str {
+        match self {
+            RejectReason::None => "none",
+            RejectReason::Busy => "busy",
+            RejectReason::Forbidden => "forbidden",
+        }
+    }
+}
+
+/// The participant moved out of a group call by a transfer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transferee {
+    pub identity: Identity,
+    pub participant_id: String,
+}
+
+/// A blind or consultative transfer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferRequest {
+    pub target: Identity,
+    pub replaces_call_id: Option<String>,
+    pub transferee: Option<Transferee>,
+}
+
+/// Which meeting to join.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MeetingRef {
+    JoinUrl(String),
+    JoinMeetingId {
+        join_meeting_id: String,
+        passcode: Option<String>,
+    },
+}
+
+/// Join a Teams meeting as the bot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinMeeting {
+    pub meeting: MeetingRef,
+    pub tenant_id: Option<String>,
+    pub display_name: Option<String>,
+}
+
+/// Place a call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlaceCall {
+    pub targets: Vec<Identity>,
+    pub tenant_id: Option<String>,
+    pub subject: Option<String>,
+    pub source_application_instance: Option<Identity>,
+}
+
+/// Options of `record-response`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RecordOptions {
+    pub prompts: Vec<MediaPrompt>,
+    pub barge_in_allowed: bool,
+    pub initial_silence_timeout_seconds: Option<u32>,
+    pub max_silence_timeout_seconds: Option<u32>,
+    pub max_record_duration_seconds: Option<u32>,
+    pub play_beep: bool,
+    pub stop_tones: Vec<String>,
+    pub client_context: Option<String>,
+}
+
+/// Someone to invite into a group call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitee {
+    pub identity: Identity,
+    pub replaces_call_id: Option<String>,
+    pub participant_id: Option<String>,
+}
+
+/// One call-control request of a workflow. Variants that act on an existing call carry its id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum CallAction {
+    Answer {
+        call_id: String,
+        options: AnswerOptions,
+    },
+    Reject {
+        call_id: String,
+        reason: RejectReason,
+    },
+    Redirect {
+        call_id: String,
+        targets: Vec<Identity>,
+        timeout_seconds: Option<u32>,
+    },
+    Transfer {
+        call_id: String,
+        request: TransferRequest,
+    },
+    HangUp {
+        call_id: String,
+    },
+    JoinMeeting(JoinMeeting),
+    PlaceCall(PlaceCall),
+    PlayPrompt {
+        call_id: String,
+        prompts: Vec<MediaPrompt>,
+        client_context: Option<String>,
+    },
+    RecordResponse {
+        call_id: String,
+        options: RecordOptions,
+    },
+    SubscribeToTone {
+        call_id: String,
+        client_context: Option<String>,
+    },
+    SendDtmfTones {
+        call_id: String,
+        tones: Vec<Tone>,
+        delay_between_tones_ms: Option<u32>,
+        client_context: Option<String>,
+    },
+    CancelMediaProcessing {
+        call_id: String,
+        client_context: Option<String>,
+    },
+    Mute {
+        call_id: String,
+        client_context: Option<String>,
+    },
+    Unmute {
+        call_id: String,
+        client_context: Option<String>,
+    },
+    MuteParticipant {
+        call_id: String,
+        participant_id: String,
+        client_context: Option<String>,
+    },
+    InviteParticipants {
+        call_id: String,
+        participants: Vec<Invitee>,
+        client_context: Option<String>,
+    },
+    StartHoldMusic {
+        call_id: String,
+        participant_id: String,
+        custom_prompt: Option<MediaPrompt>,
+        client_context: Option<String>,
+    },
+    StopHoldMusic {
+        call_id: String,
+        participant_id: String,
+        client_context: Option<String>,
+    },
+    /// Not a plugin function: the host keeps established calls alive every 15 minutes.
+    KeepAlive {
+        call_id: String,
+    },
+}
+
+impl CallAction {
+    /// The call acted on; `None` for actions that create a call.
+    pub fn call_id(&self) -> Option<&str> {
+        use CallAction::*;
+        match self {
+            Answer { call_id, .. }
+            | Reject { call_id, .. }
+            | Redirect { call_id, .. }
+            | Transfer { call_id, .. }
+            | HangUp { call_id }
+            | PlayPrompt { call_id, .. }
+            | RecordResponse { call_id, .. }
+            | SubscribeToTone { call_id, .. }
+            | SendDtmfTones { call_id, .. }
+            | CancelMediaProcessing { call_id, .. }
+            | Mute { call_id, .. }
+            | Unmute { call_id, .. }
+            | MuteParticipant { call_id, .. }
+            | InviteParticipants { call_id, .. }
+            | StartHoldMusic { call_id, .. }
+            | StopHoldMusic { call_id, .. }
+            | KeepAlive { call_id } => Some(call_id),
+            JoinMeeting(_) | PlaceCall(_) => None,
+        }
+    }
+
+    /// The WIT function name, as used in capability policies and logs.
+    pub fn name(&self) -> &'static str {
+        use CallAction::*;
+        match self {
+            Answer { .. } => "answer",
+            Reject { .. } => "reject",
+            Redirect { .. } => "redirect",
+            Transfer { .. } => "transfer",
+            HangUp { .. } => "hang-up",
+            JoinMeeting(_) => "join-meeting",
+            PlaceCall(_) => "place-call",
+            PlayPrompt { .. } => "play-prompt",
+            RecordResponse { .. } => "record-response",
+            SubscribeToTone { .. } => "subscribe-to-tone",
+            SendDtmfTones { .. } => "send-dtmf-tones",
+            CancelMediaProcessing { .. } => "cancel-media-processing",
+            Mute { .. } => "mute",
+            Unmute { .. } => "unmute",
+            MuteParticipant { .. } => "mute-participant",
+            InviteParticipants { .. } => "invite-participants",
+            StartHoldMusic { .. } => "start-hold-music",
+            StopHoldMusic { .. } => "stop-hold-music",
+            KeepAlive { .. } => "keep-alive",
+        }
+    }
+
+    /// Whether repeating the request after a lost response is harmless. Graph has no
+    /// idempotency key, so a non-idempotent action is never retried blindly after a timeout.
+    pub fn is_idempotent(&self) -> bool {
+        matches!(
+            self,
+            CallAction::HangUp { .. }
+                | CallAction::KeepAlive { .. }
+                | CallAction::SubscribeToTone { .. }
+                | CallAction::CancelMediaProcessing { .. }
+                | CallAction::Mute { .. }
+                | CallAction::Unmute { .. }
+                | CallAction::MuteParticipant { .. }
+        )
+    }
+
+    /// The identities this action would reach (targets of transfers, redirects, invites and
+    /// placed calls); used by capability policies.
+    pub fn targets(&self) -> Vec<&Identity> {
+        match self {
+            CallAction::Redirect { targets, .. } => targets.iter().collect(),
+            CallAction::Transfer { request, .. } => vec![&request.target],
+            CallAction::PlaceCall(p) => p.targets.iter().collect(),
+            CallAction::InviteParticipants { participants, .. } => {
+                participants.iter().map(|p| &p.identity).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// What a successful action returns to the workflow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActionOutput {
+    /// Nothing to return (answer, reject, hang-up, …).
+    Done,
+    /// The id of a call the action created (join-meeting, place-call).
+    CallId(String),
+    /// The id of a long-running operation (play-prompt, record-response, …).
+    OperationId(String),
+}

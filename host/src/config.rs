@@ -1,0 +1,288 @@
+//! The `callhost.toml` configuration: one sub-table per part of the service, unknown keys
+//! rejected, defaults documented, and [`Config::validate`] reporting every problem at once
+//! before any port is bound. Secrets never live here: see [`BotConfig::client_secret_file`].
+
+mod routes;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::policy::{CapabilityPolicy, PolicyConfig};
+use crate::runtime::{AllocationStrategy, PluginLimits};
+
+pub use routes::{CallerKind, FallbackConfig, RouteConfig, RouteMatch, parse_identity};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub bot: BotConfig,
+    #[serde(default)]
+    pub graph: GraphConfig,
+    #[serde(default)]
+    pub runtime: RuntimeConfig,
+    #[serde(default)]
+    pub admin: AdminConfig,
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+    #[serde(default)]
+    pub plugins: BTreeMap<String, PluginConfig>,
+    /// Directory the relative paths of this file are resolved against (its own directory,
+    /// or the directory `serve` runs in when the path has none).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// The callback listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on, e.g. `127.0.0.1:8080` behind a TLS-terminating proxy.
+    pub listen: SocketAddr,
+    /// The public https base URL Graph reaches this service at; callbacks go to
+    /// `<public_url><callback_path>`.
+    pub public_url: String,
+    /// Path of the notification endpoint. Default `/api/calls`.
+    #[serde(default = "default_callback_path")]
+    pub callback_path: String,
+    /// Largest notification body accepted, in bytes. Default 1 MiB.
+    #[serde(default = "default_body_limit")]
+    pub body_limit_bytes: usize,
+    /// Serve TLS directly (PEM files) instead of behind a proxy.
+    pub tls: Option<TlsConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// The bot's identity.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BotConfig {
+    /// The bot's Microsoft App (client) id: the audience of Graph's callback tokens and the
+    /// client id of its own token requests.
+    pub app_id: String,
+    /// Name shown for the bot when it joins meetings. Default `callhost`.
+    #[serde(default = "default_display_name")]
+    pub display_name: String,
+    /// Tenants whose callbacks are accepted; empty accepts any tenant.
+    #[serde(default)]
+    pub tenants: Vec<String>,
+    /// Tenant used when a request names none (short meeting links, placed calls).
+    pub default_tenant: Option<String>,
+    /// File holding the client secret. Without it, the secret comes from the environment
+    /// variable `CALLHOST_CLIENT_SECRET`.
+    pub client_secret_file: Option<PathBuf>,
+}
+
+/// Where Microsoft's endpoints are. Defaults are the public cloud's.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GraphConfig {
+    pub base_url: String,
+    /// `{tenant}` is replaced by the tenant id.
+    pub token_url: String,
+    pub scope: String,
+    /// OpenID configuration whose `jwks_uri` lists the keys of Graph's callback tokens.
+    pub openid_config_url: String,
+    /// Accepted issuers of callback tokens.
+    pub issuers: Vec<String>,
+    /// Per-request timeout, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// Attempts per request, retries on 429/503/504 included.
+    pub max_attempts: u32,
+}
+
+impl Default for GraphConfig {
+    fn default() -> Self {
+        Self {
+            base_url: "https://graph.microsoft.com/v1.0".into(),
+            token_url: "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token".into(),
+            scope: "https://graph.microsoft.com/.default".into(),
+            openid_config_url: "https://api.aps.skype.com/v1/.well-known/OpenIdConfiguration".into(),
+            issuers: vec!["https://graph.microsoft.com".into(), "https://api.botframework.com".into()],
+            request_timeout_ms: 10_000,
+            max_attempts: 4,
+        }
+    }
+}
+
+/// The plugin runtime.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeConfig {
+    /// Where compiled plugins are cached. Default `.callhost/cache` beside this file.
+    pub cache_dir: Option<PathBuf>,
+    /// Plugin instances alive at once. Default 256.
+    pub max_instances: u32,
+    /// `auto` (pooling when possible), `pooling` or `on-demand`.
+    pub allocation: AllocationStrategy,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            cache_dir: None,
+            max_instances: 256,
+            allocation: AllocationStrategy::Auto,
+        }
+    }
+}
+
+/// The admin API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Default `127.0.0.1:8081`. Anywhere but loopback, `CALLHOST_ADMIN_TOKEN` is required.
+    pub listen: Option<SocketAddr>,
+    pub enabled: bool,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 8081))),
+            enabled: true,
+        }
+    }
+}
+
+/// One workflow plugin.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginConfig {
+    /// The component file, relative to this configuration file.
+    pub path: PathBuf,
+    /// Values the plugin reads through the `config` interface.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+    #[serde(default)]
+    pub limits: PluginLimits,
+    /// What the plugin may do; see [`crate::policy`] for the default.
+    #[serde(default)]
+    pub policy: PolicyConfig,
+    /// Refuse to load the file unless its SHA-256 (hex) is this.
+    pub sha256: Option<String>,
+}
+
+fn default_callback_path() -> String {
+    "/api/calls".into()
+}
+
+fn default_body_limit() -> usize {
+    1 << 20
+}
+
+fn default_display_name() -> String {
+    "callhost".into()
+}
+
+/// Every problem found in a configuration, one line each.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration {path}:\n{}", problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigError {
+    pub path: String,
+    pub problems: Vec<String>,
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let fail = |problem: String| ConfigError {
+            path: path.display().to_string(),
+            problems: vec![problem],
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read it: {e}")))?;
+        let mut config = Self::parse(&text).map_err(fail)?;
+        config.base_dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        config.validate().map_err(|problems| ConfigError {
+            path: path.display().to_string(),
+            problems,
+        })?;
+        Ok(config)
+    }
+
+    /// Parses TOML text (no validation).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))
+    }
+
+    /// Every problem with the configuration, or nothing.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut problems = Vec::new();
+        if self.bot.app_id.trim().is_empty() {
+            problems.push("bot.app_id is empty; set it to the bot's Microsoft App (client) id".into());
+        }
+        if !self.server.public_url.starts_with("https://") && !self.server.public_url.starts_with("http://") {
+            problems.push(format!(
+                "server.public_url `{}` is not an http(s) URL; Graph must reach callbacks there",
+                self.server.public_url
+            ));
+        }
+        if !self.server.callback_path.starts_with('/') {
+            problems.push(format!("server.callback_path `{}` must start with /", self.server.callback_path));
+        }
+        for (what, url) in [
+            ("graph.base_url", &self.graph.base_url),
+            ("graph.token_url", &self.graph.token_url),
+            ("graph.openid_config_url", &self.graph.openid_config_url),
+        ] {
+            if url::Url::parse(url).is_err() {
+                problems.push(format!("{what} `{url}` is not a URL"));
+            }
+        }
+        if self.graph.issuers.is_empty() {
+            problems.push("graph.issuers is empty; no callback could ever be accepted".into());
+        }
+        if self.runtime.max_instances == 0 {
+            problems.push("runtime.max_instances must be at least 1".into());
+        }
+        for (id, plugin) in &self.plugins {
+            let path = self.resolve(&plugin.path);
+            if !path.is_file() {
+                problems.push(format!(
+                    "plugins.{id}.path {} does not exist; build the plugins (`cargo xtask build-plugins`) or fix the path",
+                    path.display()
+                ));
+            }
+            if let Err(e) = CapabilityPolicy::from_config(&plugin.policy) {
+                problems.push(format!("plugins.{id}.{e}"));
+            }
+            if let Some(sha) = &plugin.sha256 {
+                if sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
+                    problems.push(format!("plugins.{id}.sha256 must be 64 hex digits"));
+                }
+            }
+            if plugin.limits.memory_bytes < (1 << 20) {
+                problems.push(format!("plugins.{id}.limits.memory_bytes is below 1 MiB"));
+            }
+            if plugin.limits.deadline.is_zero() {
+                problems.push(format!("plugins.{id}.limits.deadline_ms must be above 0"));
+            }
+        }
+        routes::validate(&self.routes, &self.plugins, &mut problems);
+        if problems.is_empty() { Ok(()) } else { Err(problems) }
+    }
+
+    /// A path from this file, resolved against its directory.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() { path.to_path_buf() } else { self.base_dir.join(path) }
+    }
+
+    /// The full callback URL Graph posts to.
+    pub fn callback_url(&self) -> String {
+        format!("{}{}", self.server.public_url.trim_end_matches('/'), self.server.callback_path)
+    }
+}

@@ -1,0 +1,100 @@
+//! The call control plugins get: acts only on calls the plugin owns, records decisions on
+//! incoming calls, and registers the calls a plugin creates as its own.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use futures::future::BoxFuture;
+
+use super::calls::NewCall;
+use super::Shared;
+use crate::call::{ActionOrigin, ActionOutput, CallAction, CallControl, CallDirection, CallError};
+use crate::runtime::PluginVersion;
+
+/// [`CallControl`] for plugin invocations, in front of the Graph client.
+pub struct PluginControl {
+    shared: Arc<Shared>,
+}
+
+impl PluginControl {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+}
+
+impl CallControl for PluginControl {
+    fn execute<'a>(
+        &'a self,
+        origin: &'a ActionOrigin,
+        action: CallAction,
+    ) -> BoxFuture<'a, Result<ActionOutput, CallError>> {
+        Box::pin(async move {
+            let shared = &self.shared;
+            let Some(call_id) = action.call_id().map(str::to_string) else {
+                let version = shared
+                    .plugins
+                    .current(&origin.plugin_id)
+                    .ok_or_else(|| CallError::Other(format!("plugin `{}` is not loaded", origin.plugin_id)))?;
+                return create_call(shared, version, action).await.map(ActionOutput::CallId);
+            };
+            let entry = shared
+                .calls
+                .get(&call_id)
+                .filter(|entry| entry.plugin_id == origin.plugin_id)
+                .ok_or(CallError::NotFound)?;
+            let decides = matches!(
+                action,
+                CallAction::Answer { .. } | CallAction::Reject { .. } | CallAction::Redirect { .. }
+            );
+            let target_origin = ActionOrigin {
+                plugin_id: origin.plugin_id.clone(),
+                call_id: call_id.clone(),
+                tenant_id: entry.tenant_id().or_else(|| origin.tenant_id.clone()),
+            };
+            let output = shared.graph.execute(&target_origin, action).await?;
+            if decides {
+                entry.decided.store(true, Ordering::SeqCst);
+            }
+            Ok(output)
+        })
+    }
+}
+
+/// Creates a call for `version`'s plugin and starts tracking it.
+pub(crate) async fn create_call(
+    shared: &Arc<Shared>,
+    version: PluginVersion,
+    action: CallAction,
+) -> Result<String, CallError> {
+    let tenant_id = match &action {
+        CallAction::JoinMeeting(join) => join.tenant_id.clone(),
+        CallAction::PlaceCall(place) => place.tenant_id.clone(),
+        other => {
+            return Err(CallError::InvalidArgument(format!(
+                "`{}` does not create a call",
+                other.name()
+            )));
+        }
+    };
+    let origin = ActionOrigin {
+        plugin_id: version.info.id.clone(),
+        call_id: String::new(),
+        tenant_id: tenant_id.clone(),
+    };
+    let output = shared.graph.execute(&origin, action).await?;
+    let ActionOutput::CallId(call_id) = output else {
+        return Err(CallError::Other("Graph returned no call id for the new call".into()));
+    };
+    shared.calls.register(
+        shared.clone(),
+        NewCall {
+            call_id: call_id.clone(),
+            version,
+            route: None,
+            direction: CallDirection::Outgoing,
+            tenant_id,
+            created_by_plugin: true,
+        },
+    );
+    Ok(call_id)
+}

@@ -1,0 +1,60 @@
+//! Counters of the dispatcher.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+#[derive(Default)]
+pub(crate) struct Metrics {
+    notifications: AtomicU64,
+    events: AtomicU64,
+    invocations_failed: AtomicU64,
+    fallbacks: AtomicU64,
+    unrouted: AtomicU64,
+}
+
+/// The counters at one moment.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct MetricsSnapshot {
+    /// Notifications accepted.
+    pub notifications: u64,
+    /// Events delivered to plugins.
+    pub events: u64,
+    /// Invocations that did not complete (failed, trapped, timed out, …).
+    pub invocations_failed: u64,
+    /// Incoming calls a route's fallback handled.
+    pub fallbacks: u64,
+    /// Incoming calls no route matched.
+    pub unrouted: u64,
+}
+
+impl Metrics {
+    pub(crate) fn notification(&self) {
+        self.notifications.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn event(&self, completed: bool) {
+        self.events.fetch_add(1, Ordering::Relaxed);
+        if !completed {
+            self.invocations_failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn fallback(&self) {
+        self.fallbacks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn unrouted(&self) {
+        self.unrouted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> MetricsSnapshot {
+        MetricsSnapshot {
+            notifications: self.notifications.load(Ordering::Relaxed),
+            events: self.events.load(Ordering::Relaxed),
+            invocations_failed: self.invocations_failed.load(Ordering::Relaxed),
+            fallbacks: self.fallbacks.load(Ordering::Relaxed),
+            unrouted: self.unrouted.load(Ordering::Relaxed),
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Carries out [`CallAction`]s as Graph requests: build, send, read back the id Graph gave.
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use super::client::{GraphClient, GraphError, GraphResponse};
+use super::request::{GraphRequest, RequestContext, build};
+use crate::call::{ActionOrigin, ActionOutput, CallAction, CallControl, CallError, CallState};
+
+/// The production [`CallControl`]: Microsoft Graph.
+#[derive(Clone)]
+pub struct GraphActions {
+    client: GraphClient,
+    context: RequestContext,
+}
+
+impl GraphActions {
+    pub fn new(client: GraphClient, context: RequestContext) -> Self {
+        Self { client, context }
+    }
+
+    async fn perform(&self, origin: &ActionOrigin, action: CallAction) -> Result<ActionOutput, CallError> {
+        let request = build(&action, &self.context)?;
+        let tenant = origin.tenant_id.as_deref().or(self.context.default_tenant_id.as_deref());
+        let response = match self.client.send(tenant, &request, action.is_idempotent()).await {
+            Ok(response) => response,
+            Err(GraphError::Timeout { .. }) if !action.is_idempotent() => {
+                return self.settle_after_timeout(tenant, &action).await;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(output(&action, &response))
+    }
+
+    /// A non-idempotent request timed out: Graph may or may not have acted. Re-read the call
+    /// and report success when its state shows the action took effect, `Timeout` otherwise.
+    async fn settle_after_timeout(&self, tenant: Option<&str>, action: &CallAction) -> Result<ActionOutput, CallError> {
+        let Some(call_id) = action.call_id() else {
+            return Err(CallError::Timeout);
+        };
+        let read = GraphRequest::get(format!("/communications/calls/{call_id}"));
+        let state = match self.client.send(tenant, &read, true).await {
+            Ok(response) => response
+                .body
+                .as_ref()
+                .and_then(|b| b.get("state"))
+                .and_then(Value::as_str)
+                .map(CallState::from_graph),
+            Err(GraphError::Status { status: 404, .. }) => Some(CallState::Terminated),
+            Err(_) => None,
+        };
+        let took_effect = match (action, state) {
+            (CallAction::Answer { .. }, Some(s)) => matches!(s, CallState::Establishing | CallState::Established),
+            (CallAction::Reject { .. } | CallAction::Redirect { .. }, Some(s)) => s != CallState::Incoming,
+            (CallAction::Transfer { .. }, Some(s)) => {
+                matches!(s, CallState::Transferring | CallState::TransferAccepted | CallState::Terminated)
+            }
+            _ => false,
+        };
+        tracing::warn!(call_id, action = action.name(), ?state, took_effect, "Graph did not answer in time; re-read the call");
+        if took_effect { Ok(ActionOutput::Done) } else { Err(CallError::Timeout) }
+    }
+}
+
+/// The id Graph returned: `id` in the body, else the last segment of `Location`.
+fn returned_id(response: &GraphResponse) -> Option<String> {
+    response
+        .body
+        .as_ref()
+        .and_then(|b| b.get("id"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| {
+            response
+                .location
+                .as_deref()
+                .and_then(|l| l.trim_end_matches('/').rsplit('/').next())
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        })
+}
+
+fn output(action: &CallAction, response: &GraphResponse) -> ActionOutput {
+    use CallAction::*;
+    match action {
+        JoinMeeting(_) | PlaceCall(_) => returned_id(response).map(ActionOutput::CallId).unwrap_or(ActionOutput::Done),
+        PlayPrompt { .. }
+        | RecordResponse { .. }
+        | SendDtmfTones { .. }
+        | MuteParticipant { .. }
+        | InviteParticipants { .. }
+        | StartHoldMusic { .. }
+        | StopHoldMusic { .. } => returned_id(response).map(ActionOutput::OperationId).unwrap_or(ActionOutput::Done),
+        _ => ActionOutput::Done,
+    }
+}
+
+impl CallControl for GraphActions {
+    fn execute<'a>(&'a self, origin: &'a ActionOrigin, action: CallAction) -> BoxFuture<'a, Result<ActionOutput, CallError>> {
+        Box::pin(self.perform(origin, action))
+    }
+}

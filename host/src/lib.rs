@@ -1,0 +1,17 @@
+//! callhost: a Microsoft Teams calling bot whose call logic runs in sandboxed WebAssembly plugins.
+//!
+//! Graph POSTs call notifications to [`server`]; [`dispatch`] turns each into a typed
+//! [`call::CallEvent`] and runs the workflow plugin that owns the call in [`runtime`]; the
+//! plugin's call-control requests become [`call::CallAction`]s that [`graph`] sends to Microsoft
+//! Graph.
+
+pub mod app;
+pub mod call;
+pub mod cli;
+pub mod config;
+pub mod dispatch;
+pub mod graph;
+pub mod plugins;
+pub mod policy;
+pub mod runtime;
+pub mod server;

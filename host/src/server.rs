@@ -1,0 +1,42 @@
+//! The HTTP edge: Graph's callback endpoint, the admin API and health checks. Knows nothing of
+//! wasmtime.
+
+pub mod admin;
+pub mod auth;
+mod callbacks;
+mod error;
+mod health;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+pub use admin::{AdminState, admin_router};
+pub use error::ApiError;
+
+use crate::dispatch::Dispatcher;
+use auth::CallbackAuthenticator;
+
+/// What the callback and health endpoints share.
+#[derive(Clone)]
+pub struct CallbackState {
+    pub dispatcher: Dispatcher,
+    pub auth: CallbackAuthenticator,
+    /// False until the service can act on calls (plugins loaded, credentials present).
+    pub ready: Arc<AtomicBool>,
+    /// Why the service is not ready, for `/readyz`.
+    pub not_ready_reason: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+/// The public router: `POST <callback_path>`, `/healthz`, `/readyz`.
+pub fn callback_router(state: CallbackState, callback_path: &str, body_limit: usize) -> Router {
+    Router::new()
+        .route(callback_path, post(callbacks::notifications))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .with_state(state)
+}

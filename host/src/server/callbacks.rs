@@ -1,0 +1,42 @@
+//! `POST /api/calls`: Graph's call notifications. Authenticated, parsed, queued, answered
+//! `202` before any plugin runs.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::{ApiError, CallbackState};
+use crate::graph::notification::{self, NotificationError};
+
+pub(super) async fn notifications(
+    State(state): State<CallbackState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let claims = match state.auth.verify(authorization).await {
+        Ok(claims) => claims,
+        Err(e) => {
+            tracing::warn!(error = %e, "callback refused: token not valid");
+            return ApiError::unauthorized(e.to_string()).into_response();
+        }
+    };
+    let chain_id = headers.get("x-microsoft-skype-chain-id").and_then(|v| v.to_str().ok());
+    let scenario_id = headers.get("scenario-id").and_then(|v| v.to_str().ok());
+    match notification::parse(&body) {
+        Ok(list) => {
+            tracing::debug!(count = list.len(), tenant = %claims.tenant_id, chain_id, scenario_id, "notifications accepted");
+            for n in list {
+                state.dispatcher.enqueue(n, Some(&claims.tenant_id));
+            }
+            StatusCode::ACCEPTED.into_response()
+        }
+        // The legacy-format first notification: Graph sends it again in its own format.
+        Err(NotificationError::NotCommsNotifications) => StatusCode::NO_CONTENT.into_response(),
+        Err(NotificationError::Malformed(reason)) => {
+            tracing::warn!(%reason, chain_id, "malformed callback body refused");
+            ApiError::bad_request(format!("malformed notification body: {reason}")).into_response()
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Project tasks, run as `cargo xtask <task>` from anywhere in the repository.
+
+mod command;
+mod plugins;
+mod wasm_target;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+const USAGE: &str = "\
+Usage: cargo xtask <task> [args...]
+
+Tasks:
+  build-plugins   Build every plugin (plugins/, tests/plugins/) for wasm32-wasip2 and copy the
+                  components to target/plugins/<name>.wasm
+  test [args...]  Build the plugins, run their unit tests, then run
+                  `cargo test --release --workspace [args...]`
+  help            Show this message
+";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let task = args.next();
+    let args: Vec<String> = args.collect();
+    let root = repo_root();
+
+    let outcome = match task.as_deref() {
+        Some("build-plugins") => no_args("build-plugins", &args)
+            .and_then(|()| plugins::build(&root))
+            .map(|_| ExitCode::SUCCESS),
+        Some("test") => test(&root, &args),
+
+        // The `demo` task is added in this arm.
+        Some("demo") => Err(anyhow::anyhow!("`cargo xtask demo` is not available yet")),
+
+        Some("help" | "--help" | "-h") => {
+            print!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(unknown) => {
+            eprint!("error: unknown task `{unknown}`\n\n{USAGE}");
+            Ok(ExitCode::from(2))
+        }
+        None => {
+            eprint!("{USAGE}");
+            Ok(ExitCode::from(2))
+        }
+    };
+    outcome.unwrap_or_else(|error| {
+        eprintln!("error: {error:#}");
+        ExitCode::FAILURE
+    })
+}
+
+/// The repository: the parent of this crate's directory.
+fn repo_root() -> PathBuf {
+    let xtask_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    xtask_dir
+        .parent()
+        .expect("the xtask crate lives in a directory of the repository")
+        .to_path_buf()
+}
+
+fn no_args(task: &str, args: &[String]) -> Result<()> {
+    match args.first() {
+        None => Ok(()),
+        Some(arg) => {
+            anyhow::bail!("`{task}` takes no arguments, got `{arg}`; see `cargo xtask help`")
+        }
+    }
+}
+
+/// Builds the plugins and runs every test: the plugins' own unit tests on the host, then the
+/// workspace's, which load the plugins from target/plugins/.
+fn test(root: &Path, cargo_test_args: &[String]) -> Result<ExitCode> {
+    plugins::build(root)?;
+    plugins::unit_test(root)?;
+
+    let mut cargo_test = command::cargo();
+    cargo_test
+        .args(["test", "--release", "--workspace"])
+        .args(cargo_test_args)
+        .current_dir(root);
+    let status = command::status(&mut cargo_test)?;
+    // Killed by a signal, cargo has no exit code: report a plain failure.
+    let code = status.code().and_then(|code| u8::try_from(code).ok());
+    Ok(ExitCode::from(code.unwrap_or(1)))
+}
