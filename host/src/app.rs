@@ -67,7 +67,14 @@ impl App {
         }
 
         let mut not_ready = None;
-        let secret = match ClientSecret::from_env_or_file(config.bot.client_secret_file.as_deref().map(|p| config.resolve(p)).as_deref()) {
+        let secret = match ClientSecret::from_env_or_file(
+            config
+                .bot
+                .client_secret_file
+                .as_deref()
+                .map(|p| config.resolve(p))
+                .as_deref(),
+        ) {
             Ok(secret) => secret,
             Err(e) => {
                 tracing::warn!(error = %e, "no client secret: Graph requests will fail until one is configured");
@@ -110,7 +117,10 @@ impl App {
             http,
         );
         let dispatcher = Dispatcher::new(
-            DispatcherSettings::new(config.bot.app_id.clone()),
+            DispatcherSettings {
+                keepalive_interval: Duration::from_secs_f64(config.calls.keepalive_interval_s),
+                ..DispatcherSettings::new(config.bot.app_id.clone())
+            },
             runtime.clone(),
             plugins.clone(),
             routes,
@@ -129,8 +139,13 @@ impl App {
             config.server.body_limit_bytes,
         );
         let admin = if config.admin.enabled {
-            let token = std::env::var(crate::server::admin::ADMIN_TOKEN_ENV).ok().filter(|t| !t.is_empty());
-            let listen = config.admin.listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8081)));
+            let token = std::env::var(crate::server::admin::ADMIN_TOKEN_ENV)
+                .ok()
+                .filter(|t| !t.is_empty());
+            let listen = config
+                .admin
+                .listen
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8081)));
             if token.is_none() && !listen.ip().is_loopback() {
                 bail!(
                     "admin.listen {listen} is not a loopback address: set {} to a secret token, or bind the admin API to 127.0.0.1",
@@ -144,11 +159,21 @@ impl App {
         } else {
             None
         };
-        Ok(Self { config, dispatcher, runtime, plugins, callbacks, admin })
+        Ok(Self {
+            config,
+            dispatcher,
+            runtime,
+            plugins,
+            callbacks,
+            admin,
+        })
     }
 
     /// Serves until `shutdown` resolves, then lets in-flight events finish.
-    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             shutdown.await;
@@ -162,32 +187,59 @@ impl App {
         match &self.config.server.tls {
             Some(tls) => {
                 let _ = rustls::crypto::ring::default_provider().install_default();
-                let tls_config = axum_server::tls_rustls::RustlsConfig::from_pem_file(self.config.resolve(&tls.cert), self.config.resolve(&tls.key))
-                    .await
-                    .with_context(|| format!("loading the TLS certificate {} and key {}", tls.cert.display(), tls.key.display()))?;
+                let tls_config = axum_server::tls_rustls::RustlsConfig::from_pem_file(
+                    self.config.resolve(&tls.cert),
+                    self.config.resolve(&tls.key),
+                )
+                .await
+                .with_context(|| {
+                    format!(
+                        "loading the TLS certificate {} and key {}",
+                        tls.cert.display(),
+                        tls.key.display()
+                    )
+                })?;
                 let handle = axum_server::Handle::new();
-                let server = axum_server::bind_rustls(listen, tls_config).handle(handle.clone()).serve(self.callbacks.clone().into_make_service());
+                let server = axum_server::bind_rustls(listen, tls_config)
+                    .handle(handle.clone())
+                    .serve(self.callbacks.clone().into_make_service());
                 let rx = stop_rx.clone();
                 tokio::spawn(async move {
                     stopped(rx).await;
                     handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
                 });
                 tracing::info!(%listen, callback = %self.config.callback_url(), "serving callbacks over TLS");
-                servers.push(tokio::spawn(async move { server.await.context("callback listener") }));
+                servers.push(tokio::spawn(async move {
+                    server.await.context("callback listener")
+                }));
             }
             None => {
-                let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding server.listen {listen}"))?;
+                let listener = tokio::net::TcpListener::bind(listen)
+                    .await
+                    .with_context(|| format!("binding server.listen {listen}"))?;
                 tracing::info!(listen = %listener.local_addr()?, callback = %self.config.callback_url(), "serving callbacks");
-                let server = axum::serve(listener, self.callbacks.clone()).with_graceful_shutdown(stopped(stop_rx.clone()));
-                servers.push(tokio::spawn(async move { server.await.context("callback listener") }));
+                let server = axum::serve(listener, self.callbacks.clone())
+                    .with_graceful_shutdown(stopped(stop_rx.clone()));
+                servers.push(tokio::spawn(async move {
+                    server.await.context("callback listener")
+                }));
             }
         }
         if let Some(admin) = self.admin.clone() {
-            let addr = self.config.admin.listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8081)));
-            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding admin.listen {addr}"))?;
+            let addr = self
+                .config
+                .admin
+                .listen
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8081)));
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding admin.listen {addr}"))?;
             tracing::info!(listen = %listener.local_addr()?, "serving the admin API");
-            let server = axum::serve(listener, admin).with_graceful_shutdown(stopped(stop_rx.clone()));
-            servers.push(tokio::spawn(async move { server.await.context("admin listener") }));
+            let server =
+                axum::serve(listener, admin).with_graceful_shutdown(stopped(stop_rx.clone()));
+            servers.push(tokio::spawn(async move {
+                server.await.context("admin listener")
+            }));
         }
         for server in servers {
             server.await??;
@@ -201,8 +253,15 @@ impl App {
 }
 
 /// Loads one configured plugin, off the async executor.
-pub async fn load_plugin(runtime: &Runtime, config: &Config, id: &str) -> anyhow::Result<PluginVersion> {
-    let plugin = config.plugins.get(id).with_context(|| format!("no plugin `{id}` in the configuration"))?;
+pub async fn load_plugin(
+    runtime: &Runtime,
+    config: &Config,
+    id: &str,
+) -> anyhow::Result<PluginVersion> {
+    let plugin = config
+        .plugins
+        .get(id)
+        .with_context(|| format!("no plugin `{id}` in the configuration"))?;
     let path = config.resolve(&plugin.path);
     let bytes = tokio::fs::read(&path)
         .await
@@ -210,14 +269,18 @@ pub async fn load_plugin(runtime: &Runtime, config: &Config, id: &str) -> anyhow
     if let Some(pin) = &plugin.sha256 {
         let actual = hex::encode(Sha256::digest(&bytes));
         if !actual.eq_ignore_ascii_case(pin) {
-            bail!("plugin {id}: {} has sha256 {actual}, but plugins.{id}.sha256 pins {pin}", path.display());
+            bail!(
+                "plugin {id}: {} has sha256 {actual}, but plugins.{id}.sha256 pins {pin}",
+                path.display()
+            );
         }
     }
     let spec = PluginSpec {
         id: id.to_string(),
         config: plugin.config.clone(),
         limits: plugin.limits.clone(),
-        policy: CapabilityPolicy::from_config(&plugin.policy).map_err(|e| anyhow::anyhow!("plugin {id}: {e}"))?,
+        policy: CapabilityPolicy::from_config(&plugin.policy)
+            .map_err(|e| anyhow::anyhow!("plugin {id}: {e}"))?,
     };
     let runtime = runtime.clone();
     Ok(tokio::task::spawn_blocking(move || runtime.load(spec, &bytes)).await??)

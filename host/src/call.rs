@@ -17,8 +17,8 @@ pub use action::{
 pub use control::{ActionOrigin, CallControl};
 pub use error::CallError;
 pub use event::{
-    CallContext, CallEvent, CallEventKind, ChangeType, IncomingCall, OperationCompleted, OperationKind,
-    OperationStatus, Participant, ParticipantsChanged, StateChanged, ToneReceived,
+    CallContext, CallEvent, CallEventKind, ChangeType, IncomingCall, OperationCompleted,
+    OperationKind, OperationStatus, Participant, ParticipantsChanged, StateChanged, ToneReceived,
 };
 pub use identity::{
     CallDirection, CallState, ChatInfo, Identity, IdentityKind, MediaPrompt, MeetingInfo,

@@ -28,6 +28,8 @@ pub struct Config {
     #[serde(default)]
     pub admin: AdminConfig,
     #[serde(default)]
+    pub calls: CallsConfig,
+    #[serde(default)]
     pub routes: Vec<RouteConfig>,
     #[serde(default)]
     pub plugins: BTreeMap<String, PluginConfig>,
@@ -107,8 +109,12 @@ impl Default for GraphConfig {
             base_url: "https://graph.microsoft.com/v1.0".into(),
             token_url: "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token".into(),
             scope: "https://graph.microsoft.com/.default".into(),
-            openid_config_url: "https://api.aps.skype.com/v1/.well-known/OpenIdConfiguration".into(),
-            issuers: vec!["https://graph.microsoft.com".into(), "https://api.botframework.com".into()],
+            openid_config_url: "https://api.aps.skype.com/v1/.well-known/OpenIdConfiguration"
+                .into(),
+            issuers: vec![
+                "https://graph.microsoft.com".into(),
+                "https://api.botframework.com".into(),
+            ],
             request_timeout_ms: 10_000,
             max_attempts: 4,
         }
@@ -133,6 +139,23 @@ impl Default for RuntimeConfig {
             cache_dir: None,
             max_instances: 256,
             allocation: AllocationStrategy::Auto,
+        }
+    }
+}
+
+/// Call lifecycle.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallsConfig {
+    /// How often established calls are kept alive, in seconds. Default 900 (Graph ends a call
+    /// without keepAlive after 45 minutes).
+    pub keepalive_interval_s: f64,
+}
+
+impl Default for CallsConfig {
+    fn default() -> Self {
+        Self {
+            keepalive_interval_s: 900.0,
         }
     }
 }
@@ -200,7 +223,8 @@ impl Config {
             path: path.display().to_string(),
             problems: vec![problem],
         };
-        let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read it: {e}")))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read it: {e}")))?;
         let mut config = Self::parse(&text).map_err(fail)?;
         config.base_dir = path
             .parent()
@@ -223,16 +247,22 @@ impl Config {
     pub fn validate(&self) -> Result<(), Vec<String>> {
         let mut problems = Vec::new();
         if self.bot.app_id.trim().is_empty() {
-            problems.push("bot.app_id is empty; set it to the bot's Microsoft App (client) id".into());
+            problems
+                .push("bot.app_id is empty; set it to the bot's Microsoft App (client) id".into());
         }
-        if !self.server.public_url.starts_with("https://") && !self.server.public_url.starts_with("http://") {
+        if !self.server.public_url.starts_with("https://")
+            && !self.server.public_url.starts_with("http://")
+        {
             problems.push(format!(
                 "server.public_url `{}` is not an http(s) URL; Graph must reach callbacks there",
                 self.server.public_url
             ));
         }
         if !self.server.callback_path.starts_with('/') {
-            problems.push(format!("server.callback_path `{}` must start with /", self.server.callback_path));
+            problems.push(format!(
+                "server.callback_path `{}` must start with /",
+                self.server.callback_path
+            ));
         }
         for (what, url) in [
             ("graph.base_url", &self.graph.base_url),
@@ -245,6 +275,12 @@ impl Config {
         }
         if self.graph.issuers.is_empty() {
             problems.push("graph.issuers is empty; no callback could ever be accepted".into());
+        }
+        if !(0.01..=2400.0).contains(&self.calls.keepalive_interval_s) {
+            problems.push(format!(
+                "calls.keepalive_interval_s {} must be between 0.01 and 2400 (Graph ends calls without keepAlive after 45 minutes)",
+                self.calls.keepalive_interval_s
+            ));
         }
         if self.runtime.max_instances == 0 {
             problems.push("runtime.max_instances must be at least 1".into());
@@ -260,10 +296,10 @@ impl Config {
             if let Err(e) = CapabilityPolicy::from_config(&plugin.policy) {
                 problems.push(format!("plugins.{id}.{e}"));
             }
-            if let Some(sha) = &plugin.sha256 {
-                if sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
-                    problems.push(format!("plugins.{id}.sha256 must be 64 hex digits"));
-                }
+            if let Some(sha) = &plugin.sha256
+                && (sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit()))
+            {
+                problems.push(format!("plugins.{id}.sha256 must be 64 hex digits"));
             }
             if plugin.limits.memory_bytes < (1 << 20) {
                 problems.push(format!("plugins.{id}.limits.memory_bytes is below 1 MiB"));
@@ -273,16 +309,28 @@ impl Config {
             }
         }
         routes::validate(&self.routes, &self.plugins, &mut problems);
-        if problems.is_empty() { Ok(()) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 
     /// A path from this file, resolved against its directory.
     pub fn resolve(&self, path: &Path) -> PathBuf {
-        if path.is_absolute() { path.to_path_buf() } else { self.base_dir.join(path) }
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base_dir.join(path)
+        }
     }
 
     /// The full callback URL Graph posts to.
     pub fn callback_url(&self) -> String {
-        format!("{}{}", self.server.public_url.trim_end_matches('/'), self.server.callback_path)
+        format!(
+            "{}{}",
+            self.server.public_url.trim_end_matches('/'),
+            self.server.callback_path
+        )
     }
 }

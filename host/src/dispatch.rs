@@ -110,18 +110,36 @@ impl Dispatcher {
             return;
         }
         if notification.change_type == crate::call::ChangeType::Deleted {
-            tracing::debug!(call_id, "end of a call callhost does not track; nothing to do");
+            tracing::debug!(
+                call_id,
+                "end of a call callhost does not track; nothing to do"
+            );
             return;
         }
-        tracing::debug!(call_id, "notification for a call not registered yet; holding it");
-        shared.calls.hold_orphan(call_id, Work::Notification(notification));
+        tracing::debug!(
+            call_id,
+            "notification for a call not registered yet; holding it"
+        );
+        shared
+            .calls
+            .hold_orphan(call_id, Work::Notification(notification));
     }
 
-    fn start_incoming(&self, call_id: String, notification: CommsNotification, tenant: Option<&str>) {
+    fn start_incoming(
+        &self,
+        call_id: String,
+        notification: CommsNotification,
+        tenant: Option<&str>,
+    ) {
         let shared = &self.shared;
-        let ResourceData::Call(call) = &notification.data else { return };
+        let ResourceData::Call(call) = &notification.data else {
+            return;
+        };
         let incoming = crate::graph::notification::incoming_call(call);
-        let call_tenant = call.tenant_id().map(str::to_string).or(tenant.map(str::to_string));
+        let call_tenant = call
+            .tenant_id()
+            .map(str::to_string)
+            .or(tenant.map(str::to_string));
         let Some(route) = router::select(&shared.routes, &incoming, call_tenant.as_deref()) else {
             tracing::warn!(call_id, caller = %incoming.caller.id, "no route matches this incoming call and there is no default route; Graph will drop it");
             shared.metrics.unrouted();
@@ -147,9 +165,15 @@ impl Dispatcher {
 
     /// Creates a call (join a meeting or place a call) owned by `plugin_id`, as the admin API
     /// does. Returns the new call's id.
-    pub async fn create_call(&self, plugin_id: &str, action: CallAction) -> Result<String, CallError> {
+    pub async fn create_call(
+        &self,
+        plugin_id: &str,
+        action: CallAction,
+    ) -> Result<String, CallError> {
         let Some(version) = self.shared.plugins.current(plugin_id) else {
-            return Err(CallError::InvalidArgument(format!("no plugin `{plugin_id}` is loaded")));
+            return Err(CallError::InvalidArgument(format!(
+                "no plugin `{plugin_id}` is loaded"
+            )));
         };
         control::create_call(&self.shared, version, action).await
     }
@@ -164,7 +188,12 @@ impl Dispatcher {
         };
         self.shared
             .graph
-            .execute(&origin, CallAction::HangUp { call_id: call_id.into() })
+            .execute(
+                &origin,
+                CallAction::HangUp {
+                    call_id: call_id.into(),
+                },
+            )
             .await
             .map(|_: ActionOutput| ())
     }

@@ -15,3 +15,4 @@ pub mod plugins;
 pub mod policy;
 pub mod runtime;
 pub mod server;
+pub mod simulator;

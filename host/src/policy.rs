@@ -212,7 +212,9 @@ mod tests {
     fn default_policy_handles_calls_but_places_none_and_reaches_no_phone() {
         let policy = CapabilityPolicy::default();
         assert!(policy.check(&transfer_to(Identity::user("u1"))).is_ok());
-        let err = policy.check(&transfer_to(Identity::phone("+14255550100"))).unwrap_err();
+        let err = policy
+            .check(&transfer_to(Identity::phone("+14255550100")))
+            .unwrap_err();
         assert!(err.contains("phone"), "{err}");
         let place = CallAction::PlaceCall(PlaceCall {
             targets: vec![Identity::user("u1")],
@@ -230,11 +232,25 @@ mod tests {
             targets: Some(vec!["phone:+1425*".into(), "user:u1".into()]),
         })
         .unwrap();
-        assert!(policy.check(&transfer_to(Identity::phone("+14255550100"))).is_ok());
-        assert!(policy.check(&transfer_to(Identity::phone("+900123"))).is_err());
+        assert!(
+            policy
+                .check(&transfer_to(Identity::phone("+14255550100")))
+                .is_ok()
+        );
+        assert!(
+            policy
+                .check(&transfer_to(Identity::phone("+900123")))
+                .is_err()
+        );
         assert!(policy.check(&transfer_to(Identity::user("u1"))).is_ok());
         assert!(policy.check(&transfer_to(Identity::user("u2"))).is_err());
-        assert!(policy.check(&CallAction::HangUp { call_id: "c".into() }).is_err());
+        assert!(
+            policy
+                .check(&CallAction::HangUp {
+                    call_id: "c".into()
+                })
+                .is_err()
+        );
     }
 
     #[test]
@@ -245,10 +261,12 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.contains("hang-up"), "{err}");
-        assert!(CapabilityPolicy::from_config(&PolicyConfig {
-            allow: None,
-            targets: Some(vec!["fax".into()]),
-        })
-        .is_err());
+        assert!(
+            CapabilityPolicy::from_config(&PolicyConfig {
+                allow: None,
+                targets: Some(vec!["fax".into()]),
+            })
+            .is_err()
+        );
     }
 }

@@ -43,7 +43,10 @@ fn a_valid_workflow_is_described() {
     assert!(ok, "{stderr}");
     assert!(stdout.contains("callhost:workflow@0.1.0"), "{stdout}");
     for interface in ["call-control", "state", "log", "config"] {
-        assert!(stdout.contains(interface), "imports should list {interface}: {stdout}");
+        assert!(
+            stdout.contains(interface),
+            "imports should list {interface}: {stdout}"
+        );
     }
     assert!(stdout.contains("wasi:"), "{stdout}");
 }
@@ -51,19 +54,28 @@ fn a_valid_workflow_is_described() {
 #[test]
 fn a_file_that_is_not_wasm() {
     let dir = tempfile::tempdir().unwrap();
-    assert_fails_with(&write(&dir, "notes.wasm", b"hello, world"), &["not a WebAssembly file"]);
+    assert_fails_with(
+        &write(&dir, "notes.wasm", b"hello, world"),
+        &["not a WebAssembly file"],
+    );
 }
 
 #[test]
 fn a_missing_file() {
-    assert_fails_with(Path::new("/no/such/plugin.wasm"), &["cannot read", "/no/such/plugin.wasm"]);
+    assert_fails_with(
+        Path::new("/no/such/plugin.wasm"),
+        &["cannot read", "/no/such/plugin.wasm"],
+    );
 }
 
 #[test]
 fn a_core_module_instead_of_a_component() {
     let dir = tempfile::tempdir().unwrap();
     let module = wat::parse_str("(module (func (export \"on-event\")))").unwrap();
-    assert_fails_with(&write(&dir, "core.wasm", &module), &["core WebAssembly module", "wasm32-wasip2"]);
+    assert_fails_with(
+        &write(&dir, "core.wasm", &module),
+        &["core WebAssembly module", "wasm32-wasip2"],
+    );
 }
 
 #[test]
@@ -80,7 +92,11 @@ fn a_component_of_another_world() {
     .unwrap();
     assert_fails_with(
         &write(&dir, "other.wasm", &component),
-        &["callhost:workflow/handler@0.1.0", "missing", "other:app/handler@1.0.0"],
+        &[
+            "callhost:workflow/handler@0.1.0",
+            "missing",
+            "other:app/handler@1.0.0",
+        ],
     );
 }
 
@@ -88,7 +104,10 @@ fn a_component_of_another_world() {
 fn a_component_without_the_handler_export() {
     let dir = tempfile::tempdir().unwrap();
     let component = wat::parse_str("(component)").unwrap();
-    assert_fails_with(&write(&dir, "empty.wasm", &component), &["handler", "missing", "exports nothing"]);
+    assert_fails_with(
+        &write(&dir, "empty.wasm", &component),
+        &["handler", "missing", "exports nothing"],
+    );
 }
 
 #[test]
@@ -98,12 +117,18 @@ fn an_unsatisfiable_import() {
         r#"(component (import "acme:billing/charge@1.0.0" (instance (export "charge" (func)))))"#,
     )
     .unwrap();
-    assert_fails_with(&write(&dir, "importer.wasm", &component), &["cannot provide", "acme:billing/charge@1.0.0"]);
+    assert_fails_with(
+        &write(&dir, "importer.wasm", &component),
+        &["cannot provide", "acme:billing/charge@1.0.0"],
+    );
 }
 
 #[test]
 fn a_truncated_component() {
     let dir = tempfile::tempdir().unwrap();
     let bytes = std::fs::read(plugin_path("ivr-menu")).unwrap();
-    assert_fails_with(&write(&dir, "cut.wasm", &bytes[..bytes.len() / 2]), &["invalid component"]);
+    assert_fails_with(
+        &write(&dir, "cut.wasm", &bytes[..bytes.len() / 2]),
+        &["invalid component"],
+    );
 }

@@ -20,11 +20,18 @@ fn runtime() -> Runtime {
 fn load(runtime: &Runtime, name: &str, limits: PluginLimits) -> PluginVersion {
     let mut spec = PluginSpec::new(name);
     spec.limits = limits;
-    spec.config.insert("greeting".into(), "https://media.example.com/hello.wav".into());
+    spec.config.insert(
+        "greeting".into(),
+        "https://media.example.com/hello.wav".into(),
+    );
     runtime.load_file(spec, &plugin_path(name)).unwrap()
 }
 
-async fn run(runtime: &Runtime, plugin: &PluginVersion, call_id: &str) -> (Invocation, Arc<RecordingControl>) {
+async fn run(
+    runtime: &Runtime,
+    plugin: &PluginVersion,
+    call_id: &str,
+) -> (Invocation, Arc<RecordingControl>) {
     let control = RecordingControl::with_calls(&[call_id]);
     let invocation = runtime
         .invoke(
@@ -55,16 +62,23 @@ async fn an_infinite_loop_times_out_at_its_deadline() {
     let (invocation, _) = run(&runtime, &plugin, "c1").await;
     assert_eq!(invocation.outcome, Outcome::Timeout { limit_ms: 300 });
     let took = started.elapsed();
-    assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(3), "took {took:?}");
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(3),
+        "took {took:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_calls_proceed_while_a_plugin_loops() {
     let runtime = runtime();
-    let looping = load(&runtime, "loop-forever", PluginLimits {
-        deadline: Duration::from_millis(1500),
-        ..PluginLimits::default()
-    });
+    let looping = load(
+        &runtime,
+        "loop-forever",
+        PluginLimits {
+            deadline: Duration::from_millis(1500),
+            ..PluginLimits::default()
+        },
+    );
     let greeter = load(&runtime, "answer-and-greet", PluginLimits::default());
     let spinning = tokio::spawn({
         let runtime = runtime.clone();
@@ -76,12 +90,23 @@ async fn other_calls_proceed_while_a_plugin_loops() {
         let call = format!("good-call-{i}");
         let (invocation, control) = run(&runtime, &greeter, &call).await;
         assert_eq!(invocation.outcome, Outcome::Completed);
-        assert!(matches!(&control.actions()[..], [CallAction::Answer { call_id, .. }] if *call_id == call));
+        assert!(
+            matches!(&control.actions()[..], [CallAction::Answer { call_id, .. }] if *call_id == call)
+        );
     }
     let took = started.elapsed();
-    assert!(took < Duration::from_millis(1000), "20 events of another call took {took:?} while a plugin looped");
-    assert!(!spinning.is_finished(), "the looping plugin should still be running");
-    assert!(matches!(spinning.await.unwrap().outcome, Outcome::Timeout { .. }));
+    assert!(
+        took < Duration::from_millis(1000),
+        "20 events of another call took {took:?} while a plugin looped"
+    );
+    assert!(
+        !spinning.is_finished(),
+        "the looping plugin should still be running"
+    );
+    assert!(matches!(
+        spinning.await.unwrap().outcome,
+        Outcome::Timeout { .. }
+    ));
 }
 
 #[tokio::test]
@@ -93,7 +118,12 @@ async fn a_memory_hog_hits_its_cap() {
     };
     let plugin = load(&runtime, "memory-hog", limits);
     let (invocation, _) = run(&runtime, &plugin, "c1").await;
-    assert_eq!(invocation.outcome, Outcome::OutOfMemory { limit_bytes: 32 << 20 });
+    assert_eq!(
+        invocation.outcome,
+        Outcome::OutOfMemory {
+            limit_bytes: 32 << 20
+        }
+    );
 }
 
 #[tokio::test]
@@ -112,9 +142,15 @@ async fn a_trap_reports_its_message_and_backtrace() {
     match invocation.outcome {
         Outcome::Trap { message, backtrace } => {
             assert!(message.contains("unreachable"), "{message}");
-            assert!(message.contains("workflow bug"), "the panic message is part of the outcome: {message}");
+            assert!(
+                message.contains("workflow bug"),
+                "the panic message is part of the outcome: {message}"
+            );
             let backtrace = backtrace.expect("a backtrace");
-            assert!(backtrace.contains("wasm function") || backtrace.contains("on_event"), "{backtrace}");
+            assert!(
+                backtrace.contains("wasm function") || backtrace.contains("on_event"),
+                "{backtrace}"
+            );
         }
         other => panic!("expected a trap, got {other:?}"),
     }
@@ -129,9 +165,16 @@ async fn a_log_flood_is_cut_off_by_the_host_call_limit() {
     let (invocation, _) = run(&runtime, &plugin, "c1").await;
     assert_eq!(
         invocation.outcome,
-        Outcome::HostCallLimit { what: "host calls".into(), limit: 10_000 }
+        Outcome::HostCallLimit {
+            what: "host calls".into(),
+            limit: 10_000
+        }
     );
-    assert_eq!(invocation.logs_dropped, 10_000 - 1_000, "lines past the log limit are dropped, not written");
+    assert_eq!(
+        invocation.logs_dropped,
+        10_000 - 1_000,
+        "lines past the log limit are dropped, not written"
+    );
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
@@ -139,11 +182,15 @@ async fn a_log_flood_is_cut_off_by_the_host_call_limit() {
 async fn stdout_and_stderr_floods_are_bounded_without_stopping_the_plugin() {
     let runtime = runtime();
     // With room for a million log calls, the flood ends by itself; its output is capped.
-    let plugin = load(&runtime, "log-flood", PluginLimits {
-        host_calls: 2_000_000,
-        deadline: Duration::from_secs(60),
-        ..PluginLimits::default()
-    });
+    let plugin = load(
+        &runtime,
+        "log-flood",
+        PluginLimits {
+            host_calls: 2_000_000,
+            deadline: Duration::from_secs(60),
+            ..PluginLimits::default()
+        },
+    );
     let (invocation, _) = run(&runtime, &plugin, "c1").await;
     assert_eq!(invocation.outcome, Outcome::Completed);
     assert_eq!(invocation.logs_dropped, 1_000_000 - 1_000);
@@ -156,7 +203,10 @@ async fn a_hundred_thousand_host_calls_hit_the_limit() {
     let (invocation, _) = run(&runtime, &plugin, "c1").await;
     assert_eq!(
         invocation.outcome,
-        Outcome::HostCallLimit { what: "host calls".into(), limit: 10_000 }
+        Outcome::HostCallLimit {
+            what: "host calls".into(),
+            limit: 10_000
+        }
     );
 }
 
@@ -166,7 +216,12 @@ async fn actions_on_an_unknown_call_get_not_found_and_reach_nothing() {
     let plugin = load(&runtime, "unknown-call", PluginLimits::default());
     let (invocation, control) = run(&runtime, &plugin, "c1").await;
     match invocation.outcome {
-        Outcome::Failed { message } => assert!(message.to_lowercase().contains("not-found") || message.to_lowercase().contains("notfound") || message.to_lowercase().contains("not found"), "{message}"),
+        Outcome::Failed { message } => assert!(
+            message.to_lowercase().contains("not-found")
+                || message.to_lowercase().contains("notfound")
+                || message.to_lowercase().contains("not found"),
+            "{message}"
+        ),
         other => panic!("expected the plugin to return the not-found error, got {other:?}"),
     }
     assert!(control.actions().is_empty());
@@ -178,7 +233,11 @@ async fn the_host_keeps_serving_after_every_kind_of_failure() {
     for name in ["trap", "deep-recursion", "memory-hog", "host-call-flood"] {
         let plugin = load(&runtime, name, short_deadline());
         let (invocation, _) = run(&runtime, &plugin, "c1").await;
-        assert!(!invocation.outcome.returned(), "{name}: {:?}", invocation.outcome);
+        assert!(
+            !invocation.outcome.returned(),
+            "{name}: {:?}",
+            invocation.outcome
+        );
     }
     let greeter = load(&runtime, "answer-and-greet", PluginLimits::default());
     let (invocation, _) = run(&runtime, &greeter, "c2").await;

@@ -173,7 +173,11 @@ impl Tone {
 
     /// The Graph enum value (`tone1`, `star`, `pound`, …).
     pub fn as_graph(self) -> &'static str {
-        Self::ALL.iter().find(|(t, _, _)| *t == self).map(|(_, s, _)| *s).unwrap_or("flash")
+        Self::ALL
+            .iter()
+            .find(|(t, _, _)| *t == self)
+            .map(|(_, s, _)| *s)
+            .unwrap_or("flash")
     }
 
     /// Parses Graph's `tone`, in any letter case.
@@ -186,13 +190,20 @@ impl Tone {
 
     /// The key as a person writes it: `0`–`9`, `*`, `#`, `A`–`D`, `!` for flash.
     pub fn as_char(self) -> char {
-        Self::ALL.iter().find(|(t, _, _)| *t == self).map(|(_, _, c)| *c).unwrap_or('!')
+        Self::ALL
+            .iter()
+            .find(|(t, _, _)| *t == self)
+            .map(|(_, _, c)| *c)
+            .unwrap_or('!')
     }
 
     /// Parses a key as a person writes it (`1`, `*`, `#`, `a`…).
     pub fn from_char(key: char) -> Option<Self> {
         let key = key.to_ascii_uppercase();
-        Self::ALL.iter().find(|(_, _, c)| *c == key).map(|(t, _, _)| *t)
+        Self::ALL
+            .iter()
+            .find(|(_, _, c)| *c == key)
+            .map(|(t, _, _)| *t)
     }
 }
 
@@ -258,7 +269,10 @@ mod tests {
 
     #[test]
     fn call_states_parse_in_any_case() {
-        assert_eq!(CallState::from_graph("TransferAccepted"), CallState::TransferAccepted);
+        assert_eq!(
+            CallState::from_graph("TransferAccepted"),
+            CallState::TransferAccepted
+        );
         assert_eq!(CallState::from_graph("established"), CallState::Established);
         assert_eq!(CallState::from_graph("ringing"), CallState::Unknown);
     }

@@ -24,7 +24,11 @@ impl fmt::Display for CheckReport {
         writeln!(f, "ok: {} is a callhost workflow", self.path)?;
         writeln!(f, "  targets:  {WORLD_PACKAGE} (world `workflow`)")?;
         let list = |items: &[String]| {
-            if items.is_empty() { "(none)".to_string() } else { items.join(", ") }
+            if items.is_empty() {
+                "(none)".to_string()
+            } else {
+                items.join(", ")
+            }
         };
         writeln!(f, "  imports:  {}", list(&self.workflow_imports))?;
         writeln!(f, "  wasi:     {}", list(&self.other_imports))?;
@@ -60,7 +64,11 @@ pub fn check(path: &Path) -> Result<CheckReport, PluginLoadError> {
         path: path.display().to_string(),
         size: bytes.len(),
         hash: info.hash.clone(),
-        workflow_imports: info.workflow_imports().into_iter().map(String::from).collect(),
+        workflow_imports: info
+            .workflow_imports()
+            .into_iter()
+            .map(String::from)
+            .collect(),
         other_imports: info
             .imports
             .iter()

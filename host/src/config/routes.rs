@@ -57,7 +57,10 @@ impl CallerKind {
             (self, kind),
             (CallerKind::User, IdentityKind::User)
                 | (CallerKind::Application, IdentityKind::Application)
-                | (CallerKind::ApplicationInstance, IdentityKind::ApplicationInstance)
+                | (
+                    CallerKind::ApplicationInstance,
+                    IdentityKind::ApplicationInstance
+                )
                 | (CallerKind::Phone, IdentityKind::Phone)
                 | (CallerKind::Guest, IdentityKind::Guest)
                 | (CallerKind::Encrypted, IdentityKind::Encrypted)
@@ -123,15 +126,15 @@ pub fn parse_identity(text: &str) -> Result<Identity, String> {
 impl RouteMatch {
     /// Whether an incoming call matches.
     pub fn matches(&self, caller: &Identity, callees: &[Identity], tenant: Option<&str>) -> bool {
-        if let Some(kind) = self.caller_kind {
-            if !kind.matches(caller.kind) {
-                return false;
-            }
+        if let Some(kind) = self.caller_kind
+            && !kind.matches(caller.kind)
+        {
+            return false;
         }
-        if let Some(want) = &self.tenant {
-            if tenant != Some(want.as_str()) {
-                return false;
-            }
+        if let Some(want) = &self.tenant
+            && tenant != Some(want.as_str())
+        {
+            return false;
         }
         if let Some(callee) = &self.callee {
             let Ok(want) = parse_identity(callee) else {
@@ -141,7 +144,10 @@ impl RouteMatch {
                 Some(prefix) => id.starts_with(prefix),
                 None => id.eq_ignore_ascii_case(&want.id),
             };
-            if !callees.iter().any(|c| c.kind == want.kind && id_matches(&c.id)) {
+            if !callees
+                .iter()
+                .any(|c| c.kind == want.kind && id_matches(&c.id))
+            {
                 return false;
             }
         }
@@ -162,14 +168,16 @@ pub(super) fn validate(
                 route.plugin, route.plugin
             ));
         }
-        if let Some(callee) = &route.matches.callee {
-            if let Err(e) = parse_identity(callee) {
-                problems.push(format!("{name}: match.callee {e}"));
-            }
+        if let Some(callee) = &route.matches.callee
+            && let Err(e) = parse_identity(callee)
+        {
+            problems.push(format!("{name}: match.callee {e}"));
         }
         match &route.fallback {
             FallbackConfig::Redirect { targets } if targets.is_empty() => {
-                problems.push(format!("{name}: fallback redirect needs at least one target"));
+                problems.push(format!(
+                    "{name}: fallback redirect needs at least one target"
+                ));
             }
             FallbackConfig::Redirect { targets } => {
                 for target in targets {
@@ -178,8 +186,12 @@ pub(super) fn validate(
                     }
                 }
             }
-            FallbackConfig::Announce { prompt } if !prompt.starts_with("https://") && !prompt.starts_with("http://") => {
-                problems.push(format!("{name}: fallback prompt `{prompt}` must be an http(s) URL Graph can fetch"));
+            FallbackConfig::Announce { prompt }
+                if !prompt.starts_with("https://") && !prompt.starts_with("http://") =>
+            {
+                problems.push(format!(
+                    "{name}: fallback prompt `{prompt}` must be an http(s) URL Graph can fetch"
+                ));
             }
             _ => {}
         }

@@ -58,7 +58,10 @@ impl CallEntry {
     }
 
     pub(crate) fn tenant_id(&self) -> Option<String> {
-        self.tenant_id.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.tenant_id
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub(crate) fn set_tenant_id(&self, tenant: Option<String>) {
@@ -120,7 +123,11 @@ pub(crate) struct CallRegistry {
 
 impl CallRegistry {
     pub(crate) fn get(&self, call_id: &str) -> Option<Arc<CallEntry>> {
-        self.calls.lock().unwrap_or_else(|e| e.into_inner()).get(call_id).cloned()
+        self.calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(call_id)
+            .cloned()
     }
 
     /// Starts tracking a call and its worker; queued orphan notifications go to it first.
@@ -147,7 +154,11 @@ impl CallRegistry {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(call.call_id.clone(), entry.clone());
-        let orphans = self.orphans.lock().unwrap_or_else(|e| e.into_inner()).remove(&call.call_id);
+        let orphans = self
+            .orphans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&call.call_id);
         for work in orphans.map(|(_, w)| w).unwrap_or_default() {
             entry.send(work);
         }
@@ -156,7 +167,10 @@ impl CallRegistry {
     }
 
     pub(crate) fn remove(&self, call_id: &str) {
-        self.calls.lock().unwrap_or_else(|e| e.into_inner()).remove(call_id);
+        self.calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(call_id);
     }
 
     /// Holds a notification for a call that is not registered yet.
@@ -164,7 +178,11 @@ impl CallRegistry {
         let mut orphans = self.orphans.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         orphans.retain(|_, (since, _)| now.duration_since(*since) < ORPHAN_TTL);
-        orphans.entry(call_id).or_insert_with(|| (now, Vec::new())).1.push(work);
+        orphans
+            .entry(call_id)
+            .or_insert_with(|| (now, Vec::new()))
+            .1
+            .push(work);
     }
 
     pub(crate) fn summaries(&self) -> Vec<CallSummary> {

@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 
 use futures::future::BoxFuture;
 
-use super::calls::NewCall;
 use super::Shared;
+use super::calls::NewCall;
 use crate::call::{ActionOrigin, ActionOutput, CallAction, CallControl, CallDirection, CallError};
 use crate::runtime::PluginVersion;
 
@@ -31,11 +31,12 @@ impl CallControl for PluginControl {
         Box::pin(async move {
             let shared = &self.shared;
             let Some(call_id) = action.call_id().map(str::to_string) else {
-                let version = shared
-                    .plugins
-                    .current(&origin.plugin_id)
-                    .ok_or_else(|| CallError::Other(format!("plugin `{}` is not loaded", origin.plugin_id)))?;
-                return create_call(shared, version, action).await.map(ActionOutput::CallId);
+                let version = shared.plugins.current(&origin.plugin_id).ok_or_else(|| {
+                    CallError::Other(format!("plugin `{}` is not loaded", origin.plugin_id))
+                })?;
+                return create_call(shared, version, action)
+                    .await
+                    .map(ActionOutput::CallId);
             };
             let entry = shared
                 .calls
@@ -83,7 +84,9 @@ pub(crate) async fn create_call(
     };
     let output = shared.graph.execute(&origin, action).await?;
     let ActionOutput::CallId(call_id) = output else {
-        return Err(CallError::Other("Graph returned no call id for the new call".into()));
+        return Err(CallError::Other(
+            "Graph returned no call id for the new call".into(),
+        ));
     };
     shared.calls.register(
         shared.clone(),

@@ -26,7 +26,10 @@ impl Fallback {
         Ok(match config {
             FallbackConfig::Reject { reason } => Fallback::Reject(*reason),
             FallbackConfig::Redirect { targets } => Fallback::Redirect(
-                targets.iter().map(|t| parse_identity(t)).collect::<Result<_, _>>()?,
+                targets
+                    .iter()
+                    .map(|t| parse_identity(t))
+                    .collect::<Result<_, _>>()?,
             ),
             FallbackConfig::Announce { prompt } => Fallback::Announce(MediaPrompt::new(prompt)),
         })

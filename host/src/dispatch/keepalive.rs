@@ -34,7 +34,9 @@ pub(crate) fn spawn(shared: Arc<Shared>, entry: Arc<CallEntry>) {
                     }));
                     return;
                 }
-                Err(e) => tracing::warn!(call_id = %entry.call_id, error = %e, "keepAlive failed; retrying at the next interval"),
+                Err(e) => {
+                    tracing::warn!(call_id = %entry.call_id, error = %e, "keepAlive failed; retrying at the next interval")
+                }
             }
         }
     });

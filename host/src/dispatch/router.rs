@@ -44,7 +44,11 @@ impl Route {
 }
 
 /// The first route matching the call.
-pub(crate) fn select(routes: &[Arc<Route>], call: &IncomingCall, tenant: Option<&str>) -> Option<Arc<Route>> {
+pub(crate) fn select(
+    routes: &[Arc<Route>],
+    call: &IncomingCall,
+    tenant: Option<&str>,
+) -> Option<Arc<Route>> {
     routes
         .iter()
         .find(|route| route.matches.matches(&call.caller, &call.callees, tenant))
@@ -77,21 +81,34 @@ mod tests {
     #[test]
     fn first_matching_rule_wins_and_the_default_catches_the_rest() {
         let routes = vec![
-            route("pstn", RouteMatch {
-                callee: Some("application-instance:ai-*".into()),
-                caller_kind: Some(CallerKind::Phone),
-                tenant: None,
-            }),
-            route("contoso", RouteMatch {
-                tenant: Some("contoso".into()),
-                ..RouteMatch::default()
-            }),
+            route(
+                "pstn",
+                RouteMatch {
+                    callee: Some("application-instance:ai-*".into()),
+                    caller_kind: Some(CallerKind::Phone),
+                    tenant: None,
+                },
+            ),
+            route(
+                "contoso",
+                RouteMatch {
+                    tenant: Some("contoso".into()),
+                    ..RouteMatch::default()
+                },
+            ),
             route("default", RouteMatch::default()),
         ];
-        let pick = |c: &IncomingCall, t: Option<&str>| select(&routes, c, t).unwrap().plugin.clone();
-        let from_phone = call(Identity::phone("+1425"), Identity::new(crate::call::IdentityKind::ApplicationInstance, "ai-42"));
+        let pick =
+            |c: &IncomingCall, t: Option<&str>| select(&routes, c, t).unwrap().plugin.clone();
+        let from_phone = call(
+            Identity::phone("+1425"),
+            Identity::new(crate::call::IdentityKind::ApplicationInstance, "ai-42"),
+        );
         assert_eq!(pick(&from_phone, None), "pstn");
-        let from_user = call(Identity::user("u"), Identity::new(crate::call::IdentityKind::ApplicationInstance, "ai-42"));
+        let from_user = call(
+            Identity::user("u"),
+            Identity::new(crate::call::IdentityKind::ApplicationInstance, "ai-42"),
+        );
         assert_eq!(pick(&from_user, Some("contoso")), "contoso");
         assert_eq!(pick(&from_user, Some("fabrikam")), "default");
         assert!(select(&routes[..2], &from_user, None).is_none());

@@ -50,7 +50,9 @@ impl CallTracker {
             return Vec::new();
         }
         let kinds = match (&notification.target, &notification.data) {
-            (ResourceTarget::Call { .. }, ResourceData::Call(call)) => self.call_update(notification.change_type, call),
+            (ResourceTarget::Call { .. }, ResourceData::Call(call)) => {
+                self.call_update(notification.change_type, call)
+            }
             (ResourceTarget::Call { .. }, _) if notification.change_type == ChangeType::Deleted => {
                 self.terminate(None, None)
             }
@@ -80,7 +82,9 @@ impl CallTracker {
         if self.state.is_final() {
             return None;
         }
-        let kind = self.terminate(Some(result), Some("CallNotFound".into())).pop()?;
+        let kind = self
+            .terminate(Some(result), Some("CallNotFound".into()))
+            .pop()?;
         Some(CallEvent {
             kind,
             change_type: ChangeType::Deleted,
@@ -99,15 +103,19 @@ impl CallTracker {
             return true;
         }
         self.seen_order.push_back(key);
-        if self.seen_order.len() > DEDUPE_WINDOW {
-            if let Some(old) = self.seen_order.pop_front() {
-                self.seen.remove(&old);
-            }
+        if self.seen_order.len() > DEDUPE_WINDOW
+            && let Some(old) = self.seen_order.pop_front()
+        {
+            self.seen.remove(&old);
         }
         false
     }
 
-    fn call_update(&mut self, change: ChangeType, call: &crate::graph::model::Call) -> Vec<CallEventKind> {
+    fn call_update(
+        &mut self,
+        change: ChangeType,
+        call: &crate::graph::model::Call,
+    ) -> Vec<CallEventKind> {
         if let Some(id) = call.my_participant_id() {
             self.my_participant_id = Some(id.to_string());
         }
@@ -115,7 +123,10 @@ impl CallTracker {
             self.tenant_id = Some(tenant.to_string());
         }
         let state = call.state();
-        if change == ChangeType::Created && state.is_none_or(|s| s == CallState::Incoming) && self.state == CallState::Incoming {
+        if change == ChangeType::Created
+            && state.is_none_or(|s| s == CallState::Incoming)
+            && self.state == CallState::Incoming
+        {
             return vec![CallEventKind::IncomingCall(n::incoming_call(call))];
         }
         let result = call.result_info.as_ref().map(n::result_info);
@@ -123,11 +134,13 @@ impl CallTracker {
             return self.terminate(result, call.termination_reason.clone());
         }
         let mut kinds = Vec::new();
-        if let Some(tone) = call.tone_info.as_ref().and_then(n::tone_received) {
-            if self.last_tone_sequence.is_none_or(|last| tone.sequence_id > last) {
-                self.last_tone_sequence = Some(tone.sequence_id);
-                kinds.push(CallEventKind::ToneReceived(tone));
-            }
+        if let Some(tone) = call.tone_info.as_ref().and_then(n::tone_received)
+            && self
+                .last_tone_sequence
+                .is_none_or(|last| tone.sequence_id > last)
+        {
+            self.last_tone_sequence = Some(tone.sequence_id);
+            kinds.push(CallEventKind::ToneReceived(tone));
         }
         match state {
             Some(new) if new != self.state && !is_stale(self.state, new) => {
@@ -147,7 +160,11 @@ impl CallTracker {
         kinds
     }
 
-    fn terminate(&mut self, result: Option<crate::call::ResultInfo>, reason: Option<String>) -> Vec<CallEventKind> {
+    fn terminate(
+        &mut self,
+        result: Option<crate::call::ResultInfo>,
+        reason: Option<String>,
+    ) -> Vec<CallEventKind> {
         let previous = std::mem::replace(&mut self.state, CallState::Terminated);
         vec![CallEventKind::StateChanged(StateChanged {
             state: CallState::Terminated,
@@ -157,12 +174,16 @@ impl CallTracker {
         })]
     }
 
-    fn roster_update(&mut self, notification: &CommsNotification, list: &[crate::graph::model::Participant]) -> Vec<CallEventKind> {
+    fn roster_update(
+        &mut self,
+        notification: &CommsNotification,
+        list: &[crate::graph::model::Participant],
+    ) -> Vec<CallEventKind> {
         let sequence = list.iter().filter_map(|p| p.roster_sequence_number).max();
-        if let (Some(new), Some(last)) = (sequence, self.roster_sequence) {
-            if new < last {
-                return Vec::new();
-            }
+        if let (Some(new), Some(last)) = (sequence, self.roster_sequence)
+            && new < last
+        {
+            return Vec::new();
         }
         if sequence.is_some() {
             self.roster_sequence = sequence;
@@ -173,7 +194,11 @@ impl CallTracker {
             sequence_number: sequence,
             ..ParticipantsChanged::default()
         };
-        let snapshot = notification.resource_url.trim_end_matches('/').to_ascii_lowercase().ends_with("participants");
+        let snapshot = notification
+            .resource_url
+            .trim_end_matches('/')
+            .to_ascii_lowercase()
+            .ends_with("participants");
         if notification.change_type == ChangeType::Deleted {
             for p in incoming {
                 if let Some(gone) = self.roster.remove(&p.participant_id) {
@@ -185,7 +210,12 @@ impl CallTracker {
         } else {
             let ids: HashSet<&str> = incoming.iter().map(|p| p.participant_id.as_str()).collect();
             if snapshot {
-                let left: Vec<String> = self.roster.keys().filter(|id| !ids.contains(id.as_str())).cloned().collect();
+                let left: Vec<String> = self
+                    .roster
+                    .keys()
+                    .filter(|id| !ids.contains(id.as_str()))
+                    .cloned()
+                    .collect();
                 for id in left {
                     if let Some(p) = self.roster.remove(&id) {
                         change.left.push(p);
@@ -207,14 +237,21 @@ impl CallTracker {
         vec![CallEventKind::ParticipantsChanged(change)]
     }
 
-    fn operation_update(&mut self, operation_id: &str, op: &crate::graph::model::CommsOperation) -> Vec<CallEventKind> {
+    fn operation_update(
+        &mut self,
+        operation_id: &str,
+        op: &crate::graph::model::CommsOperation,
+    ) -> Vec<CallEventKind> {
         let completed: OperationCompleted = n::operation_completed(op, Some(operation_id));
         if !completed.status.is_final() {
             return vec![CallEventKind::Other {
                 resource_type: op.odata_type.as_deref().map(String::from),
             }];
         }
-        if !self.completed_operations.insert(completed.operation_id.clone()) {
+        if !self
+            .completed_operations
+            .insert(completed.operation_id.clone())
+        {
             return Vec::new();
         }
         vec![CallEventKind::OperationCompleted(completed)]

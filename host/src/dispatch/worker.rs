@@ -19,7 +19,9 @@ use crate::runtime::{EventInput, Outcome};
 enum Mode {
     Plugin,
     /// The fallback answered and plays its prompt; the plugin gets no more events.
-    Announce { operation: Option<String> },
+    Announce {
+        operation: Option<String>,
+    },
 }
 
 pub(crate) async fn run(
@@ -51,12 +53,13 @@ pub(crate) async fn run(
                 Mode::Plugin => {
                     let incoming = matches!(event.kind, CallEventKind::IncomingCall(_));
                     let outcome = deliver(&shared, &entry, &control, &tracker, event).await;
-                    if incoming && !entry.decided.load(Ordering::SeqCst) {
-                        if let Some(fallback) = entry.route.as_ref().map(|r| r.fallback.clone()) {
-                            apply_fallback(&shared, &entry, &fallback, outcome.as_ref()).await;
-                            if matches!(fallback, Fallback::Announce(_)) {
-                                mode = Mode::Announce { operation: None };
-                            }
+                    if incoming
+                        && !entry.decided.load(Ordering::SeqCst)
+                        && let Some(fallback) = entry.route.as_ref().map(|r| r.fallback.clone())
+                    {
+                        apply_fallback(&shared, &entry, &fallback, outcome.as_ref()).await;
+                        if matches!(fallback, Fallback::Announce(_)) {
+                            mode = Mode::Announce { operation: None };
                         }
                     }
                 }
@@ -123,33 +126,56 @@ async fn deliver(
     Some(invocation.outcome)
 }
 
-async fn apply_fallback(shared: &Arc<Shared>, entry: &Arc<CallEntry>, fallback: &Fallback, outcome: Option<&Outcome>) {
+async fn apply_fallback(
+    shared: &Arc<Shared>,
+    entry: &Arc<CallEntry>,
+    fallback: &Fallback,
+    outcome: Option<&Outcome>,
+) {
     shared.metrics.fallback();
     let why = match outcome {
         None => "decision budget exceeded".to_string(),
-        Some(outcome) if outcome.returned() => "plugin returned without answering, rejecting or redirecting".to_string(),
+        Some(outcome) if outcome.returned() => {
+            "plugin returned without answering, rejecting or redirecting".to_string()
+        }
         Some(outcome) => format!("plugin invocation ended with {}", outcome.kind()),
     };
     tracing::warn!(call_id = %entry.call_id, plugin = %entry.plugin_id, fallback = fallback.name(), reason = %why, "applying the route's fallback");
     let origin = host_origin(entry);
-    if let Err(e) = shared.graph.execute(&origin, fallback.first_action(&entry.call_id)).await {
+    if let Err(e) = shared
+        .graph
+        .execute(&origin, fallback.first_action(&entry.call_id))
+        .await
+    {
         tracing::error!(call_id = %entry.call_id, error = %e, "the fallback's request failed");
     }
 }
 
 /// The announce fallback: play the prompt once established, hang up when it completed.
-async fn announce(shared: &Arc<Shared>, entry: &Arc<CallEntry>, operation: &mut Option<String>, event: &CallEvent) {
-    let Some(Fallback::Announce(prompt)) = entry.route.as_ref().map(|r| &r.fallback) else { return };
+async fn announce(
+    shared: &Arc<Shared>,
+    entry: &Arc<CallEntry>,
+    operation: &mut Option<String>,
+    event: &CallEvent,
+) {
+    let Some(Fallback::Announce(prompt)) = entry.route.as_ref().map(|r| &r.fallback) else {
+        return;
+    };
     let origin = host_origin(entry);
     let call_id = entry.call_id.clone();
     let action = match &event.kind {
-        CallEventKind::StateChanged(s) if s.state == CallState::Established && operation.is_none() => CallAction::PlayPrompt {
-            call_id,
-            prompts: vec![prompt.clone()],
-            client_context: Some(ANNOUNCE_CONTEXT.into()),
-        },
+        CallEventKind::StateChanged(s)
+            if s.state == CallState::Established && operation.is_none() =>
+        {
+            CallAction::PlayPrompt {
+                call_id,
+                prompts: vec![prompt.clone()],
+                client_context: Some(ANNOUNCE_CONTEXT.into()),
+            }
+        }
         CallEventKind::OperationCompleted(op)
-            if Some(&op.operation_id) == operation.as_ref() || op.client_context.as_deref() == Some(ANNOUNCE_CONTEXT) =>
+            if Some(&op.operation_id) == operation.as_ref()
+                || op.client_context.as_deref() == Some(ANNOUNCE_CONTEXT) =>
         {
             CallAction::HangUp { call_id }
         }
@@ -158,7 +184,9 @@ async fn announce(shared: &Arc<Shared>, entry: &Arc<CallEntry>, operation: &mut 
     match shared.graph.execute(&origin, action).await {
         Ok(crate::call::ActionOutput::OperationId(id)) => *operation = Some(id),
         Ok(_) => {}
-        Err(e) => tracing::error!(call_id = %entry.call_id, error = %e, "the announce fallback's request failed"),
+        Err(e) => {
+            tracing::error!(call_id = %entry.call_id, error = %e, "the announce fallback's request failed")
+        }
     }
 }
 

@@ -19,10 +19,21 @@ impl GraphActions {
         Self { client, context }
     }
 
-    async fn perform(&self, origin: &ActionOrigin, action: CallAction) -> Result<ActionOutput, CallError> {
+    async fn perform(
+        &self,
+        origin: &ActionOrigin,
+        action: CallAction,
+    ) -> Result<ActionOutput, CallError> {
         let request = build(&action, &self.context)?;
-        let tenant = origin.tenant_id.as_deref().or(self.context.default_tenant_id.as_deref());
-        let response = match self.client.send(tenant, &request, action.is_idempotent()).await {
+        let tenant = origin
+            .tenant_id
+            .as_deref()
+            .or(self.context.default_tenant_id.as_deref());
+        let response = match self
+            .client
+            .send(tenant, &request, action.is_idempotent())
+            .await
+        {
             Ok(response) => response,
             Err(GraphError::Timeout { .. }) if !action.is_idempotent() => {
                 return self.settle_after_timeout(tenant, &action).await;
@@ -34,7 +45,11 @@ impl GraphActions {
 
     /// A non-idempotent request timed out: Graph may or may not have acted. Re-read the call
     /// and report success when its state shows the action took effect, `Timeout` otherwise.
-    async fn settle_after_timeout(&self, tenant: Option<&str>, action: &CallAction) -> Result<ActionOutput, CallError> {
+    async fn settle_after_timeout(
+        &self,
+        tenant: Option<&str>,
+        action: &CallAction,
+    ) -> Result<ActionOutput, CallError> {
         let Some(call_id) = action.call_id() else {
             return Err(CallError::Timeout);
         };
@@ -50,15 +65,32 @@ impl GraphActions {
             Err(_) => None,
         };
         let took_effect = match (action, state) {
-            (CallAction::Answer { .. }, Some(s)) => matches!(s, CallState::Establishing | CallState::Established),
-            (CallAction::Reject { .. } | CallAction::Redirect { .. }, Some(s)) => s != CallState::Incoming,
+            (CallAction::Answer { .. }, Some(s)) => {
+                matches!(s, CallState::Establishing | CallState::Established)
+            }
+            (CallAction::Reject { .. } | CallAction::Redirect { .. }, Some(s)) => {
+                s != CallState::Incoming
+            }
             (CallAction::Transfer { .. }, Some(s)) => {
-                matches!(s, CallState::Transferring | CallState::TransferAccepted | CallState::Terminated)
+                matches!(
+                    s,
+                    CallState::Transferring | CallState::TransferAccepted | CallState::Terminated
+                )
             }
             _ => false,
         };
-        tracing::warn!(call_id, action = action.name(), ?state, took_effect, "Graph did not answer in time; re-read the call");
-        if took_effect { Ok(ActionOutput::Done) } else { Err(CallError::Timeout) }
+        tracing::warn!(
+            call_id,
+            action = action.name(),
+            ?state,
+            took_effect,
+            "Graph did not answer in time; re-read the call"
+        );
+        if took_effect {
+            Ok(ActionOutput::Done)
+        } else {
+            Err(CallError::Timeout)
+        }
     }
 }
 
@@ -83,20 +115,28 @@ fn returned_id(response: &GraphResponse) -> Option<String> {
 fn output(action: &CallAction, response: &GraphResponse) -> ActionOutput {
     use CallAction::*;
     match action {
-        JoinMeeting(_) | PlaceCall(_) => returned_id(response).map(ActionOutput::CallId).unwrap_or(ActionOutput::Done),
+        JoinMeeting(_) | PlaceCall(_) => returned_id(response)
+            .map(ActionOutput::CallId)
+            .unwrap_or(ActionOutput::Done),
         PlayPrompt { .. }
         | RecordResponse { .. }
         | SendDtmfTones { .. }
         | MuteParticipant { .. }
         | InviteParticipants { .. }
         | StartHoldMusic { .. }
-        | StopHoldMusic { .. } => returned_id(response).map(ActionOutput::OperationId).unwrap_or(ActionOutput::Done),
+        | StopHoldMusic { .. } => returned_id(response)
+            .map(ActionOutput::OperationId)
+            .unwrap_or(ActionOutput::Done),
         _ => ActionOutput::Done,
     }
 }
 
 impl CallControl for GraphActions {
-    fn execute<'a>(&'a self, origin: &'a ActionOrigin, action: CallAction) -> BoxFuture<'a, Result<ActionOutput, CallError>> {
+    fn execute<'a>(
+        &'a self,
+        origin: &'a ActionOrigin,
+        action: CallAction,
+    ) -> BoxFuture<'a, Result<ActionOutput, CallError>> {
         Box::pin(self.perform(origin, action))
     }
 }

@@ -2,6 +2,7 @@
 //! retry within a budget, and turns Graph's answers into [`GraphResponse`] or [`GraphError`].
 
 mod error;
+mod outcome;
 mod retry;
 #[cfg(test)]
 mod tests;
@@ -10,13 +11,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, LOCATION, RETRY_AFTER};
+use reqwest::header::RETRY_AFTER;
 use serde_json::Value;
 use tracing::{debug, info, warn};
 use uuid::Uuid;
 
 pub use error::GraphError;
 use error::ODataError;
+use outcome::{
+    Attempt, body_excerpt, exhausted, header, parse_success, timeout, transport_failure,
+};
 pub use retry::RetryPolicy;
 
 use crate::graph::request::{GraphRequest, Method};
@@ -82,18 +86,6 @@ struct ClientInner {
     settings: GraphClientSettings,
     tokens: TokenProvider,
     http: reqwest::Client,
-}
-
-/// What one attempt came to.
-enum Attempt {
-    Done(GraphResponse),
-    /// Graph certainly did not act on it; `error` is the answer if no retry is left.
-    Retry {
-        error: GraphError,
-        retry_after: Option<Duration>,
-    },
-    Unauthorized(GraphError),
-    Fail(GraphError),
 }
 
 impl GraphClient {
@@ -302,116 +294,10 @@ impl GraphClient {
     }
 }
 
-/// A request that failed without an answer. A refused connection means nothing was sent, so
-/// it may be retried; otherwise the request may have reached Graph.
-fn transport_failure(
-    request: &GraphRequest,
-    url: &str,
-    source: reqwest::Error,
-    idempotent: bool,
-    limit: Duration,
-) -> Attempt {
-    let safe_to_retry = idempotent || source.is_connect();
-    let error = if source.is_timeout() && !source.is_connect() {
-        timeout(request, format!("no answer within {limit:?}"))
-    } else if source.is_connect() || idempotent {
-        GraphError::Transport {
-            url: url.to_owned(),
-            source,
-        }
-    } else {
-        timeout(
-            request,
-            format!("connection failed after sending: {source}"),
-        )
-    };
-    match safe_to_retry {
-        true => Attempt::Retry {
-            error,
-            retry_after: None,
-        },
-        false => Attempt::Fail(error),
-    }
-}
-
-fn parse_success(
-    request: &GraphRequest,
-    status: StatusCode,
-    headers: &HeaderMap,
-    body: &[u8],
-    request_id: Option<String>,
-) -> Attempt {
-    let body = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        match serde_json::from_slice(body) {
-            Ok(value) => Some(value),
-            Err(e) => {
-                return Attempt::Fail(GraphError::InvalidResponse {
-                    status: status.as_u16(),
-                    method: request.method,
-                    path: request.path.clone(),
-                    detail: e.to_string(),
-                });
-            }
-        }
-    };
-    let location = header(headers, LOCATION.as_str());
-    Attempt::Done(GraphResponse {
-        status: status.as_u16(),
-        body,
-        location,
-        request_id,
-    })
-}
-
-fn timeout(request: &GraphRequest, detail: String) -> GraphError {
-    GraphError::Timeout {
-        method: request.method,
-        path: request.path.clone(),
-        detail,
-    }
-}
-
-/// The final error once retries are exhausted: a 429 becomes [`GraphError::Throttled`].
-fn exhausted(error: GraphError, attempts: u32, retry_after: Option<Duration>) -> GraphError {
-    match error {
-        GraphError::Status {
-            status: 429,
-            method,
-            path,
-            request_id,
-            ..
-        } => GraphError::Throttled {
-            method,
-            path,
-            attempts,
-            retry_after,
-            request_id,
-        },
-        other => other,
-    }
-}
-
-fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get(name)?.to_str().ok().map(str::to_owned)
-}
-
 fn http_method(method: Method) -> reqwest::Method {
     match method {
         Method::Get => reqwest::Method::GET,
         Method::Post => reqwest::Method::POST,
         Method::Delete => reqwest::Method::DELETE,
-    }
-}
-
-/// A short, printable version of a non-OData error body.
-fn body_excerpt(status: StatusCode, body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text: String = text.trim().chars().take(300).collect();
-    if text.is_empty() {
-        status.canonical_reason().unwrap_or("").to_owned()
-    } else {
-        text
     }
 }

@@ -46,7 +46,9 @@ impl CompileCache {
         if path.exists() {
             match deserialize(engine, &path) {
                 Ok(component) => return Ok((component, true)),
-                Err(e) => tracing::warn!(path = %path.display(), error = %e, "discarding unreadable compile cache entry"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "discarding unreadable compile cache entry")
+                }
             }
         }
         let component = Component::new(engine, bytes)?;

@@ -99,11 +99,19 @@ const TONES: [(call::Tone, wit::Tone); 17] = [
 ];
 
 pub(crate) fn tone(t: call::Tone) -> wit::Tone {
-    TONES.iter().find(|(d, _)| *d == t).map(|(_, w)| *w).unwrap_or(wit::Tone::Flash)
+    TONES
+        .iter()
+        .find(|(d, _)| *d == t)
+        .map(|(_, w)| *w)
+        .unwrap_or(wit::Tone::Flash)
 }
 
 pub(crate) fn tone_from_wit(t: wit::Tone) -> call::Tone {
-    TONES.iter().find(|(_, w)| *w == t).map(|(d, _)| *d).unwrap_or(call::Tone::Flash)
+    TONES
+        .iter()
+        .find(|(_, w)| *w == t)
+        .map(|(d, _)| *d)
+        .unwrap_or(call::Tone::Flash)
 }
 
 fn result_info(r: &call::ResultInfo) -> wit::ResultInfo {
@@ -192,7 +200,12 @@ fn event_kind(kind: &call::CallEventKind) -> wit::EventKind {
         K::IncomingCall(c) => wit::EventKind::IncomingCall(wit::IncomingCall {
             caller: identity(&c.caller),
             callees: c.callees.iter().map(identity).collect(),
-            requested_modalities: c.requested_modalities.iter().copied().map(modality).collect(),
+            requested_modalities: c
+                .requested_modalities
+                .iter()
+                .copied()
+                .map(modality)
+                .collect(),
             meeting: c.meeting.as_ref().map(meeting_invite),
             call_chain_id: c.call_chain_id.clone(),
         }),
@@ -216,12 +229,14 @@ fn event_kind(kind: &call::CallEventKind) -> wit::EventKind {
             recording_access_token: o.recording_access_token.clone(),
             completion_reason: o.completion_reason.clone(),
         }),
-        K::ParticipantsChanged(p) => wit::EventKind::ParticipantsChanged(wit::ParticipantsChanged {
-            joined: participants(&p.joined),
-            left: participants(&p.left),
-            updated: participants(&p.updated),
-            sequence_number: p.sequence_number,
-        }),
+        K::ParticipantsChanged(p) => {
+            wit::EventKind::ParticipantsChanged(wit::ParticipantsChanged {
+                joined: participants(&p.joined),
+                left: participants(&p.left),
+                updated: participants(&p.updated),
+                sequence_number: p.sequence_number,
+            })
+        }
         K::Other { resource_type } => wit::EventKind::Other(wit::OtherEvent {
             resource_type: resource_type.clone(),
         }),

@@ -117,7 +117,11 @@ impl Runtime {
     }
 
     /// [`Runtime::load`] from a file.
-    pub fn load_file(&self, spec: PluginSpec, path: &Path) -> Result<PluginVersion, PluginLoadError> {
+    pub fn load_file(
+        &self,
+        spec: PluginSpec,
+        path: &Path,
+    ) -> Result<PluginVersion, PluginLoadError> {
         let bytes = std::fs::read(path).map_err(|e| PluginLoadError::Read {
             plugin: spec.id.clone(),
             path: path.display().to_string(),
@@ -129,9 +133,7 @@ impl Runtime {
 
 fn base_config() -> Config {
     let mut config = Config::new();
-    config
-        .epoch_interruption(true)
-        .max_wasm_stack(512 << 10);
+    config.epoch_interruption(true).max_wasm_stack(512 << 10);
     config
 }
 

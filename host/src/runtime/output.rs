@@ -87,7 +87,11 @@ impl Pollable for CapturedOutput {
 }
 
 impl tokio::io::AsyncWrite for CapturedOutput {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         self.push(buf);
         Poll::Ready(Ok(buf.len()))
     }
@@ -116,7 +120,11 @@ pub(crate) fn panic_message(stderr: &str) -> Option<String> {
     let mut lines = stderr.lines().skip_while(|l| !l.contains("panicked at"));
     let location = lines.next()?;
     let message: Vec<&str> = lines.take_while(|l| !l.starts_with("note:")).collect();
-    let location = location.split("panicked at ").nth(1).unwrap_or(location).trim_end_matches(':');
+    let location = location
+        .split("panicked at ")
+        .nth(1)
+        .unwrap_or(location)
+        .trim_end_matches(':');
     Some(format!("{} (at {location})", message.join(" ").trim()))
 }
 

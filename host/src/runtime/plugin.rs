@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, Linker};
 use wasmtime::Engine;
+use wasmtime::component::{Component, Linker};
 
 use super::bindings::WorkflowPre;
 use super::compile_cache::CompileCache;
@@ -79,7 +79,9 @@ pub struct PluginVersion {
 
 impl std::fmt::Debug for PluginVersion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PluginVersion").field("info", &self.info).finish()
+        f.debug_struct("PluginVersion")
+            .field("info", &self.info)
+            .finish()
     }
 }
 
@@ -92,15 +94,23 @@ pub enum PluginLoadError {
         path: String,
         reason: String,
     },
-    #[error("plugin {plugin}: not a WebAssembly file (no `\\0asm` header); build it for wasm32-wasip2")]
+    #[error(
+        "plugin {plugin}: not a WebAssembly file (no `\\0asm` header); build it for wasm32-wasip2"
+    )]
     NotWasm { plugin: String },
-    #[error("plugin {plugin}: this is a core WebAssembly module, not a component; build it for wasm32-wasip2 (or wrap it with `wasm-tools component new`)")]
+    #[error(
+        "plugin {plugin}: this is a core WebAssembly module, not a component; build it for wasm32-wasip2 (or wrap it with `wasm-tools component new`)"
+    )]
     CoreModule { plugin: String },
     #[error("plugin {plugin}: invalid component: {reason}")]
     Compile { plugin: String, reason: String },
-    #[error("plugin {plugin}: export `{HANDLER_EXPORT}` missing; is it built against wit/ of this version ({WORLD_PACKAGE}, world `workflow`)?{detail}")]
+    #[error(
+        "plugin {plugin}: export `{HANDLER_EXPORT}` missing; is it built against wit/ of this version ({WORLD_PACKAGE}, world `workflow`)?{detail}"
+    )]
     MissingExport { plugin: String, detail: String },
-    #[error("plugin {plugin}: imports that callhost cannot provide: {reason}. A workflow may import only `callhost:workflow` interfaces and WASI 0.2")]
+    #[error(
+        "plugin {plugin}: imports that callhost cannot provide: {reason}. A workflow may import only `callhost:workflow` interfaces and WASI 0.2"
+    )]
     UnsatisfiedImport { plugin: String, reason: String },
 }
 
@@ -127,18 +137,27 @@ pub(crate) fn load(
         reason: format!("{e:#}"),
     };
     let (component, from_cache) = match cache {
-        Some(cache) => cache.load_or_compile(engine, bytes, &hash).map_err(compile_error)?,
+        Some(cache) => cache
+            .load_or_compile(engine, bytes, &hash)
+            .map_err(compile_error)?,
         None => (Component::new(engine, bytes).map_err(compile_error)?, false),
     };
     let ty = component.component_type();
-    let imports: Vec<String> = ty.imports(engine).map(|(name, _)| name.to_string()).collect();
-    let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
-    let instance_pre = linker
-        .instantiate_pre(&component)
-        .map_err(|e| PluginLoadError::UnsatisfiedImport {
-            plugin: plugin.clone(),
-            reason: format!("{e:#}"),
-        })?;
+    let imports: Vec<String> = ty
+        .imports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let exports: Vec<String> = ty
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let instance_pre =
+        linker
+            .instantiate_pre(&component)
+            .map_err(|e| PluginLoadError::UnsatisfiedImport {
+                plugin: plugin.clone(),
+                reason: format!("{e:#}"),
+            })?;
     if !exports.iter().any(|e| e == HANDLER_EXPORT) {
         let detail = if exports.is_empty() {
             " It exports nothing.".to_string()

@@ -102,8 +102,9 @@ impl StateStore for MemoryStateStore {
     }
 
     fn drop_call(&self, call_id: &str) {
-        self.lock()
-            .retain(|scope, _| !matches!(scope, StateScope::Call { call_id: c, .. } if &**c == call_id));
+        self.lock().retain(
+            |scope, _| !matches!(scope, StateScope::Call { call_id: c, .. } if &**c == call_id),
+        );
     }
 }
 

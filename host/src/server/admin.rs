@@ -46,8 +46,10 @@ async fn require_token(State(state): State<AdminState>, request: Request, next: 
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
         if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
-            return ApiError::unauthorized(format!("admin API: send `Authorization: Bearer <{ADMIN_TOKEN_ENV}>`"))
-                .into_response();
+            return ApiError::unauthorized(format!(
+                "admin API: send `Authorization: Bearer <{ADMIN_TOKEN_ENV}>`"
+            ))
+            .into_response();
         }
     }
     next.run(request).await
@@ -68,14 +70,21 @@ struct JoinBody {
     display_name: Option<String>,
 }
 
-async fn join_meeting(State(state): State<AdminState>, Json(body): Json<JoinBody>) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+async fn join_meeting(
+    State(state): State<AdminState>,
+    Json(body): Json<JoinBody>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let meeting = match (body.join_url, body.join_meeting_id) {
         (Some(url), None) => MeetingRef::JoinUrl(url),
         (None, Some(id)) => MeetingRef::JoinMeetingId {
             join_meeting_id: id,
             passcode: body.passcode,
         },
-        _ => return Err(ApiError::bad_request("give exactly one of `joinUrl` or `joinMeetingId` (with `passcode` when the meeting has one)")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "give exactly one of `joinUrl` or `joinMeetingId` (with `passcode` when the meeting has one)",
+            ));
+        }
     };
     let action = CallAction::JoinMeeting(JoinMeeting {
         meeting,
@@ -98,11 +107,17 @@ struct PlaceBody {
     plugin: String,
 }
 
-async fn place_call(State(state): State<AdminState>, Json(body): Json<PlaceBody>) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let parse = |t: &String| parse_identity(t).map_err(|e| ApiError::bad_request(format!("target {e}")));
+async fn place_call(
+    State(state): State<AdminState>,
+    Json(body): Json<PlaceBody>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let parse =
+        |t: &String| parse_identity(t).map_err(|e| ApiError::bad_request(format!("target {e}")));
     let targets: Vec<Identity> = body.targets.iter().map(parse).collect::<Result<_, _>>()?;
     if targets.is_empty() {
-        return Err(ApiError::bad_request("`targets` is empty; name at least one `user:<id>` or `phone:+1…`"));
+        return Err(ApiError::bad_request(
+            "`targets` is empty; name at least one `user:<id>` or `phone:+1…`",
+        ));
     }
     let source_application_instance = body.source.as_ref().map(parse).transpose()?;
     let action = CallAction::PlaceCall(PlaceCall {
@@ -119,7 +134,10 @@ async fn list_calls(State(state): State<AdminState>) -> Json<serde_json::Value> 
     Json(json!({ "calls": state.dispatcher.calls() }))
 }
 
-async fn hang_up(State(state): State<AdminState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn hang_up(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     state.dispatcher.hang_up(&id).await?;
     Ok(StatusCode::ACCEPTED)
 }

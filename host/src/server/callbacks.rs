@@ -14,7 +14,9 @@ pub(super) async fn notifications(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     let claims = match state.auth.verify(authorization).await {
         Ok(claims) => claims,
         Err(e) => {
@@ -22,7 +24,9 @@ pub(super) async fn notifications(
             return ApiError::unauthorized(e.to_string()).into_response();
         }
     };
-    let chain_id = headers.get("x-microsoft-skype-chain-id").and_then(|v| v.to_str().ok());
+    let chain_id = headers
+        .get("x-microsoft-skype-chain-id")
+        .and_then(|v| v.to_str().ok());
     let scenario_id = headers.get("scenario-id").and_then(|v| v.to_str().ok());
     match notification::parse(&body) {
         Ok(list) => {

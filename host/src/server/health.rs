@@ -17,9 +17,19 @@ pub(super) async fn healthz() -> &'static str {
 /// Ready: plugins loaded and credentials present.
 pub(super) async fn readyz(State(state): State<CallbackState>) -> (StatusCode, Json<Value>) {
     if state.ready.load(Ordering::SeqCst) {
-        (StatusCode::OK, Json(json!({ "ready": true, "calls": state.dispatcher.calls().len() })))
+        (
+            StatusCode::OK,
+            Json(json!({ "ready": true, "calls": state.dispatcher.calls().len() })),
+        )
     } else {
-        let reason = state.not_ready_reason.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "ready": false, "reason": reason })))
+        let reason = state
+            .not_ready_reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "ready": false, "reason": reason })),
+        )
     }
 }

@@ -12,14 +12,21 @@ use callhost::call::{
 };
 use futures::future::BoxFuture;
 
+pub mod bot;
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// A plugin built by `cargo xtask build-plugins`.
 pub fn plugin_path(name: &str) -> PathBuf {
-    let path = repo_root().join("target/plugins").join(format!("{name}.wasm"));
+    let path = repo_root()
+        .join("target/plugins")
+        .join(format!("{name}.wasm"));
     assert!(
         path.exists(),
         "plugin {name} is not built ({} is missing): run `cargo xtask build-plugins` first, or run the tests with `cargo xtask test`",
@@ -46,12 +53,21 @@ impl RecordingControl {
     }
 
     pub fn actions(&self) -> Vec<CallAction> {
-        self.actions.lock().unwrap().iter().map(|(_, a)| a.clone()).collect()
+        self.actions
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, a)| a.clone())
+            .collect()
     }
 
     /// The id returned for the most recent operation (play-prompt, record-response, …).
     pub fn last_operation(&self) -> String {
-        self.last_operation.lock().unwrap().clone().expect("an operation was started")
+        self.last_operation
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("an operation was started")
     }
 
     pub fn take(&self) -> Vec<CallAction> {
@@ -69,12 +85,20 @@ impl CallControl for RecordingControl {
         action: CallAction,
     ) -> BoxFuture<'a, Result<ActionOutput, CallError>> {
         Box::pin(async move {
-            if let Some(call_id) = action.call_id() {
-                if !self.known_calls.lock().unwrap().iter().any(|c| c == call_id) {
-                    return Err(CallError::NotFound);
-                }
+            if let Some(call_id) = action.call_id()
+                && !self
+                    .known_calls
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c == call_id)
+            {
+                return Err(CallError::NotFound);
             }
-            self.actions.lock().unwrap().push((origin.clone(), action.clone()));
+            self.actions
+                .lock()
+                .unwrap()
+                .push((origin.clone(), action.clone()));
             let mut next = self.next_id.lock().unwrap();
             *next += 1;
             let output = match action {
@@ -140,7 +164,11 @@ pub fn incoming_call(call_id: &str) -> CallEvent {
 pub fn state_changed(call_id: &str, previous: CallState, state: CallState) -> CallEvent {
     event(
         call_id,
-        if state == CallState::Terminated { ChangeType::Deleted } else { ChangeType::Updated },
+        if state == CallState::Terminated {
+            ChangeType::Deleted
+        } else {
+            ChangeType::Updated
+        },
         CallEventKind::StateChanged(StateChanged {
             state,
             previous,
@@ -165,7 +193,11 @@ pub fn tone(call_id: &str, key: char, sequence_id: i64) -> CallEvent {
     )
 }
 
-pub fn prompt_completed(call_id: &str, operation_id: &str, client_context: Option<&str>) -> CallEvent {
+pub fn prompt_completed(
+    call_id: &str,
+    operation_id: &str,
+    client_context: Option<&str>,
+) -> CallEvent {
     CallEvent {
         resource_url: format!("/communications/calls/{call_id}/operations/{operation_id}"),
         ..event(

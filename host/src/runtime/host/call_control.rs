@@ -38,7 +38,11 @@ fn prompts(list: Vec<MediaPrompt>) -> Vec<crate::call::MediaPrompt> {
 impl cc::Host for EventCtx {
     async fn answer(&mut self, call_id: String, options: WitAnswerOptions) -> Outcome<()> {
         let options = AnswerOptions {
-            modalities: options.modalities.into_iter().map(convert::modality_from_wit).collect(),
+            modalities: options
+                .modalities
+                .into_iter()
+                .map(convert::modality_from_wit)
+                .collect(),
             prefetch: prompts(options.prefetch),
         };
         self.act_done(CallAction::Answer { call_id, options }).await
@@ -55,13 +59,22 @@ impl cc::Host for EventCtx {
         targets: Vec<Identity>,
         timeout_seconds: Option<u32>,
     ) -> Outcome<()> {
-        let targets = targets.into_iter().map(convert::identity_from_wit).collect();
-        self.act_done(CallAction::Redirect { call_id, targets, timeout_seconds }).await
+        let targets = targets
+            .into_iter()
+            .map(convert::identity_from_wit)
+            .collect();
+        self.act_done(CallAction::Redirect {
+            call_id,
+            targets,
+            timeout_seconds,
+        })
+        .await
     }
 
     async fn transfer(&mut self, call_id: String, request: TransferRequest) -> Outcome<()> {
         let request = convert::transfer_request(request);
-        self.act_done(CallAction::Transfer { call_id, request }).await
+        self.act_done(CallAction::Transfer { call_id, request })
+            .await
     }
 
     async fn hang_up(&mut self, call_id: String) -> Outcome<()> {
@@ -69,11 +82,13 @@ impl cc::Host for EventCtx {
     }
 
     async fn join_meeting(&mut self, request: JoinRequest) -> Outcome<String> {
-        self.act_id(CallAction::JoinMeeting(convert::join_request(request))).await
+        self.act_id(CallAction::JoinMeeting(convert::join_request(request)))
+            .await
     }
 
     async fn place_call(&mut self, request: PlaceCallRequest) -> Outcome<String> {
-        self.act_id(CallAction::PlaceCall(convert::place_call_request(request))).await
+        self.act_id(CallAction::PlaceCall(convert::place_call_request(request)))
+            .await
     }
 
     async fn play_prompt(
@@ -83,16 +98,34 @@ impl cc::Host for EventCtx {
         client_context: Option<String>,
     ) -> Outcome<String> {
         let prompts = prompts(list);
-        self.act_id(CallAction::PlayPrompt { call_id, prompts, client_context }).await
+        self.act_id(CallAction::PlayPrompt {
+            call_id,
+            prompts,
+            client_context,
+        })
+        .await
     }
 
-    async fn record_response(&mut self, call_id: String, options: RecordOptions) -> Outcome<String> {
+    async fn record_response(
+        &mut self,
+        call_id: String,
+        options: RecordOptions,
+    ) -> Outcome<String> {
         let options = convert::record_options(options);
-        self.act_id(CallAction::RecordResponse { call_id, options }).await
+        self.act_id(CallAction::RecordResponse { call_id, options })
+            .await
     }
 
-    async fn subscribe_to_tone(&mut self, call_id: String, client_context: Option<String>) -> Outcome<()> {
-        self.act_done(CallAction::SubscribeToTone { call_id, client_context }).await
+    async fn subscribe_to_tone(
+        &mut self,
+        call_id: String,
+        client_context: Option<String>,
+    ) -> Outcome<()> {
+        self.act_done(CallAction::SubscribeToTone {
+            call_id,
+            client_context,
+        })
+        .await
     }
 
     async fn send_dtmf_tones(
@@ -103,8 +136,13 @@ impl cc::Host for EventCtx {
         client_context: Option<String>,
     ) -> Outcome<String> {
         let tones = tones.into_iter().map(convert::tone_from_wit).collect();
-        self.act_id(CallAction::SendDtmfTones { call_id, tones, delay_between_tones_ms, client_context })
-            .await
+        self.act_id(CallAction::SendDtmfTones {
+            call_id,
+            tones,
+            delay_between_tones_ms,
+            client_context,
+        })
+        .await
     }
 
     async fn cancel_media_processing(
@@ -112,15 +150,27 @@ impl cc::Host for EventCtx {
         call_id: String,
         client_context: Option<String>,
     ) -> Outcome<()> {
-        self.act_done(CallAction::CancelMediaProcessing { call_id, client_context }).await
+        self.act_done(CallAction::CancelMediaProcessing {
+            call_id,
+            client_context,
+        })
+        .await
     }
 
     async fn mute(&mut self, call_id: String, client_context: Option<String>) -> Outcome<()> {
-        self.act_done(CallAction::Mute { call_id, client_context }).await
+        self.act_done(CallAction::Mute {
+            call_id,
+            client_context,
+        })
+        .await
     }
 
     async fn unmute(&mut self, call_id: String, client_context: Option<String>) -> Outcome<()> {
-        self.act_done(CallAction::Unmute { call_id, client_context }).await
+        self.act_done(CallAction::Unmute {
+            call_id,
+            client_context,
+        })
+        .await
     }
 
     async fn mute_participant(
@@ -129,7 +179,12 @@ impl cc::Host for EventCtx {
         participant_id: String,
         client_context: Option<String>,
     ) -> Outcome<String> {
-        self.act_id(CallAction::MuteParticipant { call_id, participant_id, client_context }).await
+        self.act_id(CallAction::MuteParticipant {
+            call_id,
+            participant_id,
+            client_context,
+        })
+        .await
     }
 
     async fn invite_participants(
@@ -139,7 +194,12 @@ impl cc::Host for EventCtx {
         client_context: Option<String>,
     ) -> Outcome<String> {
         let participants = participants.into_iter().map(convert::invitee).collect();
-        self.act_id(CallAction::InviteParticipants { call_id, participants, client_context }).await
+        self.act_id(CallAction::InviteParticipants {
+            call_id,
+            participants,
+            client_context,
+        })
+        .await
     }
 
     async fn start_hold_music(
@@ -150,8 +210,13 @@ impl cc::Host for EventCtx {
         client_context: Option<String>,
     ) -> Outcome<String> {
         let custom_prompt = custom_prompt.map(convert::prompt_from_wit);
-        self.act_id(CallAction::StartHoldMusic { call_id, participant_id, custom_prompt, client_context })
-            .await
+        self.act_id(CallAction::StartHoldMusic {
+            call_id,
+            participant_id,
+            custom_prompt,
+            client_context,
+        })
+        .await
     }
 
     async fn stop_hold_music(
@@ -160,6 +225,11 @@ impl cc::Host for EventCtx {
         participant_id: String,
         client_context: Option<String>,
     ) -> Outcome<String> {
-        self.act_id(CallAction::StopHoldMusic { call_id, participant_id, client_context }).await
+        self.act_id(CallAction::StopHoldMusic {
+            call_id,
+            participant_id,
+            client_context,
+        })
+        .await
     }
 }

@@ -26,7 +26,10 @@ impl state::Host for EventCtx {
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), StateError>> {
         self.host_call()?;
-        Ok(self.scope(scope).set(key, value).map_err(StateError::QuotaExceeded))
+        Ok(self
+            .scope(scope)
+            .set(key, value)
+            .map_err(StateError::QuotaExceeded))
     }
 
     async fn delete(&mut self, scope: Scope, key: String) -> wasmtime::Result<()> {

@@ -1,0 +1,138 @@
+//! A whole callhost service wired to the Graph simulator on loopback.
+
+use std::time::Duration;
+
+use callhost::app::App;
+use callhost::config::Config;
+use callhost::dispatch::Dispatcher;
+use callhost::simulator::{Simulator, SimulatorSettings};
+
+use super::{plugin_path, repo_root};
+
+pub const BOT_APP_ID: &str = "9d6f1c42-4b4e-4d3a-9a53-0f1c2b3d4e5f";
+
+/// A running service and its simulated Graph.
+pub struct Bot {
+    pub sim: Simulator,
+    /// Where Graph posts notifications.
+    pub callback_url: String,
+    /// The admin API's base URL.
+    pub admin_url: String,
+    pub dispatcher: Dispatcher,
+    pub http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+/// `[plugins.<id>]` tables for the named plugins, with their config tables.
+pub fn plugin_table(id: &str, plugin: &str, config: &[(&str, &str)]) -> String {
+    let mut table = format!(
+        "[plugins.{id}]\npath = {:?}\n",
+        plugin_path(plugin).display().to_string()
+    );
+    table.push_str(&format!("[plugins.{id}.config]\n"));
+    for (k, v) in config {
+        table.push_str(&format!("{k} = {}\n", toml_string(v)));
+    }
+    table
+}
+
+pub fn toml_string(v: &str) -> String {
+    format!("'''{v}'''")
+}
+
+impl Bot {
+    /// Starts the service with `extra` (routes, plugins, overrides) on top of a base config.
+    pub async fn start(extra: &str) -> Bot {
+        Self::start_with(
+            SimulatorSettings {
+                bot_app_id: BOT_APP_ID.into(),
+                ..SimulatorSettings::default()
+            },
+            extra,
+        )
+        .await
+    }
+
+    pub async fn start_with(settings: SimulatorSettings, extra: &str) -> Bot {
+        let sim = Simulator::start(settings).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("secret"), "test-client-secret").unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin_addr = admin_listener.local_addr().unwrap();
+        let has_calls_table = extra.contains("[calls]");
+        let text = format!(
+            r#"
+[server]
+listen = "{addr}"
+public_url = "http://{addr}"
+
+[bot]
+app_id = "{BOT_APP_ID}"
+client_secret_file = "secret"
+default_tenant = "{tenant}"
+
+[graph]
+base_url = "{graph}"
+token_url = "{token}"
+openid_config_url = "{openid}"
+request_timeout_ms = 3000
+
+[runtime]
+cache_dir = {cache:?}
+
+[admin]
+listen = "{admin_addr}"
+{calls}
+{extra}
+"#,
+            tenant = callhost::simulator::SIM_TENANT,
+            graph = sim.graph_url(),
+            token = sim.token_url(),
+            openid = sim.openid_url(),
+            cache = repo_root()
+                .join("target/test-compile-cache")
+                .display()
+                .to_string(),
+            calls = if has_calls_table {
+                ""
+            } else {
+                "[calls]\nkeepalive_interval_s = 900"
+            },
+        );
+        let mut config =
+            Config::parse(&text).unwrap_or_else(|e| panic!("test config: {e}\n{text}"));
+        config.base_dir = dir.path().to_path_buf();
+        config
+            .validate()
+            .unwrap_or_else(|p| panic!("test config: {p:?}"));
+        let callback_url = config.callback_url();
+        let app = App::build(config).await.unwrap();
+        sim.set_callback_url(callback_url.clone());
+        let dispatcher = app.dispatcher.clone();
+        tokio::spawn(async move { axum::serve(listener, app.callbacks).await.unwrap() });
+        let admin = app.admin.expect("the admin API is on");
+        tokio::spawn(async move { axum::serve(admin_listener, admin).await.unwrap() });
+        Bot {
+            sim,
+            callback_url,
+            admin_url: format!("http://{admin_addr}"),
+            dispatcher,
+            http: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+
+    /// Waits until no call is tracked any more.
+    pub async fn wait_until_no_calls(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while tokio::time::Instant::now() < deadline {
+            if self.dispatcher.calls().is_empty() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+}
