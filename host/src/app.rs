@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use axum::Router;
-use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::dispatch::{Dispatcher, DispatcherSettings, Route};
@@ -15,9 +14,9 @@ use crate::graph::actions::GraphActions;
 use crate::graph::client::{GraphClient, GraphClientSettings, shared_http_client};
 use crate::graph::request::RequestContext;
 use crate::graph::token::{ClientSecret, TokenProvider, TokenSettings};
-use crate::plugins::PluginRegistry;
-use crate::policy::CapabilityPolicy;
-use crate::runtime::{MemoryStateStore, PluginSpec, PluginVersion, Runtime, RuntimeSettings};
+use crate::journal::MemoryJournal;
+use crate::plugins::{PluginRegistry, PluginSource, start_reloader};
+use crate::runtime::{MemoryStateStore, Runtime, RuntimeSettings};
 use crate::server::auth::{CallbackAuthSettings, CallbackAuthenticator};
 use crate::server::{AdminState, CallbackState, admin_router, callback_router};
 
@@ -32,6 +31,8 @@ pub struct App {
     pub plugins: PluginRegistry,
     pub callbacks: Router,
     pub admin: Option<Router>,
+    /// What happened on each call (also behind [`Dispatcher::journal`]).
+    pub journal: Arc<MemoryJournal>,
 }
 
 impl App {
@@ -52,9 +53,11 @@ impl App {
         })?;
         let plugins = PluginRegistry::new();
         for id in config.plugins.keys() {
-            let version = load_plugin(&runtime, &config, id).await?;
+            let started = std::time::Instant::now();
+            let source = PluginSource::from_config(&config, id)?;
+            let version = source.load(&runtime).await?;
             tracing::info!(plugin = %id, version = version.info.version(), from_cache = version.info.from_cache, "plugin loaded");
-            plugins.install(version);
+            plugins.install(source, version, started.elapsed());
         }
         let routes = config
             .routes
@@ -98,6 +101,7 @@ impl App {
         };
         graph_settings.retry.max_attempts = config.graph.max_attempts;
         let client = GraphClient::new(graph_settings, tokens, http.clone());
+        let journal = Arc::new(MemoryJournal::new(config.journal.clone()));
         let actions = GraphActions::new(
             client,
             RequestContext {
@@ -106,7 +110,8 @@ impl App {
                 bot_display_name: Some(config.bot.display_name.clone()),
                 default_tenant_id: config.bot.default_tenant.clone(),
             },
-        );
+        )
+        .with_journal(journal.clone());
         let auth = CallbackAuthenticator::new(
             CallbackAuthSettings {
                 openid_configuration_url: config.graph.openid_config_url.clone(),
@@ -119,6 +124,7 @@ impl App {
         let dispatcher = Dispatcher::new(
             DispatcherSettings {
                 keepalive_interval: Duration::from_secs_f64(config.calls.keepalive_interval_s),
+                journal: journal.clone(),
                 ..DispatcherSettings::new(config.bot.app_id.clone())
             },
             runtime.clone(),
@@ -126,6 +132,12 @@ impl App {
             routes,
             Arc::new(MemoryStateStore::new()),
             Arc::new(actions),
+        );
+        start_reloader(
+            config.clone(),
+            runtime.clone(),
+            plugins.clone(),
+            dispatcher.clone(),
         );
         let ready = Arc::new(AtomicBool::new(not_ready.is_none()));
         let callbacks = callback_router(
@@ -166,6 +178,7 @@ impl App {
             plugins,
             callbacks,
             admin,
+            journal,
         })
     }
 
@@ -250,40 +263,6 @@ impl App {
         }
         Ok(())
     }
-}
-
-/// Loads one configured plugin, off the async executor.
-pub async fn load_plugin(
-    runtime: &Runtime,
-    config: &Config,
-    id: &str,
-) -> anyhow::Result<PluginVersion> {
-    let plugin = config
-        .plugins
-        .get(id)
-        .with_context(|| format!("no plugin `{id}` in the configuration"))?;
-    let path = config.resolve(&plugin.path);
-    let bytes = tokio::fs::read(&path)
-        .await
-        .with_context(|| format!("plugin {id}: cannot read {}", path.display()))?;
-    if let Some(pin) = &plugin.sha256 {
-        let actual = hex::encode(Sha256::digest(&bytes));
-        if !actual.eq_ignore_ascii_case(pin) {
-            bail!(
-                "plugin {id}: {} has sha256 {actual}, but plugins.{id}.sha256 pins {pin}",
-                path.display()
-            );
-        }
-    }
-    let spec = PluginSpec {
-        id: id.to_string(),
-        config: plugin.config.clone(),
-        limits: plugin.limits.clone(),
-        policy: CapabilityPolicy::from_config(&plugin.policy)
-            .map_err(|e| anyhow::anyhow!("plugin {id}: {e}"))?,
-    };
-    let runtime = runtime.clone();
-    Ok(tokio::task::spawn_blocking(move || runtime.load(spec, &bytes)).await??)
 }
 
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).

@@ -1,3 +1,6 @@
 //! The `callhost` subcommands, as library functions the binary and tests share.
 
 pub mod check;
+pub mod demo;
+pub mod replay;
+pub mod simulate;

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::journal::JournalConfig;
+use crate::plugins::OnReload;
 use crate::policy::{CapabilityPolicy, PolicyConfig};
 use crate::runtime::{AllocationStrategy, PluginLimits};
 
@@ -29,6 +31,9 @@ pub struct Config {
     pub admin: AdminConfig,
     #[serde(default)]
     pub calls: CallsConfig,
+    /// What is kept of each call for the admin API's timelines; see [`JournalConfig`].
+    #[serde(default)]
+    pub journal: JournalConfig,
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
     #[serde(default)]
@@ -37,6 +42,10 @@ pub struct Config {
     /// or the directory `serve` runs in when the path has none).
     #[serde(skip)]
     pub base_dir: PathBuf,
+    /// The file this configuration was read from; `None` when built from text. Watched for
+    /// changes to its routes and plugins when `runtime.watch` is on.
+    #[serde(skip)]
+    pub path: Option<PathBuf>,
 }
 
 /// The callback listener.
@@ -131,6 +140,9 @@ pub struct RuntimeConfig {
     pub max_instances: u32,
     /// `auto` (pooling when possible), `pooling` or `on-demand`.
     pub allocation: AllocationStrategy,
+    /// Reload plugins, routes and plugin settings when their files change. Default true;
+    /// without it they reload on SIGHUP and `POST /admin/plugins/{id}/reload`.
+    pub watch: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -139,6 +151,7 @@ impl Default for RuntimeConfig {
             cache_dir: None,
             max_instances: 256,
             allocation: AllocationStrategy::Auto,
+            watch: true,
         }
     }
 }
@@ -179,7 +192,7 @@ impl Default for AdminConfig {
 }
 
 /// One workflow plugin.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PluginConfig {
     /// The component file, relative to this configuration file.
@@ -194,6 +207,10 @@ pub struct PluginConfig {
     pub policy: PolicyConfig,
     /// Refuse to load the file unless its SHA-256 (hex) is this.
     pub sha256: Option<String>,
+    /// What a new version does to calls in progress: `pin` (default: each call keeps its
+    /// version) or `migrate` (each call moves to the new version at its next event).
+    #[serde(default)]
+    pub on_reload: OnReload,
 }
 
 fn default_callback_path() -> String {
@@ -231,6 +248,7 @@ impl Config {
             .filter(|p| !p.as_os_str().is_empty())
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
+        config.path = Some(path.to_path_buf());
         config.validate().map_err(|problems| ConfigError {
             path: path.display().to_string(),
             problems,

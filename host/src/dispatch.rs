@@ -14,6 +14,8 @@ mod worker;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
+
 pub use calls::CallSummary;
 pub use control::PluginControl;
 pub use fallback::Fallback;
@@ -23,6 +25,7 @@ pub use tracker::CallTracker;
 
 use crate::call::{ActionOrigin, ActionOutput, CallAction, CallControl, CallDirection, CallError};
 use crate::graph::notification::{CommsNotification, ResourceData, ResourceTarget};
+use crate::journal::{CallJournal, JournalConfig, JournalRecord, MemoryJournal};
 use crate::plugins::PluginRegistry;
 use crate::runtime::{Runtime, StateStore};
 use calls::{CallRegistry, NewCall, Work};
@@ -41,6 +44,8 @@ pub const HOST_ORIGIN: &str = "callhost";
 pub struct DispatcherSettings {
     pub bot_app_id: String,
     pub keepalive_interval: Duration,
+    /// Where notifications and plugin invocations are recorded, per call.
+    pub journal: Arc<dyn CallJournal>,
 }
 
 impl DispatcherSettings {
@@ -48,6 +53,7 @@ impl DispatcherSettings {
         Self {
             bot_app_id: bot_app_id.into(),
             keepalive_interval: KEEPALIVE_INTERVAL,
+            journal: Arc::new(MemoryJournal::new(JournalConfig::default())),
         }
     }
 }
@@ -62,7 +68,8 @@ pub(crate) struct Shared {
     pub(crate) settings: DispatcherSettings,
     pub(crate) runtime: Runtime,
     pub(crate) plugins: PluginRegistry,
-    pub(crate) routes: Vec<Arc<Route>>,
+    /// Replaced as a whole when the configuration is reloaded.
+    pub(crate) routes: ArcSwap<Vec<Arc<Route>>>,
     pub(crate) calls: CallRegistry,
     pub(crate) state: Arc<dyn StateStore>,
     /// Carries out actions without ownership or policy checks (the Graph client).
@@ -84,7 +91,7 @@ impl Dispatcher {
                 settings,
                 runtime,
                 plugins,
-                routes: routes.into_iter().map(Arc::new).collect(),
+                routes: ArcSwap::from_pointee(routes.into_iter().map(Arc::new).collect()),
                 calls: CallRegistry::default(),
                 state,
                 graph,
@@ -101,6 +108,13 @@ impl Dispatcher {
             tracing::warn!(resource = %notification.resource_url, "notification names no call; dropped");
             return;
         };
+        shared.settings.journal.record(
+            &call_id,
+            std::time::Instant::now(),
+            JournalRecord::Notification {
+                body: crate::journal::notification_envelope(&notification),
+            },
+        );
         if let Some(entry) = shared.calls.get(&call_id) {
             entry.send(Work::Notification(notification));
             return;
@@ -140,7 +154,8 @@ impl Dispatcher {
             .tenant_id()
             .map(str::to_string)
             .or(tenant.map(str::to_string));
-        let Some(route) = router::select(&shared.routes, &incoming, call_tenant.as_deref()) else {
+        let routes = shared.routes.load();
+        let Some(route) = router::select(&routes, &incoming, call_tenant.as_deref()) else {
             tracing::warn!(call_id, caller = %incoming.caller.id, "no route matches this incoming call and there is no default route; Graph will drop it");
             shared.metrics.unrouted();
             return;
@@ -201,6 +216,22 @@ impl Dispatcher {
     /// The calls in progress.
     pub fn calls(&self) -> Vec<CallSummary> {
         self.shared.calls.summaries()
+    }
+
+    /// The journal of the calls: their timelines and notifications.
+    pub fn journal(&self) -> &Arc<dyn CallJournal> {
+        &self.shared.settings.journal
+    }
+
+    /// Routes new incoming calls by `routes` from now on; calls in progress keep theirs.
+    pub fn set_routes(&self, routes: Vec<Route>) {
+        let routes = routes.into_iter().map(Arc::new).collect();
+        self.shared.routes.store(Arc::new(routes));
+    }
+
+    /// The plugins and their versions.
+    pub fn plugins(&self) -> &PluginRegistry {
+        &self.shared.plugins
     }
 
     pub fn metrics(&self) -> MetricsSnapshot {

@@ -6,13 +6,16 @@
 //! Graph.
 
 pub mod app;
+pub mod bench;
 pub mod call;
 pub mod cli;
 pub mod config;
 pub mod dispatch;
 pub mod graph;
+pub mod journal;
 pub mod plugins;
 pub mod policy;
 pub mod runtime;
+pub mod scenario;
 pub mod server;
 pub mod simulator;

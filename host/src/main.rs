@@ -23,11 +23,64 @@ enum Command {
         /// The plugin's .wasm file.
         plugin: PathBuf,
     },
+    /// Measure event costs, end-to-end throughput and latency, memory and start-up, and write
+    /// a report.
+    Bench {
+        /// A short smoke run instead of the full measurement.
+        #[arg(long)]
+        quick: bool,
+        /// Where the built plugins are.
+        #[arg(long, default_value = "target/plugins")]
+        plugins: PathBuf,
+        /// Write the report as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Write the report as Markdown here.
+        #[arg(long)]
+        markdown: Option<PathBuf>,
+    },
     /// Run the bot service: Graph callbacks, plugins, admin API.
     Serve {
         /// The configuration file (see examples/callhost.toml).
         #[arg(long, short)]
         config: PathBuf,
+    },
+    /// Run a scenario (examples/scenarios/) against a plugin on a simulated Graph.
+    Simulate {
+        /// The plugin's .wasm file; it takes every call.
+        #[arg(long)]
+        plugin: PathBuf,
+        /// A configuration as `serve` reads it, for the plugin's config values, limits, policy
+        /// and its route's fallback.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// The scenario file.
+        #[arg(long)]
+        scenario: PathBuf,
+        /// Print one JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Feed recorded notifications through a plugin and print the Graph requests it made.
+    Replay {
+        /// The plugin's .wasm file.
+        #[arg(long)]
+        plugin: PathBuf,
+        /// A configuration as `serve` reads it, for the plugin's config values and limits.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// A JSON array of commsNotifications documents (GET /admin/calls/{id}/notifications).
+        #[arg(long)]
+        notifications: PathBuf,
+        /// Print one JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run sample calls against the example plugins on a simulated Graph.
+    Demo {
+        /// Where the built plugins are.
+        #[arg(long, default_value = "target/plugins")]
+        plugins: PathBuf,
     },
 }
 
@@ -39,6 +92,25 @@ fn main() -> ExitCode {
             .map(|report| println!("{report}"))
             .map_err(anyhow::Error::from),
         Command::Serve { config } => serve(config),
+        Command::Simulate {
+            plugin,
+            config,
+            scenario,
+            json,
+        } => callhost::cli::simulate::simulate(&plugin, config.as_deref(), &scenario, json),
+        Command::Replay {
+            plugin,
+            config,
+            notifications,
+            json,
+        } => callhost::cli::replay::replay_file(&plugin, config.as_deref(), &notifications, json),
+        Command::Demo { plugins } => callhost::cli::demo::demo(&plugins),
+        Command::Bench {
+            quick,
+            plugins,
+            json,
+            markdown,
+        } => bench(quick, plugins, json, markdown),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -57,6 +129,30 @@ fn serve(config: PathBuf) -> anyhow::Result<()> {
         let app = callhost::app::App::build(config).await?;
         app.serve(callhost::app::shutdown_signal()).await
     })
+}
+
+fn bench(
+    quick: bool,
+    plugins_dir: PathBuf,
+    json: Option<PathBuf>,
+    markdown: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let runtime = tokio::runtime::Runtime::new()?;
+    let report = runtime.block_on(callhost::bench::run(callhost::bench::BenchOptions {
+        plugins_dir,
+        quick,
+        command,
+    }))?;
+    let text = report.markdown();
+    println!("{text}");
+    if let Some(path) = markdown {
+        std::fs::write(&path, &text)?;
+    }
+    if let Some(path) = json {
+        std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
+    }
+    Ok(())
 }
 
 fn init_tracing() {

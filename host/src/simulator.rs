@@ -8,8 +8,11 @@
 mod api;
 mod calls;
 mod notify;
+mod replay;
 
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,8 +40,12 @@ pub struct SimulatorSettings {
     pub notification_delay: Duration,
     /// A call that gets no keepAlive for this long ends with 408/8537.
     pub keepalive_timeout: Duration,
-    /// Whether transfers are accepted by their target.
+    /// Whether transfers are accepted by their target (see [`Simulator::set_transfers_succeed`]).
     pub transfers_succeed: bool,
+    /// Whether requests and remote-party actions cause notifications. Off, the simulator
+    /// only answers requests and delivers what [`Simulator::send_raw`] is given: the quiet
+    /// Graph of a replay.
+    pub emit_notifications: bool,
 }
 
 impl Default for SimulatorSettings {
@@ -50,6 +57,7 @@ impl Default for SimulatorSettings {
             notification_delay: Duration::from_millis(5),
             keepalive_timeout: Duration::from_secs(45 * 60),
             transfers_succeed: true,
+            emit_notifications: true,
         }
     }
 }
@@ -114,6 +122,10 @@ pub(crate) struct SimShared {
     pub callback_url: Mutex<Option<String>>,
     pub outbox: mpsc::UnboundedSender<notify::Outgoing>,
     pub tokens_issued: Mutex<u32>,
+    pub transfers_succeed: AtomicBool,
+    /// Ids to hand out, by call and operation type (created calls under `("", "call")`),
+    /// learnt from replayed traffic.
+    pub planned_ids: Mutex<HashMap<(String, String), VecDeque<String>>>,
 }
 
 /// A running simulator. Dropping it stops its server.
@@ -130,6 +142,7 @@ impl Simulator {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (outbox, rx) = mpsc::unbounded_channel();
+        let transfers_succeed = AtomicBool::new(settings.transfers_succeed);
         let shared = Arc::new(SimShared {
             settings,
             issuer: CallbackTokenIssuer::new(),
@@ -142,6 +155,8 @@ impl Simulator {
             callback_url: Mutex::new(None),
             outbox,
             tokens_issued: Mutex::new(0),
+            transfers_succeed,
+            planned_ids: Mutex::new(HashMap::new()),
         });
         tokio::spawn(notify::deliver(shared.clone(), rx));
         tokio::spawn(calls::expire_without_keepalive(Arc::downgrade(&shared)));
@@ -236,7 +251,31 @@ impl Simulator {
 
     /// Sends a notification as it is (for replaying recorded traffic or malformed cases).
     pub fn send_raw(&self, call_id: &str, body: Value) {
-        notify::send(&self.shared, call_id, body);
+        let call_id = call_id.to_string();
+        let _ = self.shared.outbox.send(notify::Outgoing { call_id, body });
+    }
+
+    /// Whether the transfer target answers the transfers requested from now on.
+    pub fn set_transfers_succeed(&self, succeed: bool) {
+        self.shared
+            .transfers_succeed
+            .store(succeed, Ordering::SeqCst);
+    }
+
+    /// Learns the calls a recorded notification document names, so that requests on them are
+    /// answered: a call is known with the state it was notified in, and forgotten when its
+    /// `deleted` notification comes.
+    pub fn learn(&self, document: &Value) {
+        replay::learn(&self.shared, document)
+    }
+
+    /// Plans the ids to answer requests with from recorded notification documents, so that
+    /// a replay sees the ids it recorded: the nth `playPrompt` on a call gets the id of the
+    /// nth `playPromptOperation` the documents complete on it (and so on for every operation
+    /// type), and the nth call created gets the id of the nth call whose notifications do
+    /// not begin with an incoming call.
+    pub fn plan_ids(&self, documents: &[Value]) {
+        replay::plan_ids(&self.shared, documents)
     }
 
     /// The state of a simulated call (`None` once gone).

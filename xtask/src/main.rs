@@ -1,7 +1,10 @@
 //! Project tasks, run as `cargo xtask <task>` from anywhere in the repository.
 
+mod c;
 mod command;
+mod js;
 mod plugins;
+mod python;
 mod wasm_target;
 
 use std::path::{Path, PathBuf};
@@ -14,7 +17,12 @@ Usage: cargo xtask <task> [args...]
 
 Tasks:
   build-plugins   Build every plugin (plugins/, tests/plugins/) for wasm32-wasip2 and copy the
-                  components to target/plugins/<name>.wasm
+                  components to target/plugins/<name>.wasm. Plugins in Python, JavaScript and C
+                  are built with toolchains installed when missing: componentize-py into
+                  target/toolchains/venv, ComponentizeJS into the plugin's node_modules/, and
+                  clang-19 with wasi-libc from apt
+  build-c DIR     Build the C plugin in DIR (its *.c files, against DIR/wit or else this
+                  repository's wit/) into DIR/<name of DIR>.wasm
   test [args...]  Build the plugins, run their unit tests, then run
                   `cargo test --release --workspace [args...]`
   help            Show this message
@@ -31,6 +39,7 @@ fn main() -> ExitCode {
             .and_then(|()| plugins::build(&root))
             .map(|_| ExitCode::SUCCESS),
         Some("test") => test(&root, &args),
+        Some("build-c") => build_c(&root, &args).map(|()| ExitCode::SUCCESS),
 
         // The `demo` task is added in this arm.
         Some("demo") => Err(anyhow::anyhow!("`cargo xtask demo` is not available yet")),
@@ -70,6 +79,28 @@ fn no_args(task: &str, args: &[String]) -> Result<()> {
             anyhow::bail!("`{task}` takes no arguments, got `{arg}`; see `cargo xtask help`")
         }
     }
+}
+
+/// Builds a C plugin outside plugins/, as made by `callhost new --lang c`.
+fn build_c(root: &Path, args: &[String]) -> Result<()> {
+    let [dir] = args else {
+        anyhow::bail!("`build-c` takes the plugin's directory; see `cargo xtask help`");
+    };
+    let dir = std::path::absolute(dir)?;
+    let name = dir
+        .file_name()
+        .and_then(|name| name.to_str())
+        .ok_or_else(|| anyhow::anyhow!("{} has no directory name", dir.display()))?;
+    let own_wit = dir.join("wit");
+    let wit = if own_wit.is_dir() {
+        own_wit
+    } else {
+        root.join("wit")
+    };
+    let out = dir.join(format!("{name}.wasm"));
+    c::build(&wit, &dir, &dir.join("build"), &out)?;
+    println!("{}", out.display());
+    Ok(())
 }
 
 /// Builds the plugins and runs every test: the plugins' own unit tests on the host, then the

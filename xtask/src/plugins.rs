@@ -1,15 +1,17 @@
-//! Building the plugins: every `cdylib` crate of the guest workspaces becomes a component in
-//! target/plugins/<package-name>.wasm.
+//! Building the plugins: every `cdylib` crate of the guest workspaces, and every plugin of
+//! plugins/ written in another language, becomes a component in target/plugins/<name>.wasm.
 
 use std::collections::BTreeSet;
+use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-use crate::command;
 use crate::wasm_target::{self, WASM_TARGET};
+use crate::{c, command, js, python};
 
 /// The guest workspaces, relative to the repository: shipped plugins and test plugins.
 const GUEST_WORKSPACES: &[&str] = &["plugins", "tests/plugins"];
@@ -25,15 +27,142 @@ pub struct Plugin {
     pub bytes: u64,
 }
 
-/// Builds every guest workspace for wasm32-wasip2 (sharing target/guests/) and copies the
-/// components to target/plugins/. Prints one line per plugin.
+/// Builds every guest workspace for wasm32-wasip2 (sharing target/guests/) and every plugin in
+/// another language, installing their toolchains when missing, and puts the components in
+/// target/plugins/. Prints one line per plugin.
 pub fn build(root: &Path) -> Result<Vec<Plugin>> {
-    wasm_target::ensure_installed()?;
-    let target_dir = root.join("target").join("guests");
-    let built_dir = target_dir.join(WASM_TARGET).join("release");
     let plugins_dir = root.join("target").join("plugins");
     fs::create_dir_all(&plugins_dir)
         .with_context(|| format!("could not create {}", plugins_dir.display()))?;
+
+    let mut plugins = build_rust(root, &plugins_dir)?;
+    for (name, language) in other_language_plugins(&root.join("plugins"))? {
+        plugins.push(build_other(root, &plugins_dir, name, language)?);
+    }
+    check_unique(&plugins)?;
+    remove_stale(&plugins_dir, &plugins)?;
+
+    let width = plugins
+        .iter()
+        .map(|plugin| plugin.name.len())
+        .max()
+        .unwrap_or(0);
+    for plugin in &plugins {
+        let shown = plugin.path.strip_prefix(root).unwrap_or(&plugin.path);
+        println!(
+            "{:<width$}  {:>9} bytes  {}",
+            plugin.name,
+            plugin.bytes,
+            shown.display()
+        );
+    }
+    Ok(plugins)
+}
+
+/// The languages besides Rust that plugins are written in, each told by a file of the plugin.
+#[derive(Debug, Clone, Copy)]
+enum Language {
+    /// `app.py`, built with componentize-py.
+    Python,
+    /// `package.json` with `build.mjs` and `app.js`, built with ComponentizeJS.
+    JavaScript,
+    /// `app.c` (and any other `*.c`), built with clang-19 and wasi-libc.
+    C,
+}
+
+impl fmt::Display for Language {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Language::Python => "Python",
+            Language::JavaScript => "JavaScript",
+            Language::C => "C",
+        })
+    }
+}
+
+/// The directories of `plugins_dir` that hold a plugin in another language than Rust.
+fn other_language_plugins(plugins_dir: &Path) -> Result<Vec<(String, Language)>> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(plugins_dir)
+        .with_context(|| format!("could not list {}", plugins_dir.display()))?
+    {
+        let dir = entry?.path();
+        let Some(name) = dir.file_name().and_then(|name| name.to_str()) else {
+            continue;
+        };
+        let has = |file: &str| dir.join(file).is_file();
+        let language = if has("Cargo.toml") {
+            continue;
+        } else if has("app.py") {
+            Language::Python
+        } else if has("package.json") {
+            Language::JavaScript
+        } else if has("app.c") {
+            Language::C
+        } else {
+            continue;
+        };
+        found.push((name.to_string(), language));
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(found)
+}
+
+/// Builds one plugin in another language, unless its component is newer than its sources and
+/// the WIT.
+fn build_other(
+    root: &Path,
+    plugins_dir: &Path,
+    name: String,
+    language: Language,
+) -> Result<Plugin> {
+    let plugin_dir = root.join("plugins").join(&name);
+    let path = plugins_dir.join(format!("{name}.wasm"));
+    let wit = root.join("wit");
+    if is_up_to_date(&path, &[&plugin_dir, &wit])? {
+        println!("{name} ({language}) is up to date");
+    } else {
+        println!("Building {name} ({language})");
+        let started = Instant::now();
+        match language {
+            Language::Python => python::build(root, &plugin_dir, &path)?,
+            Language::JavaScript => js::build(&plugin_dir, &path)?,
+            Language::C => {
+                let build_dir = root.join("target").join("guests").join("c").join(&name);
+                c::build(&wit, &plugin_dir, &build_dir, &path)?
+            }
+        }
+        println!("Built {name} in {:.1} s", started.elapsed().as_secs_f64());
+    }
+    check_component(&path)?;
+    let bytes = fs::metadata(&path)?.len();
+    Ok(Plugin { name, path, bytes })
+}
+
+/// Whether `output` exists and is newer than every file directly in `input_dirs`.
+fn is_up_to_date(output: &Path, input_dirs: &[&Path]) -> Result<bool> {
+    let Ok(built) = fs::metadata(output).and_then(|metadata| metadata.modified()) else {
+        return Ok(false);
+    };
+    let mut newest_input = SystemTime::UNIX_EPOCH;
+    for dir in input_dirs {
+        for entry in
+            fs::read_dir(dir).with_context(|| format!("could not list {}", dir.display()))?
+        {
+            let metadata = entry?.metadata()?;
+            if metadata.is_file() {
+                newest_input = newest_input.max(metadata.modified()?);
+            }
+        }
+    }
+    Ok(built > newest_input)
+}
+
+/// Builds the Rust guest workspaces and copies their components to `plugins_dir`.
+fn build_rust(root: &Path, plugins_dir: &Path) -> Result<Vec<Plugin>> {
+    wasm_target::ensure_installed()?;
+    let target_dir = root.join("target").join("guests");
+    let built_dir = target_dir.join(WASM_TARGET).join("release");
 
     let mut plugins = Vec::new();
     for workspace in GUEST_WORKSPACES {
@@ -63,23 +192,6 @@ pub fn build(root: &Path) -> Result<Vec<Plugin>> {
             })?;
             plugins.push(Plugin { name, path, bytes });
         }
-    }
-    check_unique(&plugins)?;
-    remove_stale(&plugins_dir, &plugins)?;
-
-    let width = plugins
-        .iter()
-        .map(|plugin| plugin.name.len())
-        .max()
-        .unwrap_or(0);
-    for plugin in &plugins {
-        let shown = plugin.path.strip_prefix(root).unwrap_or(&plugin.path);
-        println!(
-            "{:<width$}  {:>9} bytes  {}",
-            plugin.name,
-            plugin.bytes,
-            shown.display()
-        );
     }
     Ok(plugins)
 }

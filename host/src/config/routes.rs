@@ -9,7 +9,7 @@ use crate::call::{Identity, IdentityKind, RejectReason};
 
 /// One rule: incoming calls that match go to `plugin`. Rules are tried in order; the first
 /// match wins; a rule without `match` matches every call (the default route).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
     /// A name for logs; defaults to the plugin id.
@@ -28,7 +28,7 @@ pub struct RouteConfig {
 }
 
 /// Conditions on an incoming call; all given ones must hold.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteMatch {
     /// Who was called, as `kind:id` — `application:<app id>`, `application-instance:<id>`,

@@ -12,6 +12,7 @@ use super::router::Route;
 use super::{ORPHAN_TTL, Shared, worker};
 use crate::call::{CallDirection, CallState, ResultInfo};
 use crate::graph::notification::CommsNotification;
+use crate::plugins::PinnedVersion;
 use crate::runtime::PluginVersion;
 
 /// One item of a call's queue.
@@ -38,8 +39,8 @@ pub(crate) struct CallEntry {
     pub direction: CallDirection,
     pub created_by_plugin: bool,
     pub route: Option<Arc<Route>>,
-    /// The plugin version the call is pinned to.
-    pub version: PluginVersion,
+    /// The plugin version the call is pinned to; see [`CallEntry::version_for_event`].
+    version: Mutex<Arc<PinnedVersion>>,
     /// Set once the incoming call was answered, rejected or redirected.
     pub decided: AtomicBool,
     tenant_id: Mutex<Option<String>>,
@@ -76,6 +77,25 @@ impl CallEntry {
 
     pub(crate) fn set_state(&self, state: CallState) {
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = state;
+    }
+
+    /// The version the call is pinned to.
+    pub(crate) fn version(&self) -> Arc<PinnedVersion> {
+        self.version
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The version for the call's next event: the pinned one, unless the plugin moves its
+    /// calls to new versions (`on_reload = "migrate"`) and one was loaded since.
+    pub(crate) fn version_for_event(&self) -> Arc<PinnedVersion> {
+        let mut pinned = self.version.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(newer) = pinned.newer() {
+            tracing::info!(call_id = %self.call_id, plugin = %self.plugin_id, from = pinned.info.version(), to = newer.info.version(), "call moves to the new plugin version");
+            *pinned = Arc::new(newer);
+        }
+        pinned.clone()
     }
 
     pub(crate) fn work_done(&self) {
@@ -143,7 +163,7 @@ impl CallRegistry {
             direction: call.direction,
             created_by_plugin: call.created_by_plugin,
             route: call.route,
-            version: call.version,
+            version: Mutex::new(Arc::new(shared.plugins.pin(call.version))),
             decided: AtomicBool::new(false),
             tenant_id: Mutex::new(call.tenant_id),
             state: Mutex::new(initial_state),
@@ -195,7 +215,7 @@ impl CallRegistry {
                 direction: e.direction,
                 tenant_id: e.tenant_id(),
                 plugin: e.plugin_id.clone(),
-                plugin_version: e.version.info.version().to_string(),
+                plugin_version: e.version().info.version().to_string(),
                 created_by_plugin: e.created_by_plugin,
             })
             .collect();

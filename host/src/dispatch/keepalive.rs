@@ -8,10 +8,16 @@ use crate::call::{ActionOrigin, CallAction, CallError, ResultInfo};
 
 /// Sends keepAlive for `entry` every interval until the call is gone. A 404 ends it locally.
 pub(crate) fn spawn(shared: Arc<Shared>, entry: Arc<CallEntry>) {
+    // Held weakly, so that an ended call (and the plugin version pinned to it) is released
+    // when it ends, not at the next keepAlive.
+    let call = Arc::downgrade(&entry);
     tokio::spawn(async move {
         let interval = shared.settings.keepalive_interval;
         loop {
             tokio::time::sleep(interval).await;
+            let Some(entry) = call.upgrade() else {
+                return;
+            };
             if shared.calls.get(&entry.call_id).is_none() {
                 return;
             }

@@ -11,6 +11,7 @@ pub(crate) struct Metrics {
     invocations_failed: AtomicU64,
     fallbacks: AtomicU64,
     unrouted: AtomicU64,
+    actions_denied: AtomicU64,
 }
 
 /// The counters at one moment.
@@ -26,6 +27,8 @@ pub struct MetricsSnapshot {
     pub fallbacks: u64,
     /// Incoming calls no route matched.
     pub unrouted: u64,
+    /// Call-control requests refused by the requesting plugin's policy.
+    pub actions_denied: u64,
 }
 
 impl Metrics {
@@ -48,6 +51,13 @@ impl Metrics {
         self.unrouted.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn denied(&self, actions: u32) {
+        if actions > 0 {
+            self.actions_denied
+                .fetch_add(u64::from(actions), Ordering::Relaxed);
+        }
+    }
+
     pub(crate) fn snapshot(&self) -> MetricsSnapshot {
         MetricsSnapshot {
             notifications: self.notifications.load(Ordering::Relaxed),
@@ -55,6 +65,7 @@ impl Metrics {
             invocations_failed: self.invocations_failed.load(Ordering::Relaxed),
             fallbacks: self.fallbacks.load(Ordering::Relaxed),
             unrouted: self.unrouted.load(Ordering::Relaxed),
+            actions_denied: self.actions_denied.load(Ordering::Relaxed),
         }
     }
 }

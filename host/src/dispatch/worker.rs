@@ -13,6 +13,7 @@ use super::fallback::{ANNOUNCE_CONTEXT, Fallback};
 use super::tracker::CallTracker;
 use super::{HOST_ORIGIN, Shared, keepalive};
 use crate::call::{ActionOrigin, CallAction, CallContext, CallEvent, CallEventKind, CallState};
+use crate::journal::{InvocationRecord, JournalRecord, event_name};
 use crate::runtime::{EventInput, Outcome};
 
 /// Who drives the call.
@@ -71,6 +72,7 @@ pub(crate) async fn run(
             break;
         }
     }
+    shared.settings.journal.call_ended(&entry.call_id);
     shared.calls.remove(&entry.call_id);
     shared.state.drop_call(&entry.call_id);
     // Count what is still queued as handled: the call is over.
@@ -106,20 +108,39 @@ async fn deliver(
         (CallEventKind::IncomingCall(_), Some(route)) => Some(route.decision_budget),
         _ => None,
     };
-    let invocation = shared.runtime.invoke(&entry.version, input);
+    let version = entry.version_for_event();
+    let event = event_name(&input.event.kind);
+    let started = std::time::Instant::now();
+    let journal = |duration, outcome| {
+        let record = InvocationRecord {
+            plugin: entry.plugin_id.clone(),
+            version: version.info.version().to_string(),
+            event: event.to_string(),
+            duration,
+            outcome,
+        };
+        let journal = &shared.settings.journal;
+        journal.record(&entry.call_id, started, JournalRecord::Invocation(record));
+    };
+    let invocation = shared.runtime.invoke(&version, input);
     let invocation = match budget {
         Some(budget) => match tokio::time::timeout(budget, invocation).await {
             Ok(invocation) => invocation,
             Err(_) => {
                 tracing::warn!(call_id = %entry.call_id, plugin = %entry.plugin_id, budget_ms = budget.as_millis() as u64, "plugin did not decide on the incoming call within the route's budget");
                 shared.metrics.event(false);
+                let limit_ms = budget.as_millis() as u64;
+                journal(budget, Outcome::Timeout { limit_ms });
                 return None;
             }
         },
         None => invocation.await,
     };
+    journal(invocation.duration, invocation.outcome.clone());
     let completed = invocation.outcome == Outcome::Completed;
     shared.metrics.event(completed);
+    shared.metrics.denied(invocation.actions_denied);
+    version.served(&invocation);
     if !completed {
         tracing::warn!(call_id = %entry.call_id, plugin = %entry.plugin_id, version = invocation.plugin.version(), outcome = ?invocation.outcome, "plugin invocation did not complete");
     }
@@ -141,6 +162,12 @@ async fn apply_fallback(
         Some(outcome) => format!("plugin invocation ended with {}", outcome.kind()),
     };
     tracing::warn!(call_id = %entry.call_id, plugin = %entry.plugin_id, fallback = fallback.name(), reason = %why, "applying the route's fallback");
+    let record = JournalRecord::Fallback {
+        fallback: fallback.name().to_string(),
+        reason: why,
+    };
+    let now = std::time::Instant::now();
+    shared.settings.journal.record(&entry.call_id, now, record);
     let origin = host_origin(entry);
     if let Err(e) = shared
         .graph

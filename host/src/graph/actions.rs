@@ -1,22 +1,37 @@
 //! Carries out [`CallAction`]s as Graph requests: build, send, read back the id Graph gave.
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::client::{GraphClient, GraphError, GraphResponse};
 use super::request::{GraphRequest, RequestContext, build};
 use crate::call::{ActionOrigin, ActionOutput, CallAction, CallControl, CallError, CallState};
+use crate::journal::{CallJournal, GraphExchange, JournalRecord};
 
 /// The production [`CallControl`]: Microsoft Graph.
 #[derive(Clone)]
 pub struct GraphActions {
     client: GraphClient,
     context: RequestContext,
+    journal: Option<Arc<dyn CallJournal>>,
 }
 
 impl GraphActions {
     pub fn new(client: GraphClient, context: RequestContext) -> Self {
-        Self { client, context }
+        Self {
+            client,
+            context,
+            journal: None,
+        }
+    }
+
+    /// Records every request and its answer in `journal`, under the call it is about.
+    pub fn with_journal(mut self, journal: Arc<dyn CallJournal>) -> Self {
+        self.journal = Some(journal);
+        self
     }
 
     async fn perform(
@@ -29,11 +44,13 @@ impl GraphActions {
             .tenant_id
             .as_deref()
             .or(self.context.default_tenant_id.as_deref());
-        let response = match self
+        let started = Instant::now();
+        let result = self
             .client
             .send(tenant, &request, action.is_idempotent())
-            .await
-        {
+            .await;
+        self.journal(origin, &request, &result, started);
+        let response = match result {
             Ok(response) => response,
             Err(GraphError::Timeout { .. }) if !action.is_idempotent() => {
                 return self.settle_after_timeout(tenant, &action).await;
@@ -41,6 +58,28 @@ impl GraphActions {
             Err(e) => return Err(e.into()),
         };
         Ok(output(&action, &response))
+    }
+
+    /// Records the exchange under its call; a created call has no id until Graph returns one.
+    fn journal(
+        &self,
+        origin: &ActionOrigin,
+        request: &GraphRequest,
+        result: &Result<GraphResponse, GraphError>,
+        started: Instant,
+    ) {
+        let Some(journal) = &self.journal else { return };
+        let call_id = match (result, origin.call_id.is_empty()) {
+            (Ok(response), true) => returned_id(response).unwrap_or_default(),
+            _ => origin.call_id.clone(),
+        };
+        if call_id.is_empty() {
+            return;
+        }
+        let base_url = &self.client.settings().base_url;
+        let duration = started.elapsed();
+        let exchange = GraphExchange::new(&origin.plugin_id, base_url, request, result, duration);
+        journal.record(&call_id, started, JournalRecord::GraphRequest(exchange));
     }
 
     /// A non-idempotent request timed out: Graph may or may not have acted. Re-read the call

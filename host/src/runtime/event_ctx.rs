@@ -27,6 +27,8 @@ pub(crate) struct EventCtx {
     actions: u32,
     log_lines: u32,
     pub(crate) logs_dropped: u32,
+    /// Call-control requests the plugin's policy refused.
+    pub(crate) actions_denied: u32,
     /// When the plugin's compute time runs out; pushed back by time spent waiting for Graph.
     pub(crate) deadline: Instant,
     pub(crate) stdout: CapturedOutput,
@@ -69,6 +71,7 @@ impl EventCtx {
             actions: 0,
             log_lines: 0,
             logs_dropped: 0,
+            actions_denied: 0,
             stdout,
             stderr,
         }
@@ -113,6 +116,7 @@ impl EventCtx {
             }));
         }
         if let Err(reason) = self.plugin.policy.check(&action) {
+            self.actions_denied += 1;
             tracing::warn!(plugin = %self.plugin.id, call_id = %self.origin.call_id, action = action.name(), %reason, "call-control action denied by policy");
             return Ok(Err(CallError::NotPermitted(reason)));
         }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::future::BoxFuture;
 use wasmtime::{Store, UpdateDeadline};
 
 use super::convert;
@@ -11,8 +12,10 @@ use super::event_ctx::{EventCtx, EventCtxParts};
 use super::outcome::{Outcome, classify_trap};
 use super::output;
 use super::plugin::{PluginInfo, PluginVersion};
-use super::state_store::{StateQuota, StateScope, StateStore, StateTxn};
-use crate::call::{ActionOrigin, CallContext, CallControl, CallEvent};
+use super::state_store::{MemoryStateStore, StateQuota, StateScope, StateStore, StateTxn};
+use crate::call::{
+    ActionOrigin, ActionOutput, CallAction, CallContext, CallControl, CallError, CallEvent,
+};
 
 /// Limits of the call scope of the state interface.
 const CALL_STATE_QUOTA: StateQuota = StateQuota {
@@ -44,6 +47,8 @@ pub struct Invocation {
     pub duration: Duration,
     /// Log lines over the per-event limit.
     pub logs_dropped: u32,
+    /// Call-control requests the plugin's policy refused.
+    pub actions_denied: u32,
 }
 
 impl Runtime {
@@ -54,36 +59,12 @@ impl Runtime {
         let info = plugin.info.clone();
         // A closed semaphore is never produced (it is never closed); treat it as no limit.
         let _permit = self.permits().acquire().await.ok();
-        let plugin_id: Arc<str> = info.id.as_str().into();
-        let call_scope = StateScope::Call {
-            plugin: plugin_id.clone(),
-            call_id: input.call.call_id.as_str().into(),
+        let origin = ActionOrigin {
+            plugin_id: info.id.clone(),
+            call_id: input.call.call_id.clone(),
+            tenant_id: input.call.tenant_id.clone(),
         };
-        let parts = EventCtxParts {
-            plugin: info.clone(),
-            origin: ActionOrigin {
-                plugin_id: info.id.clone(),
-                call_id: input.call.call_id.clone(),
-                tenant_id: input.call.tenant_id.clone(),
-            },
-            control: input.control,
-            call_state: StateTxn::new(input.state.clone(), call_scope, CALL_STATE_QUOTA),
-            plugin_state: StateTxn::new(
-                input.state,
-                StateScope::Plugin { plugin: plugin_id },
-                PLUGIN_STATE_QUOTA,
-            ),
-        };
-        let mut store = Store::new(self.engine(), EventCtx::new(parts));
-        store.limiter(|ctx| &mut ctx.limiter);
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|ctx| {
-            if Instant::now() >= ctx.data().deadline {
-                Ok(UpdateDeadline::Interrupt)
-            } else {
-                Ok(UpdateDeadline::Yield(1))
-            }
-        });
+        let mut store = self.event_store(&info, origin, input.control, input.state);
 
         let limits = &info.limits;
         let call = convert::call_context(&input.call);
@@ -137,6 +118,7 @@ impl Runtime {
         output::emit("stdout", &stdout, &info.id, call_id);
         output::emit("stderr", &stderr, &info.id, call_id);
         let logs_dropped = ctx.logs_dropped;
+        let actions_denied = ctx.actions_denied;
         if logs_dropped > 0 {
             tracing::warn!(plugin = %info.id, call_id, dropped = logs_dropped, "plugin log lines over the per-event limit were dropped");
         }
@@ -150,7 +132,87 @@ impl Runtime {
             outcome,
             duration: started.elapsed(),
             logs_dropped,
+            actions_denied,
         }
+    }
+
+    /// Instantiates `plugin` once in a throwaway store, without calling it: catches what only
+    /// instantiation reveals (memory or tables over the plugin's limits, a start function that
+    /// traps) before a version is put in service.
+    pub async fn probe(&self, plugin: &PluginVersion) -> Result<(), String> {
+        let info = plugin.info.clone();
+        let _permit = self.permits().acquire().await.ok();
+        let origin = ActionOrigin {
+            plugin_id: info.id.clone(),
+            call_id: PROBE_CALL_ID.into(),
+            tenant_id: None,
+        };
+        let control = Arc::new(ProbeControl);
+        let state = Arc::new(MemoryStateStore::new());
+        let mut store = self.event_store(&info, origin, control, state);
+        let instantiate = plugin.pre.instantiate_async(&mut store);
+        match tokio::time::timeout(info.limits.wall_timeout, instantiate).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(format!("cannot be instantiated: {e:#}")),
+            Err(_) => Err(format!(
+                "instantiation did not finish within limits.wall_timeout_ms ({} ms)",
+                info.limits.wall_timeout.as_millis()
+            )),
+        }
+    }
+
+    /// A fresh store for one event of `info`'s plugin, with its limits and deadline.
+    fn event_store(
+        &self,
+        info: &Arc<PluginInfo>,
+        origin: ActionOrigin,
+        control: Arc<dyn CallControl>,
+        state: Arc<dyn StateStore>,
+    ) -> Store<EventCtx> {
+        let plugin_id: Arc<str> = info.id.as_str().into();
+        let call_scope = StateScope::Call {
+            plugin: plugin_id.clone(),
+            call_id: origin.call_id.as_str().into(),
+        };
+        let parts = EventCtxParts {
+            plugin: info.clone(),
+            origin,
+            control,
+            call_state: StateTxn::new(state.clone(), call_scope, CALL_STATE_QUOTA),
+            plugin_state: StateTxn::new(
+                state,
+                StateScope::Plugin { plugin: plugin_id },
+                PLUGIN_STATE_QUOTA,
+            ),
+        };
+        let mut store = Store::new(self.engine(), EventCtx::new(parts));
+        store.limiter(|ctx| &mut ctx.limiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|ctx| {
+            if Instant::now() >= ctx.data().deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        store
+    }
+}
+
+/// The call id a probe instantiation runs under.
+const PROBE_CALL_ID: &str = "probe";
+
+/// The call control of a probe: nothing is carried out.
+struct ProbeControl;
+
+impl CallControl for ProbeControl {
+    fn execute<'a>(
+        &'a self,
+        _origin: &'a ActionOrigin,
+        action: CallAction,
+    ) -> BoxFuture<'a, Result<ActionOutput, CallError>> {
+        let refusal = format!("`{}` during a probe instantiation", action.name());
+        Box::pin(async move { Err(CallError::NotPermitted(refusal)) })
     }
 }
 

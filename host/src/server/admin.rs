@@ -1,6 +1,7 @@
-//! The admin API: join meetings, place calls, list and hang up calls. Bound to loopback by
-//! default; a bearer token (`CALLHOST_ADMIN_TOKEN`) guards it whenever it is set, and must be
-//! set for any other address.
+//! The admin API: join meetings, place calls, list and hang up calls, read their timelines
+//! and export their notifications, list and reload plugins. Bound to loopback by default; a
+//! bearer token (`CALLHOST_ADMIN_TOKEN`) guards it whenever it is set, and must be set for any
+//! other address.
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ use super::ApiError;
 use crate::call::{CallAction, Identity, JoinMeeting, MeetingRef, PlaceCall};
 use crate::config::parse_identity;
 use crate::dispatch::Dispatcher;
+use crate::plugins::{PluginsReport, ReloadError, ReloadOutcome};
 
 /// The environment variable holding the admin API's bearer token.
 pub const ADMIN_TOKEN_ENV: &str = "CALLHOST_ADMIN_TOKEN";
@@ -33,7 +35,11 @@ pub fn admin_router(state: AdminState) -> Router {
         .route("/admin/meetings/join", post(join_meeting))
         .route("/admin/calls", post(place_call).get(list_calls))
         .route("/admin/calls/{id}", delete(hang_up))
+        .route("/admin/calls/{id}/timeline", get(timeline))
+        .route("/admin/calls/{id}/notifications", get(notifications))
         .route("/admin/metrics", get(metrics))
+        .route("/admin/plugins", get(list_plugins))
+        .route("/admin/plugins/{id}/reload", post(reload_plugin))
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state)
 }
@@ -142,6 +148,66 @@ async fn hang_up(
     Ok(StatusCode::ACCEPTED)
 }
 
+/// What happened on the call: notifications in, plugin invocations, Graph requests out.
+async fn timeline(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Json<crate::journal::Timeline>, ApiError> {
+    state
+        .dispatcher
+        .journal()
+        .timeline(&id)
+        .map(Json)
+        .ok_or_else(|| unknown_call(&id))
+}
+
+/// The call's notifications as a JSON array of `commsNotifications` documents, for
+/// `callhost replay`.
+async fn notifications(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    state
+        .dispatcher
+        .journal()
+        .notifications(&id)
+        .map(Json)
+        .ok_or_else(|| unknown_call(&id))
+}
+
+fn unknown_call(id: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "no journal for call {id}: it is unknown, or ended longer ago than journal.keep_ended_s"
+    ))
+}
+
 async fn metrics(State(state): State<AdminState>) -> Json<serde_json::Value> {
     Json(json!(state.dispatcher.metrics()))
+}
+
+/// Each plugin with its current and draining versions and its reload history.
+async fn list_plugins(State(state): State<AdminState>) -> Json<PluginsReport> {
+    Json(state.dispatcher.plugins().report())
+}
+
+/// Reloads a plugin from its file now; 422 when the new version is rejected (the previous one
+/// keeps serving).
+async fn reload_plugin(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Json<ReloadOutcome>, ApiError> {
+    state
+        .dispatcher
+        .plugins()
+        .reload(&id)
+        .await
+        .map(Json)
+        .map_err(|e| {
+            let status = match &e {
+                ReloadError::UnknownPlugin(_) => StatusCode::NOT_FOUND,
+                ReloadError::NotRunning => StatusCode::SERVICE_UNAVAILABLE,
+                ReloadError::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            ApiError::new(status, e.to_string())
+        })
 }

@@ -33,6 +33,8 @@ pub(crate) struct SimCall {
     pub last_keepalive: Instant,
     /// Media operations that can still be cancelled: (operation id, @odata.type, client context).
     pub media: Vec<(String, &'static str, Option<String>)>,
+    /// `source` and `targets` of an incoming call, as its `created` notification gave them.
+    pub parties: Value,
 }
 
 #[derive(Default)]
@@ -63,7 +65,7 @@ impl SimCalls {
         lock(&self.calls).get_mut(id).map(f)
     }
 
-    fn insert(&self, call: SimCall) {
+    pub(super) fn insert(&self, call: SimCall) {
         lock(&self.calls).insert(call.id.clone(), call);
     }
 
@@ -120,6 +122,7 @@ fn state_notification(
     let mut data = json!({
         "@odata.type": "#microsoft.graph.call",
         "@odata.id": call_url(id),
+        "id": id,
         "state": state,
     });
     if let Some((code, subcode, message)) = result {
@@ -172,6 +175,7 @@ pub(crate) fn incoming(shared: &Arc<SimShared>, caller: Identity, callee: Identi
         chat: None,
         last_keepalive: Instant::now(),
         media: Vec::new(),
+        parties: json!({ "source": data["source"], "targets": data["targets"] }),
     });
     send(
         shared,
@@ -185,18 +189,22 @@ pub(crate) fn incoming(shared: &Arc<SimShared>, caller: Identity, callee: Identi
 fn establish(shared: &Arc<SimShared>, id: &str) {
     set_state(shared, id, "established");
     shared.calls.with(id, |c| c.last_keepalive = Instant::now());
-    let mut establishing = state_notification(id, "updated", "establishing", None);
     let (meeting, chat) = shared
         .calls
         .with(id, |c| (c.meeting.clone(), c.chat.clone()))
         .unwrap_or_default();
-    if let Some(meeting) = meeting {
-        establishing["value"][0]["resourceData"]["meetingInfo"] = meeting;
-    }
-    if let Some(chat) = chat {
-        establishing["value"][0]["resourceData"]["chatInfo"] = chat;
-    }
-    let established = state_notification(id, "updated", "established", None);
+    let with_meeting = |mut notification: Value| {
+        let data = &mut notification["value"][0]["resourceData"];
+        if let Some(meeting) = &meeting {
+            data["meetingInfo"] = meeting.clone();
+        }
+        if let Some(chat) = &chat {
+            data["chatInfo"] = chat.clone();
+        }
+        notification
+    };
+    let establishing = with_meeting(state_notification(id, "updated", "establishing", None));
+    let established = with_meeting(state_notification(id, "updated", "established", None));
     if lock(&shared.faults).swap_establishing {
         send(shared, id, established);
         send(shared, id, establishing);
@@ -274,8 +282,22 @@ pub(crate) fn reject(shared: &Arc<SimShared>, id: &str) {
     }
 }
 
+/// The end of a redirected call describes the whole call, as Graph's example does.
 pub(crate) fn redirect(shared: &Arc<SimShared>, id: &str) {
-    terminate(shared, id, (200, 0, "The call was redirected."));
+    let Some(call) = shared.calls.remove(id) else {
+        return;
+    };
+    let result = (200, 0, "The call was redirected.");
+    let mut ended = state_notification(id, "deleted", "terminated", Some(result));
+    let data = &mut ended["value"][0]["resourceData"];
+    data["direction"] = json!(call.direction);
+    data["myParticipantId"] = json!(call.my_participant_id);
+    for key in ["source", "targets"] {
+        if let Some(value) = call.parties.get(key) {
+            data[key] = value.clone();
+        }
+    }
+    send(shared, id, ended);
 }
 
 pub(crate) fn transfer(shared: &Arc<SimShared>, id: &str) {
@@ -284,7 +306,10 @@ pub(crate) fn transfer(shared: &Arc<SimShared>, id: &str) {
         id,
         state_notification(id, "updated", "transferring", None),
     );
-    if shared.settings.transfers_succeed {
+    if shared
+        .transfers_succeed
+        .load(std::sync::atomic::Ordering::SeqCst)
+    {
         set_state(shared, id, "transferAccepted");
         send(
             shared,
@@ -359,7 +384,7 @@ pub(crate) fn operation(
     duration: Option<Duration>,
     completion: Value,
 ) -> Value {
-    let op_id = shared.calls.new_id();
+    let op_id = super::replay::planned_id(shared, id, odata_type);
     let mut running = json!({
         "@odata.type": format!("#microsoft.graph.{odata_type}"),
         "id": op_id,
@@ -423,11 +448,16 @@ pub(crate) fn cancel_media(shared: &Arc<SimShared>, id: &str) {
         .unwrap_or_default();
     for (op_id, odata_type, client_context) in cancelled {
         let url = format!("{}/operations/{op_id}", call_url(id));
-        let data = json!({
+        let mut data = json!({
             "@odata.type": format!("#microsoft.graph.{odata_type}"),
             "@odata.id": url, "id": op_id, "status": "failed", "clientContext": client_context,
             "resultInfo": { "@odata.type": "#microsoft.graph.resultInfo", "code": 400, "subcode": 8508, "message": "Action failed, the operation was cancelled." },
         });
+        if odata_type == "recordOperation" {
+            data["completionReason"] = json!("operationCanceled");
+            data["recordingLocation"] = json!("");
+            data["recordingAccessToken"] = json!("");
+        }
         send(
             shared,
             id,
@@ -438,7 +468,7 @@ pub(crate) fn cancel_media(shared: &Arc<SimShared>, id: &str) {
 
 /// POST /communications/calls: a placed call or a meeting join. Returns the 201 body.
 pub(crate) fn create(shared: &Arc<SimShared>, body: &Value) -> Value {
-    let id = shared.calls.new_id();
+    let id = super::replay::planned_id(shared, "", "call");
     let my_participant_id = shared.calls.new_id();
     let meeting = body.get("meetingInfo").cloned();
     let mut chat = body.get("chatInfo").cloned();
@@ -486,6 +516,7 @@ pub(crate) fn create(shared: &Arc<SimShared>, body: &Value) -> Value {
         chat: chat.clone(),
         last_keepalive: Instant::now(),
         media: Vec::new(),
+        parties: Value::Null,
     });
     establish(shared, &id);
     let mut response = body.clone();

@@ -50,6 +50,9 @@ impl Notification {
 
 /// Queues a notification for delivery after the simulator's notification delay.
 pub(crate) fn send(shared: &Arc<SimShared>, call_id: &str, body: Value) {
+    if !shared.settings.emit_notifications {
+        return;
+    }
     let _ = shared.outbox.send(Outgoing {
         call_id: call_id.to_string(),
         body,

@@ -1,5 +1,6 @@
 //! A whole callhost service wired to the Graph simulator on loopback.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use callhost::app::App;
@@ -20,20 +21,33 @@ pub struct Bot {
     pub admin_url: String,
     pub dispatcher: Dispatcher,
     pub http: reqwest::Client,
+    /// The configuration file the service runs with (and watches).
+    pub config_path: PathBuf,
     _dir: tempfile::TempDir,
 }
 
 /// `[plugins.<id>]` tables for the named plugins, with their config tables.
 pub fn plugin_table(id: &str, plugin: &str, config: &[(&str, &str)]) -> String {
+    plugin_table_at(id, &plugin_path(plugin), "", config)
+}
+
+/// [`plugin_table`] for a component file anywhere; `settings` are more lines of the
+/// `[plugins.<id>]` table (`on_reload = "migrate"`, …).
+pub fn plugin_table_at(id: &str, path: &Path, settings: &str, config: &[(&str, &str)]) -> String {
     let mut table = format!(
-        "[plugins.{id}]\npath = {:?}\n",
-        plugin_path(plugin).display().to_string()
+        "[plugins.{id}]\npath = {:?}\n{settings}\n",
+        path.display().to_string()
     );
     table.push_str(&format!("[plugins.{id}.config]\n"));
     for (k, v) in config {
         table.push_str(&format!("{k} = {}\n", toml_string(v)));
     }
     table
+}
+
+/// The compile cache the tests share.
+pub fn test_cache_dir() -> PathBuf {
+    repo_root().join("target/test-compile-cache")
 }
 
 pub fn toml_string(v: &str) -> String {
@@ -62,6 +76,15 @@ impl Bot {
         let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let admin_addr = admin_listener.local_addr().unwrap();
         let has_calls_table = extra.contains("[calls]");
+        // A test with a [runtime] table of its own sets `cache_dir = test_cache_dir()` itself.
+        let runtime = if extra.contains("[runtime]") {
+            String::new()
+        } else {
+            format!(
+                "[runtime]\ncache_dir = {:?}",
+                test_cache_dir().display().to_string()
+            )
+        };
         let text = format!(
             r#"
 [server]
@@ -79,8 +102,7 @@ token_url = "{token}"
 openid_config_url = "{openid}"
 request_timeout_ms = 3000
 
-[runtime]
-cache_dir = {cache:?}
+{runtime}
 
 [admin]
 listen = "{admin_addr}"
@@ -91,22 +113,16 @@ listen = "{admin_addr}"
             graph = sim.graph_url(),
             token = sim.token_url(),
             openid = sim.openid_url(),
-            cache = repo_root()
-                .join("target/test-compile-cache")
-                .display()
-                .to_string(),
             calls = if has_calls_table {
                 ""
             } else {
                 "[calls]\nkeepalive_interval_s = 900"
             },
         );
-        let mut config =
-            Config::parse(&text).unwrap_or_else(|e| panic!("test config: {e}\n{text}"));
-        config.base_dir = dir.path().to_path_buf();
-        config
-            .validate()
-            .unwrap_or_else(|p| panic!("test config: {p:?}"));
+        let config_path = dir.path().join("callhost.toml");
+        std::fs::write(&config_path, &text).unwrap();
+        let config =
+            Config::load(&config_path).unwrap_or_else(|e| panic!("test config: {e}\n{text}"));
         let callback_url = config.callback_url();
         let app = App::build(config).await.unwrap();
         sim.set_callback_url(callback_url.clone());
@@ -120,6 +136,7 @@ listen = "{admin_addr}"
             admin_url: format!("http://{admin_addr}"),
             dispatcher,
             http: reqwest::Client::new(),
+            config_path,
             _dir: dir,
         }
     }

@@ -54,9 +54,10 @@ pub mod bindings {
     wit_bindgen::generate!({
         world: "workflow",
         path: "../../wit",
+        additional_derives: [PartialEq, Eq],
         pub_export_macro: true,
         default_bindings_module: "callhost_sdk::bindings",
-        runtime_path: "callhost_sdk::__private::wit_bindgen",
+        runtime_path: "callhost_sdk::__private::wit_bindgen::rt",
     });
 }
 

@@ -6,28 +6,12 @@
 //! Config: `menu`, `info` and `goodbye` are prompt URLs (WAV: mono, 16-bit, 16 kHz); `sales`
 //! and `operator` are transfer targets: `user:<object-id>`, `phone:+<E.164 number>` or
 //! `application:<app-id>`.
-//! Call state: see `progress`.
+//! Call state: `stage` (see [`Stage`]), `invalid-keys` (the count of keys the menu does not
+//! offer) and `hang-up-after` (the operation id of the last prompt before hanging up).
 
-#[allow(unsafe_code)] // the generated glue between the component ABI and Rust
-mod bindings {
-    wit_bindgen::generate!({ world: "workflow", path: "../../wit" });
-
-    use super::IvrMenu;
-    export!(IvrMenu);
-}
-
-mod progress;
-#[path = "../../shared/support.rs"]
-mod support;
-mod target;
-
-use bindings::callhost::workflow::call_control::{self, AnswerOptions, TransferRequest};
-use bindings::callhost::workflow::types::{
-    CallContext, CallState, Event, EventKind, Modality, OperationCompleted, StateChanged, Tone,
-};
-use bindings::exports::callhost::workflow::handler::Guest;
-use progress::Stage;
-use support::{call_failed, configured_prompt, debug, info, warn};
+use callhost_sdk::menu::{Attempts, Menu, WrongKeys};
+use callhost_sdk::prelude::*;
+use serde::{Deserialize, Serialize};
 
 // Config keys.
 const MENU: &str = "menu";
@@ -36,145 +20,136 @@ const GOODBYE: &str = "goodbye";
 const SALES: &str = "sales";
 const OPERATOR: &str = "operator";
 
-/// Invalid keys a caller may press before the menu says goodbye.
-const MAX_INVALID_KEYS: u32 = 3;
+// Call-state keys.
+const STAGE: &str = "stage";
+const HANG_UP_AFTER: &str = "hang-up-after";
+
+/// Three keys the menu does not offer, and the caller hears goodbye.
+const INVALID_KEYS: WrongKeys = WrongKeys::new("invalid-keys", 3);
+
+#[derive(Clone, Copy)]
+enum Choice {
+    /// Transfer to the target configured under the key.
+    Transfer(&'static str),
+    /// Play the prompt configured under the key, then hang up.
+    Inform(&'static str),
+    /// Play the menu again.
+    Repeat,
+}
+
+const KEYS: Menu<Choice> = Menu::new(&[
+    (Tone::One, Choice::Transfer(SALES)),
+    (Tone::Two, Choice::Inform(INFO)),
+    (Tone::Zero, Choice::Transfer(OPERATOR)),
+    (Tone::Star, Choice::Repeat),
+]);
+
+/// Where the call is in the menu; none before the call is established.
+#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum Stage {
+    /// The menu is offered: keys are handled.
+    Menu,
+    /// A transfer was requested: keys are ignored until it ends the call or fails.
+    Transferring,
+    /// The last prompt plays or the call is being hung up: keys are ignored.
+    HangingUp,
+}
 
 struct IvrMenu;
 
-impl Guest for IvrMenu {
-    fn on_event(call: CallContext, event: Event) -> Result<(), String> {
-        let call_id = call.call_id.as_str();
-        match event.kind {
-            EventKind::IncomingCall(_) => answer(call_id),
-            EventKind::StateChanged(change) if change.state == CallState::Established => {
-                on_established(call_id, &change)
+impl Workflow for IvrMenu {
+    /// Answers with audio and has Graph fetch the menu right away.
+    fn on_incoming_call(call: &Call, _incoming: &IncomingCall) -> Result<()> {
+        let menu = config::prompt(MENU)?;
+        log::info("answering", &[]);
+        call.answer(&[menu])
+    }
+
+    /// The call is connected, or back after a failed transfer: offer the menu.
+    fn on_state_changed(call: &Call, change: &StateChanged) -> Result<()> {
+        if change.state != CallState::Established {
+            return Ok(());
+        }
+        match state::call().get::<Stage>(STAGE) {
+            None => {
+                call.subscribe_to_tones()?;
+                log::info("connected; offering the menu", &[]);
             }
-            EventKind::ToneReceived(key) => on_key(call_id, key.tone),
-            EventKind::OperationCompleted(operation) => on_operation_completed(call_id, &operation),
-            _ => Ok(()),
+            Some(Stage::Transferring) => {
+                let result = change
+                    .result
+                    .as_ref()
+                    .map(|result| format!("{}/{}", result.code, result.subcode));
+                let result = result.as_deref().unwrap_or("none");
+                log::warn("transfer failed; back to the menu", &[("result", result)]);
+            }
+            Some(Stage::Menu | Stage::HangingUp) => return Ok(()),
+        }
+        state::call().set(STAGE, &Stage::Menu)?;
+        play(call, MENU).map(drop)
+    }
+
+    fn on_tone(call: &Call, key: &ToneReceived) -> Result<()> {
+        let label = key.tone.as_str();
+        if state::call().get(STAGE) != Some(Stage::Menu) {
+            log::debug(
+                "key ignored: the menu is not on offer now",
+                &[("key", label)],
+            );
+            return Ok(());
+        }
+        log::info("key pressed", &[("key", label)]);
+        match KEYS.choice(key.tone) {
+            Some(Choice::Transfer(target)) => transfer(call, target),
+            Some(Choice::Inform(prompt)) => play_then_hang_up(call, prompt),
+            Some(Choice::Repeat) => play(call, MENU).map(drop),
+            None => match INVALID_KEYS.count()? {
+                Attempts::Left => play(call, MENU).map(drop),
+                Attempts::Exhausted => {
+                    log::info("too many invalid keys; saying goodbye", &[]);
+                    play_then_hang_up(call, GOODBYE)
+                }
+            },
         }
     }
-}
 
-/// Answers with audio and has Graph fetch the menu right away.
-fn answer(call_id: &str) -> Result<(), String> {
-    let options = AnswerOptions {
-        modalities: vec![Modality::Audio],
-        prefetch: vec![configured_prompt(MENU)?],
-    };
-    info("answering", &[]);
-    call_control::answer(call_id, &options).map_err(|error| call_failed("answer", &error))
-}
-
-/// The call is connected, or back after a failed transfer: offer the menu.
-fn on_established(call_id: &str, change: &StateChanged) -> Result<(), String> {
-    match progress::stage() {
-        None => {
-            call_control::subscribe_to_tone(call_id, None)
-                .map_err(|error| call_failed("subscribe-to-tone", &error))?;
-            info("connected; offering the menu", &[]);
+    fn on_operation_completed(call: &Call, operation: &OperationCompleted) -> Result<()> {
+        let last_prompt = state::call().get::<String>(HANG_UP_AFTER);
+        if last_prompt.as_deref() != Some(operation.operation_id.as_str()) {
+            return Ok(());
         }
-        Some(Stage::Transferring) => {
-            let result = change
-                .result
-                .as_ref()
-                .map(|result| format!("{}/{}", result.code, result.subcode));
-            let result = result.as_deref().unwrap_or("none");
-            warn("transfer failed; back to the menu", &[("result", result)]);
-        }
-        Some(Stage::Menu | Stage::HangingUp) => return Ok(()),
-    }
-    progress::set_stage(Stage::Menu)?;
-    play(call_id, MENU).map(drop)
-}
-
-fn on_key(call_id: &str, tone: Tone) -> Result<(), String> {
-    let key = key_label(tone);
-    if progress::stage() != Some(Stage::Menu) {
-        debug("key ignored: the menu is not on offer now", &[("key", key)]);
-        return Ok(());
-    }
-    info("key pressed", &[("key", key)]);
-    match tone {
-        Tone::One => transfer(call_id, SALES),
-        Tone::Two => play_then_hang_up(call_id, INFO),
-        Tone::Zero => transfer(call_id, OPERATOR),
-        Tone::Star => play(call_id, MENU).map(drop),
-        _ => on_invalid_key(call_id),
+        log::info("last prompt over; hanging up", &[]);
+        call.hang_up()
     }
 }
 
-fn on_invalid_key(call_id: &str) -> Result<(), String> {
-    let count = progress::count_invalid_key()?;
-    if count >= MAX_INVALID_KEYS {
-        info("too many invalid keys; saying goodbye", &[]);
-        play_then_hang_up(call_id, GOODBYE)
-    } else {
-        play(call_id, MENU).map(drop)
-    }
-}
+export_workflow!(IvrMenu);
 
 /// Blind transfer to the target configured under `key`.
-fn transfer(call_id: &str, key: &str) -> Result<(), String> {
-    let request = TransferRequest {
-        target: target::configured(key)?,
-        replaces_call_id: None,
-        transferee: None,
-    };
-    info(
+fn transfer(call: &Call, key: &str) -> Result<()> {
+    let target = config::target(key)?;
+    log::info(
         "transferring",
-        &[("to", key), ("target", &request.target.id)],
+        &[("to", key), ("target", &target.identity().id)],
     );
-    call_control::transfer(call_id, &request)
-        .map_err(|error| call_failed(&format!("transfer to {key}"), &error))?;
-    progress::set_stage(Stage::Transferring)
+    call.transfer(&target)?;
+    state::call().set(STAGE, &Stage::Transferring)
 }
 
 /// Plays the prompt configured under `key`; the call ends when it has played.
-fn play_then_hang_up(call_id: &str, key: &str) -> Result<(), String> {
-    let operation_id = play(call_id, key)?;
-    progress::hang_up_after(&operation_id)
+fn play_then_hang_up(call: &Call, key: &str) -> Result<()> {
+    let operation_id = play(call, key)?;
+    state::call().set(HANG_UP_AFTER, &operation_id)?;
+    state::call().set(STAGE, &Stage::HangingUp)
 }
 
-fn on_operation_completed(call_id: &str, operation: &OperationCompleted) -> Result<(), String> {
-    if !progress::is_last_prompt(&operation.operation_id) {
-        return Ok(());
-    }
-    info("last prompt over; hanging up", &[]);
-    call_control::hang_up(call_id).map_err(|error| call_failed("hang-up", &error))
-}
-
-/// Plays the prompt configured under `key` and returns its operation id. The key is the
-/// playback's client context, so Graph's notifications say which prompt it was.
-fn play(call_id: &str, key: &str) -> Result<String, String> {
-    let prompt = configured_prompt(key)?;
-    let operation_id = call_control::play_prompt(call_id, &[prompt], Some(key))
-        .map_err(|error| call_failed(&format!("play-prompt {key}"), &error))?;
-    info(
+/// Plays the prompt configured under `key` and returns its operation id.
+fn play(call: &Call, key: &str) -> Result<String> {
+    let operation_id = call.play(&config::prompt(key)?)?;
+    log::info(
         "playing",
         &[("prompt", key), ("operation-id", &operation_id)],
     );
     Ok(operation_id)
-}
-
-fn key_label(tone: Tone) -> &'static str {
-    match tone {
-        Tone::Zero => "0",
-        Tone::One => "1",
-        Tone::Two => "2",
-        Tone::Three => "3",
-        Tone::Four => "4",
-        Tone::Five => "5",
-        Tone::Six => "6",
-        Tone::Seven => "7",
-        Tone::Eight => "8",
-        Tone::Nine => "9",
-        Tone::Star => "*",
-        Tone::Pound => "#",
-        Tone::A => "A",
-        Tone::B => "B",
-        Tone::C => "C",
-        Tone::D => "D",
-        Tone::Flash => "flash",
-    }
 }

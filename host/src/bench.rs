@@ -1,0 +1,14 @@
+//! `callhost bench`: what call events cost, measured side by side in one run on this machine.
+//! Each part writes rows to a [`Report`], printed as Markdown and saved as JSON.
+
+mod e2e;
+mod events;
+mod parts;
+mod report;
+mod run;
+mod stats;
+
+pub use events::{NullControl, plugin_event_costs};
+pub use report::{Report, Row};
+pub use run::{BenchOptions, run};
+pub use stats::Stats;

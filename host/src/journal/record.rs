@@ -1,0 +1,190 @@
+//! The entries of a call's journal and its timeline, as the admin API serves them.
+
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+use serde_json::{Value, json};
+
+use crate::call::CallEventKind;
+use crate::graph::client::{GraphError, GraphResponse};
+use crate::graph::notification::CommsNotification;
+use crate::graph::request::GraphRequest;
+use crate::runtime::Outcome;
+
+/// One thing that happened on a call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum JournalRecord {
+    /// A notification Graph posted about the call, as one `commsNotifications` document.
+    Notification { body: Value },
+    /// The plugin ran for one event.
+    Invocation(InvocationRecord),
+    /// A request to Graph about the call and its answer.
+    GraphRequest(GraphExchange),
+    /// The route's fallback took over an incoming call the plugin did not decide on.
+    Fallback { fallback: String, reason: String },
+}
+
+/// One plugin invocation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvocationRecord {
+    pub plugin: String,
+    /// The plugin version's short hash.
+    pub version: String,
+    /// The event delivered (`incoming-call`, `tone-received`, …).
+    pub event: String,
+    #[serde(rename = "durationMs", serialize_with = "millis")]
+    pub duration: Duration,
+    /// How it ended; a decision budget that ran out is a `timeout`.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// A Graph request and Graph's answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GraphExchange {
+    /// Who asked: the plugin id, or `callhost` for the host's own requests.
+    pub origin: String,
+    pub method: String,
+    /// As Graph receives it: `/v1.0/communications/calls/{id}/answer`.
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+    /// Graph's status; absent when no answer came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(rename = "durationMs", serialize_with = "millis")]
+    pub duration: Duration,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl GraphExchange {
+    /// Describes `request`, sent to Graph at `base_url`, and what came of it.
+    pub fn new(
+        origin: &str,
+        base_url: &str,
+        request: &GraphRequest,
+        result: &Result<GraphResponse, GraphError>,
+        duration: Duration,
+    ) -> Self {
+        let base_path = url::Url::parse(base_url)
+            .map(|u| u.path().trim_end_matches('/').to_string())
+            .unwrap_or_default();
+        let (status, error) = match result {
+            Ok(response) => (Some(response.status), None),
+            Err(GraphError::Status { status, .. }) => (Some(*status), Some(result_text(result))),
+            Err(_) => (None, Some(result_text(result))),
+        };
+        Self {
+            origin: origin.to_string(),
+            method: request.method.as_str().to_string(),
+            path: format!("{base_path}{}", request.path),
+            body: request.body.clone(),
+            status,
+            duration,
+            error,
+        }
+    }
+}
+
+fn result_text(result: &Result<GraphResponse, GraphError>) -> String {
+    result
+        .as_ref()
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default()
+}
+
+/// One entry of a [`Timeline`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimelineEntry {
+    /// Since the call's first entry.
+    #[serde(rename = "atMs", serialize_with = "millis")]
+    pub at: Duration,
+    #[serde(flatten)]
+    pub record: JournalRecord,
+}
+
+/// Everything recorded for one call, in the order it started.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Timeline {
+    pub call_id: String,
+    /// Whether the call has ended.
+    pub ended: bool,
+    /// Entries over the per-call limit, counted but not kept.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub dropped_entries: usize,
+    pub entries: Vec<TimelineEntry>,
+}
+
+impl Timeline {
+    /// The notifications, as the `commsNotifications` documents they arrived in.
+    pub fn notifications(&self) -> Vec<Value> {
+        self.entries
+            .iter()
+            .filter_map(|e| match &e.record {
+                JournalRecord::Notification { body } => Some(body.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The Graph requests, with when they were sent.
+    pub fn graph_requests(&self) -> impl Iterator<Item = (Duration, &GraphExchange)> {
+        self.entries.iter().filter_map(|e| match &e.record {
+            JournalRecord::GraphRequest(exchange) => Some((e.at, exchange)),
+            _ => None,
+        })
+    }
+
+    /// The plugin invocations.
+    pub fn invocations(&self) -> impl Iterator<Item = &InvocationRecord> {
+        self.entries.iter().filter_map(|e| match &e.record {
+            JournalRecord::Invocation(invocation) => Some(invocation),
+            _ => None,
+        })
+    }
+}
+
+/// A notification as a `commsNotifications` document of its own, `resourceData` exactly as
+/// Graph sent it.
+pub fn notification_envelope(notification: &CommsNotification) -> Value {
+    let mut entry = json!({
+        "@odata.type": "#microsoft.graph.commsNotification",
+        "changeType": notification.change_type,
+        "resourceUrl": notification.resource_url,
+    });
+    if let Some(uri) = &notification.callback_uri {
+        entry["callbackUri"] = json!(uri);
+    }
+    let data: Value = serde_json::from_str(&notification.raw_resource_data).unwrap_or(Value::Null);
+    if !data.is_null() {
+        entry["resourceData"] = data;
+    }
+    json!({ "@odata.type": "#microsoft.graph.commsNotifications", "value": [entry] })
+}
+
+/// The WIT name of an event's kind.
+pub fn event_name(kind: &CallEventKind) -> &'static str {
+    match kind {
+        CallEventKind::IncomingCall(_) => "incoming-call",
+        CallEventKind::StateChanged(_) => "state-changed",
+        CallEventKind::ToneReceived(_) => "tone-received",
+        CallEventKind::OperationCompleted(_) => "operation-completed",
+        CallEventKind::ParticipantsChanged(_) => "participants-changed",
+        CallEventKind::Other { .. } => "other",
+    }
+}
+
+fn millis<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(duration.as_millis() as u64)
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
