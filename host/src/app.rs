@@ -36,8 +36,9 @@ pub struct App {
 }
 
 impl App {
-    /// Builds everything: loads every plugin (compiling through the cache), and wires the
-    /// Graph client, callback authentication and the dispatcher. Reaches no network.
+    /// Builds everything: loads every plugin (compiling through the cache), wires the Graph
+    /// client, callback authentication and the dispatcher, and starts reloading plugins and
+    /// routes when they change. Reaches no network.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let cache_dir = config
             .runtime

@@ -2,5 +2,6 @@
 
 pub mod check;
 pub mod demo;
+pub mod new;
 pub mod replay;
 pub mod simulate;

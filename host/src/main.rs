@@ -82,6 +82,17 @@ enum Command {
         #[arg(long, default_value = "target/plugins")]
         plugins: PathBuf,
     },
+    /// Make a new workflow plugin from a template: it builds, passes `check` and answers calls.
+    New {
+        /// The language: rust, python, js or c.
+        #[arg(long)]
+        lang: callhost::cli::new::Language,
+        /// The plugin's name: lowercase letters, digits and dashes (`front-desk`).
+        name: String,
+        /// Where to make the plugin's directory.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -105,6 +116,9 @@ fn main() -> ExitCode {
             json,
         } => callhost::cli::replay::replay_file(&plugin, config.as_deref(), &notifications, json),
         Command::Demo { plugins } => callhost::cli::demo::demo(&plugins),
+        Command::New { lang, name, dir } => callhost::cli::new::new(lang, &name, &dir)
+            .map(|plugin| println!("{plugin}"))
+            .map_err(anyhow::Error::from),
         Command::Bench {
             quick,
             plugins,

@@ -203,24 +203,34 @@ impl PluginRegistry {
         }
     }
 
-    /// Counts a reload of the plugin `id`, or of the configuration file when `None`.
-    pub(crate) fn reload_succeeded(&self, id: Option<&str>) {
-        self.reloads(id, |stats| stats.succeeded());
+    /// [`PluginRegistry::install`] of a reloaded version: also counted as a reload.
+    pub(crate) fn install_reloaded(
+        &self,
+        source: PluginSource,
+        version: PluginVersion,
+        load_time: Duration,
+    ) {
+        if let Some(slot) = self.slot(source.id()) {
+            slot.reloads.succeeded();
+        }
+        self.install(source, version, load_time);
+    }
+
+    /// Counts a reload of the configuration file (after it was applied).
+    pub(crate) fn config_reloaded(&self) {
+        self.inner.config.succeeded();
+        self.inner.changes.bump();
     }
 
     /// Counts a rejected reload of the plugin `id`, or of the configuration file when `None`.
     pub(crate) fn reload_failed(&self, id: Option<&str>, message: &str) {
-        self.reloads(id, |stats| stats.failed(message));
-    }
-
-    fn reloads(&self, id: Option<&str>, count: impl FnOnce(&ReloadStats)) {
         match id {
             Some(id) => {
                 if let Some(slot) = self.slot(id) {
-                    count(&slot.reloads);
+                    slot.reloads.failed(message);
                 }
             }
-            None => count(&self.inner.config),
+            None => self.inner.config.failed(message),
         }
         self.inner.changes.bump();
     }

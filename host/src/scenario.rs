@@ -58,14 +58,19 @@
 //! step and per expectation, and the call's timeline.
 
 mod expect;
+mod file;
 mod model;
 mod report;
 mod requests;
 mod runner;
 mod service;
+#[cfg(test)]
+mod tests;
 mod validate;
 
-pub use model::{CallSetup, Expectations, Scenario, ScenarioError, SimulatorOptions, Step};
+pub use model::{
+    CallSetup, EndedWith, Expectations, Scenario, ScenarioError, SimulatorOptions, Step,
+};
 pub use report::{ScenarioReport, StepResult, StepStatus};
 pub use requests::{REQUEST_KINDS, request_kind};
 pub use runner::run;

@@ -3,7 +3,8 @@
 //! and an OpenID configuration with its keys. Notifications use Graph's envelope and are
 //! signed with the simulator's own key, so callhost validates them like real ones. Faults can
 //! be injected: throttling, server errors, slow answers, duplicate and reordered
-//! notifications, a failing token endpoint.
+//! notifications, a failing token endpoint. For replays it learns calls and ids from recorded
+//! notifications, and can stay quiet: answer requests without notifications of its own.
 
 mod api;
 mod calls;

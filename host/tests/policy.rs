@@ -272,15 +272,7 @@ async fn refused_actions_never_reach_graph_and_are_logged_and_counted() {
     }
     let refused = cases.iter().filter(|c| c.denied).count() as u64;
     assert_eq!(bot.dispatcher.metrics().actions_denied, refused);
-    let metrics: Value = bot
-        .http
-        .get(format!("{}/admin/metrics", bot.admin_url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metrics = bot.admin_get("/admin/metrics").await;
     assert_eq!(metrics["actions_denied"], refused);
 
     let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();

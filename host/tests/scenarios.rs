@@ -3,6 +3,8 @@
 //! names its step; a recorded call replays to the same Graph requests; the admin API serves
 //! timelines; and the simulator's notifications have the documented shapes.
 
+#[path = "scenarios/replay.rs"]
+mod replay;
 #[path = "scenarios/shapes.rs"]
 mod shapes;
 mod support;
@@ -11,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use callhost::cli::replay::replay;
 use callhost::scenario::{Scenario, ServiceSpec, simulate};
 use callhost::simulator::SimRecord;
 use serde_json::{Value, json};
@@ -214,83 +215,6 @@ steps = [{ wait_for = "answer" }, { press = "1", hang_up = true }, { leave = "no
     assert!(
         stderr.contains("step 3: leave \"nobody\": no participant joined"),
         "{stderr}"
-    );
-}
-
-/// The Graph requests about a call, as the journal recorded them.
-fn recorded_requests(report: &callhost::scenario::ScenarioReport) -> Vec<Value> {
-    let timeline = report.timeline.as_ref().expect("a timeline");
-    timeline
-        .graph_requests()
-        .map(|(_, r)| {
-            let mut request = json!({ "method": r.method, "path": r.path });
-            if let Some(body) = &r.body {
-                request["body"] = body.clone();
-            }
-            request
-        })
-        .collect()
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_recorded_call_replays_to_the_same_requests() {
-    for (path, scenario) in example_scenarios() {
-        let spec = spec_for(&scenario, &path);
-        let report = simulate(&spec, &scenario).await.unwrap();
-        let notifications = report.timeline.as_ref().unwrap().notifications();
-        let replayed = replay(&spec, &notifications).await.unwrap();
-        let replayed: Vec<Value> = replayed.iter().map(|r| json!(r)).collect();
-        assert_eq!(
-            replayed,
-            recorded_requests(&report),
-            "{}: the replay's requests differ from the recording",
-            path.display()
-        );
-    }
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn replay_through_the_cli_prints_the_requests() {
-    let path = repo_root().join("examples/scenarios/ivr-wrong-keys.toml");
-    let scenario = Scenario::load(&path).unwrap();
-    let report = simulate(&spec_for(&scenario, &path), &scenario)
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("notifications.json");
-    let notifications = report.timeline.as_ref().unwrap().notifications();
-    std::fs::write(&file, serde_json::to_vec(&notifications).unwrap()).unwrap();
-    let plugin = plugin_path("ivr-menu").display().to_string();
-    let config = config_for("ivr-menu").display().to_string();
-    let output = tokio::task::spawn_blocking(move || {
-        let file = file.display().to_string();
-        callhost(&[
-            "replay",
-            "--plugin",
-            &plugin,
-            "--config",
-            &config,
-            "--notifications",
-            &file,
-            "--json",
-        ])
-    })
-    .await
-    .unwrap();
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    let printed: Vec<Value> = text(&output.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(printed, recorded_requests(&report));
-    let call = report.call_id.unwrap();
-    assert_eq!(
-        printed[0]["path"],
-        format!("/v1.0/communications/calls/{call}/answer")
-    );
-    assert!(
-        printed.last().unwrap().get("body").is_none(),
-        "a hang-up has no body"
     );
 }
 

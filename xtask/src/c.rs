@@ -31,9 +31,9 @@ const INSTALLED_FILES: &[&str] = &[
 ];
 
 /// Builds the C plugin in `plugin_dir` (its `*.c` files) against the WIT in `wit` into the
-/// component `out`; intermediate files go to `build_dir`.
+/// component `out`, with the compiler of [`ensure_toolchain`]; intermediate files go to
+/// `build_dir`.
 pub fn build(wit: &Path, plugin_dir: &Path, build_dir: &Path, out: &Path) -> Result<()> {
-    ensure_toolchain()?;
     let bindings = build_dir.join("bindings");
     generate_bindings(wit, &bindings)?;
 

@@ -14,10 +14,15 @@ use crate::command;
 /// Oldest Node.js major version ComponentizeJS 0.23 runs on.
 const MIN_NODE_MAJOR: u32 = 18;
 
+/// Checks Node.js and installs the plugin's npm packages, unless node_modules/ is at least as
+/// new as package-lock.json.
+pub fn ensure_installed(plugin_dir: &Path) -> Result<()> {
+    ensure_node()?;
+    install_packages(plugin_dir)
+}
+
 /// Builds the plugin in `plugin_dir` (package.json, build.mjs, app.js) into the component `out`.
 pub fn build(plugin_dir: &Path, out: &Path) -> Result<()> {
-    ensure_node()?;
-    install_packages(plugin_dir)?;
     let mut node = Command::new("node");
     node.arg("build.mjs").arg(out).current_dir(plugin_dir);
     command::run(
@@ -47,7 +52,6 @@ fn ensure_node() -> Result<()> {
     }
 }
 
-/// Runs `npm ci` unless node_modules/ is at least as new as package-lock.json.
 fn install_packages(plugin_dir: &Path) -> Result<()> {
     let lock = plugin_dir.join("package-lock.json");
     let installed = plugin_dir.join("node_modules").join(".package-lock.json");

@@ -25,6 +25,8 @@ Tasks:
                   repository's wit/) into DIR/<name of DIR>.wasm
   test [args...]  Build the plugins, run their unit tests, then run
                   `cargo test --release --workspace [args...]`
+  demo            Build the plugins, then run sample calls against them on a simulated Graph
+                  (`callhost demo`): exits 0 when every call went as expected
   help            Show this message
 ";
 
@@ -41,8 +43,7 @@ fn main() -> ExitCode {
         Some("test") => test(&root, &args),
         Some("build-c") => build_c(&root, &args).map(|()| ExitCode::SUCCESS),
 
-        // The `demo` task is added in this arm.
-        Some("demo") => Err(anyhow::anyhow!("`cargo xtask demo` is not available yet")),
+        Some("demo") => no_args("demo", &args).and_then(|()| demo(&root)),
 
         Some("help" | "--help" | "-h") => {
             print!("{USAGE}");
@@ -98,6 +99,7 @@ fn build_c(root: &Path, args: &[String]) -> Result<()> {
         root.join("wit")
     };
     let out = dir.join(format!("{name}.wasm"));
+    c::ensure_toolchain()?;
     c::build(&wit, &dir, &dir.join("build"), &out)?;
     println!("{}", out.display());
     Ok(())
@@ -116,6 +118,22 @@ fn test(root: &Path, cargo_test_args: &[String]) -> Result<ExitCode> {
         .current_dir(root);
     let status = command::status(&mut cargo_test)?;
     // Killed by a signal, cargo has no exit code: report a plain failure.
+    let code = status.code().and_then(|code| u8::try_from(code).ok());
+    Ok(ExitCode::from(code.unwrap_or(1)))
+}
+
+/// Builds the plugins, then runs `callhost demo` against them; quiet logs unless
+/// `CALLHOST_LOG` says otherwise.
+fn demo(root: &Path) -> Result<ExitCode> {
+    plugins::build(root)?;
+    let mut run = command::cargo();
+    run.args(["run", "--release", "-p", "callhost", "--", "demo"])
+        .current_dir(root)
+        .env(
+            "CALLHOST_LOG",
+            std::env::var("CALLHOST_LOG").unwrap_or_else(|_| "warn".into()),
+        );
+    let status = command::status(&mut run)?;
     let code = status.code().and_then(|code| u8::try_from(code).ok());
     Ok(ExitCode::from(code.unwrap_or(1)))
 }

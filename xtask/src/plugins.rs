@@ -108,8 +108,8 @@ fn other_language_plugins(plugins_dir: &Path) -> Result<Vec<(String, Language)>>
     Ok(found)
 }
 
-/// Builds one plugin in another language, unless its component is newer than its sources and
-/// the WIT.
+/// Installs the toolchain of one plugin in another language when missing, and builds the
+/// plugin unless its component is newer than its sources and the WIT.
 fn build_other(
     root: &Path,
     plugins_dir: &Path,
@@ -119,6 +119,11 @@ fn build_other(
     let plugin_dir = root.join("plugins").join(&name);
     let path = plugins_dir.join(format!("{name}.wasm"));
     let wit = root.join("wit");
+    match language {
+        Language::Python => python::ensure_installed(root).map(drop)?,
+        Language::JavaScript => js::ensure_installed(&plugin_dir)?,
+        Language::C => c::ensure_toolchain()?,
+    }
     if is_up_to_date(&path, &[&plugin_dir, &wit])? {
         println!("{name} ({language}) is up to date");
     } else {

@@ -74,10 +74,10 @@ fn installed_version(tool: &Path) -> Result<Option<String>> {
     }))
 }
 
-/// Builds the plugin whose `app.py` is in `plugin_dir` into the component `out`.
+/// Builds the plugin whose `app.py` is in `plugin_dir` into the component `out`, with the
+/// componentize-py of [`ensure_installed`].
 pub fn build(root: &Path, plugin_dir: &Path, out: &Path) -> Result<()> {
-    let tool = ensure_installed(root)?;
-    let mut componentize = Command::new(tool);
+    let mut componentize = Command::new(componentize_py(root));
     componentize
         .arg("--quiet")
         .arg("--wit-path")

@@ -67,12 +67,15 @@ pub(crate) async fn run(
                 Mode::Announce { operation } => announce(&shared, &entry, operation, &event).await,
             }
         }
+        if tracker.state.is_final() {
+            // Before the work counts as done: once drained, the journal is complete.
+            shared.settings.journal.call_ended(&entry.call_id);
+        }
         entry.work_done();
         if tracker.state.is_final() {
             break;
         }
     }
-    shared.settings.journal.call_ended(&entry.call_id);
     shared.calls.remove(&entry.call_id);
     shared.state.drop_call(&entry.call_id);
     // Count what is still queued as handled: the call is over.

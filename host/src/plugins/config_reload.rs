@@ -86,7 +86,7 @@ pub(super) async fn apply(
             load_ms = new.took.as_millis() as u64,
             "plugin configured"
         );
-        plugins.install(source, new.version, new.took);
+        plugins.install_reloaded(source, new.version, new.took);
     }
     if routes_changed {
         dispatcher.set_routes(routes);

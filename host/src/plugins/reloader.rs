@@ -241,8 +241,8 @@ impl Reloader {
             Ok(Some(loaded)) => {
                 let outcome = ReloadOutcome::new(&loaded.version, true, loaded.took);
                 tracing::info!(plugin = id, trigger = trigger.as_str(), from = current.info.version(), to = %outcome.version, from_cache = outcome.from_cache, load_ms = outcome.load_ms, on_reload = ?source.on_reload, "plugin reloaded: new calls get the new version");
-                self.plugins.install(source, loaded.version, loaded.took);
-                self.plugins.reload_succeeded(Some(id));
+                self.plugins
+                    .install_reloaded(source, loaded.version, loaded.took);
                 Ok(outcome)
             }
             Err(e) => {
@@ -264,12 +264,12 @@ impl Reloader {
             .await
         {
             Ok(Some(config)) => {
-                self.plugins.reload_succeeded(None);
+                self.plugins.config_reloaded();
                 self.config = config;
                 self.rewatch();
             }
             Ok(None) => {
-                tracing::debug!(path = %path.display(), trigger = trigger.as_str(), "configuration unchanged");
+                tracing::debug!(path = %path.display(), trigger = trigger.as_str(), "routes and plugins unchanged in the configuration");
             }
             Err(message) => {
                 tracing::warn!(path = %path.display(), trigger = trigger.as_str(), error = %message, "new configuration rejected; the previous one stays in force");

@@ -84,7 +84,8 @@ pub(super) fn check(expect: &Expectations, call: &CallOutcome) -> Vec<StepResult
     let answers = call.requests("answer");
     if let Some(answered) = expect.answered {
         let detail = format!("{} answer request(s)", answers.len());
-        results.push(result("answered", answered == !answers.is_empty(), detail));
+        let did = !answers.is_empty();
+        results.push(result("answered", answered == did, detail));
     }
     if let Some(limit) = expect.answered_within {
         let (passed, detail) = match answers.first() {
@@ -171,7 +172,10 @@ pub(super) fn check(expect: &Expectations, call: &CallOutcome) -> Vec<StepResult
                 let passed = ended.code.is_none_or(|c| Some(c) == code)
                     && ended.subcode.is_none_or(|s| Some(s) == subcode);
                 let shown = |n: Option<i64>| n.map_or("-".to_string(), |n| n.to_string());
-                let detail = format!("ended with {}/{} {message}", shown(code), shown(subcode));
+                let detail = match info {
+                    Some(_) => format!("ended with {}/{} {message}", shown(code), shown(subcode)),
+                    None => "ended, with no resultInfo".to_string(),
+                };
                 result("ended", passed, detail.trim_end().to_string())
             }
             _ => result(
@@ -200,11 +204,8 @@ pub(super) fn check(expect: &Expectations, call: &CallOutcome) -> Vec<StepResult
             "fallback used: {}",
             listed(fallbacks.iter().map(String::as_str))
         );
-        results.push(result(
-            "fallback",
-            expected == !fallbacks.is_empty(),
-            detail,
-        ));
+        let used = !fallbacks.is_empty();
+        results.push(result("fallback", expected == used, detail));
     }
     for (kind, expected) in &expect.requests {
         let count = call.requests(kind).len();

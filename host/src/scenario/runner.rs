@@ -2,7 +2,7 @@
 //! expectations against the call's journal.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::expect;
 use super::model::{CallSetup, Scenario, Step};
@@ -10,6 +10,7 @@ use super::report::{ScenarioReport, StepResult, StepStatus};
 use super::requests::request_kind;
 use super::service::SimulatedService;
 use crate::call::{CallAction, Identity, JoinMeeting};
+use crate::journal::CallJournal as _;
 use crate::simulator::RecordedRequest;
 
 /// How long, once the call ended, accepted notifications have to be handled.
@@ -31,7 +32,6 @@ pub async fn run(scenario: &Scenario, service: &SimulatedService) -> ScenarioRep
         call_id: &call_id,
         cursor: 0,
         participants: HashMap::new(),
-        started: Instant::now(),
     };
     let mut failed = false;
     for (index, step) in scenario.steps.iter().enumerate() {
@@ -61,7 +61,7 @@ pub async fn run(scenario: &Scenario, service: &SimulatedService) -> ScenarioRep
         .await
         .is_some();
     service.dispatcher.drain(DRAIN).await;
-    let timeline = crate::journal::CallJournal::timeline(journal.as_ref(), &call_id);
+    let timeline = journal.timeline(&call_id);
     let outcome = expect::CallOutcome {
         timeline: timeline.as_ref(),
         ended,
@@ -107,7 +107,6 @@ struct Play<'a> {
     cursor: usize,
     /// Participant ids by the label their `join` step gave them.
     participants: HashMap<String, String>,
-    started: Instant,
 }
 
 impl Play<'_> {
@@ -195,18 +194,16 @@ impl Play<'_> {
             Some((index, request)) => {
                 self.cursor = index + 1;
                 Ok(format!(
-                    "{} {} => {} at +{} ms",
-                    request.method,
-                    request.path,
-                    request.status,
-                    self.started.elapsed().as_millis()
+                    "{} {} => {}",
+                    request.method, request.path, request.status
                 ))
             }
             None => {
-                let since: Vec<String> = self.requests()[cursor.min(self.requests().len())..]
+                let since: Vec<&str> = self
+                    .requests()
                     .iter()
+                    .skip(cursor)
                     .filter_map(|r| request_kind(&r.method, &r.path))
-                    .map(String::from)
                     .collect();
                 let since = if since.is_empty() {
                     "none".to_string()

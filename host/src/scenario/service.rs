@@ -169,6 +169,8 @@ impl SimulatedService {
             matches: RouteMatch::default(),
             ..spec.route.clone()
         }];
+        // A simulation runs the files it started with: no watchers to hold.
+        config.runtime.watch = false;
         config.runtime.cache_dir = Some(
             spec.cache_dir
                 .clone()

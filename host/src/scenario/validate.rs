@@ -1,12 +1,11 @@
 //! Reading a scenario file: TOML into its raw tables, then every problem found, each naming
 //! its step or key.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Deserialize;
-
+use super::file::{CallTable, ExpectTable, OneOrMany, ScenarioFile, SimulatorTable, StepTable};
 use super::model::{
     CallSetup, EndedWith, Expectations, Scenario, ScenarioError, SimulatorOptions, Step,
 };
@@ -18,93 +17,6 @@ use crate::config::parse_identity;
 pub const DEFAULT_WAIT_FOR: Duration = Duration::from_secs(5);
 /// How long, after the steps, the call has to end unless told.
 pub const DEFAULT_END_TIMEOUT: Duration = Duration::from_secs(5);
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ScenarioFile {
-    name: Option<String>,
-    description: Option<String>,
-    workflow: Option<String>,
-    end_timeout_ms: Option<u64>,
-    #[serde(default)]
-    simulator: SimulatorTable,
-    call: CallTable,
-    #[serde(default)]
-    steps: Vec<StepTable>,
-    #[serde(default)]
-    expect: ExpectTable,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct SimulatorTable {
-    media_ms: Option<u64>,
-    notification_delay_ms: Option<u64>,
-    transfer_target: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CallTable {
-    from: Option<String>,
-    from_name: Option<String>,
-    to: Option<String>,
-    join_url: Option<String>,
-    join_meeting_id: Option<String>,
-    passcode: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StepTable {
-    wait: Option<u64>,
-    wait_for: Option<String>,
-    timeout_ms: Option<u64>,
-    press: Option<String>,
-    hang_up: Option<bool>,
-    join: Option<String>,
-    name: Option<String>,
-    #[serde(rename = "as")]
-    label: Option<String>,
-    leave: Option<String>,
-    mute: Option<String>,
-    unmute: Option<String>,
-    transfer_target: Option<String>,
-    stop_responding: Option<bool>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct ExpectTable {
-    answered: Option<bool>,
-    answered_within_ms: Option<u64>,
-    #[serde(default)]
-    played: OneOrMany,
-    transferred_to: Option<String>,
-    redirected_to: Option<String>,
-    rejected: Option<String>,
-    hung_up: Option<bool>,
-    ended: Option<EndedTable>,
-    fallback: Option<bool>,
-    #[serde(default)]
-    requests: BTreeMap<String, usize>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(untagged)]
-enum OneOrMany {
-    #[default]
-    None,
-    One(String),
-    Many(Vec<String>),
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EndedTable {
-    code: Option<i64>,
-    subcode: Option<i64>,
-}
 
 impl Scenario {
     /// Reads and validates a scenario file.

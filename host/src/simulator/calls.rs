@@ -292,10 +292,11 @@ pub(crate) fn redirect(shared: &Arc<SimShared>, id: &str) {
     let data = &mut ended["value"][0]["resourceData"];
     data["direction"] = json!(call.direction);
     data["myParticipantId"] = json!(call.my_participant_id);
-    for key in ["source", "targets"] {
-        if let Some(value) = call.parties.get(key) {
-            data[key] = value.clone();
-        }
+    data["source"] = call.parties["source"].clone();
+    data["targets"] = call.parties["targets"].clone();
+    // The example types the targets as plain participantInfo here.
+    for target in data["targets"].as_array_mut().into_iter().flatten() {
+        target["@odata.type"] = json!("#microsoft.graph.participantInfo");
     }
     send(shared, id, ended);
 }

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use callhost::call::Identity;
+use callhost::dispatch::CallSummary;
 use callhost::plugins::{PluginRegistry, PluginSummary, PluginsReport};
 use callhost::simulator::SimulatorSettings;
-use serde_json::Value;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::support::bot::{BOT_APP_ID, Bot, plugin_table_at};
@@ -106,6 +107,47 @@ pub async fn write_slowly(path: &Path, bytes: &[u8], pause: Duration) {
     file.write_all(rest).unwrap();
 }
 
+/// An IVR service with calls in the menu under one version, and then another version in
+/// service.
+pub struct Reloaded {
+    pub bot: Bot,
+    pub plugins: PluginRegistry,
+    /// The calls in progress, on the old version.
+    pub calls: Vec<String>,
+    pub old: String,
+    pub new: String,
+    _files: PluginFiles,
+}
+
+/// Starts the IVR menu with `on_reload`, brings `calls` calls to the menu, then replaces the
+/// plugin with a variant tagged `tag` and waits until it is in service.
+pub async fn menu_calls_then_reload(on_reload: &str, calls: usize, tag: &str) -> Reloaded {
+    let files = PluginFiles::new();
+    let v1 = built("ivr-menu");
+    let v2 = variant(&v1, tag);
+    let path = files.install("ivr", &v1);
+    let bot = ivr_bot(&path, on_reload, "").await;
+    let plugins = bot.dispatcher.plugins().clone();
+    let calls: Vec<String> = (0..calls)
+        .map(|n| bot.sim.incoming_call(caller(n), bot_identity()))
+        .collect();
+    wait_for_each(&bot, &calls, "/playPrompt").await;
+    replace(&path, &v2);
+    let new = version_of(&v2);
+    wait_for_plugin(&plugins, "ivr", "the new version goes in service", |p| {
+        p.current == new
+    })
+    .await;
+    Reloaded {
+        bot,
+        plugins,
+        calls,
+        old: version_of(&v1),
+        new,
+        _files: files,
+    }
+}
+
 /// A service with the IVR menu at `path` as its default route, against a simulator that
 /// delivers notifications without delay.
 pub async fn ivr_bot(path: &Path, on_reload: &str, extra: &str) -> Bot {
@@ -181,6 +223,13 @@ pub async fn wait_for_report(
         .unwrap_or_else(|_| panic!("{what}: {:#?}", plugins.report()))
 }
 
+/// A call in progress, as the admin API lists it: its plugin and the version it is pinned to.
+pub fn in_progress(bot: &Bot, call: &str) -> CallSummary {
+    let calls = bot.dispatcher.calls();
+    let summary = calls.into_iter().find(|c| c.call_id == call);
+    summary.unwrap_or_else(|| panic!("call {call} is not in progress"))
+}
+
 /// The plugin versions that handled each event of the call, with the event names, in order.
 pub fn served(bot: &Bot, call: &str) -> Vec<(String, String)> {
     bot.dispatcher
@@ -232,18 +281,6 @@ pub async fn wait_for_counts(bot: &Bot, expected: &HashMap<String, usize>, suffi
     }
 }
 
-/// `GET` on the admin API, as JSON.
-pub async fn admin_get(bot: &Bot, path: &str) -> Value {
-    let response = bot
-        .http
-        .get(format!("{}{path}", bot.admin_url))
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success(), "GET {path}: {response:?}");
-    response.json().await.unwrap()
-}
-
 /// `POST` on the admin API: the status and the JSON body.
 pub async fn admin_post(bot: &Bot, path: &str) -> (u16, Value) {
     let response = bot
@@ -254,4 +291,24 @@ pub async fn admin_post(bot: &Bot, path: &str) -> (u16, Value) {
         .unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap())
+}
+
+/// `[plugins.<id>]`: the recorder at `path`, answering incoming calls.
+pub fn recorder_table(id: &str, path: &Path) -> String {
+    let answer = json!([{"fn": "answer", "call": "$call", "modalities": ["audio"]}]);
+    let actions = answer.to_string();
+    plugin_table_at(
+        id,
+        path,
+        "",
+        &[("on", "incoming-call"), ("actions", &actions)],
+    )
+}
+
+/// [`recorder_table`] and a default route to it.
+pub fn recorder_answering(id: &str, path: &Path) -> String {
+    format!(
+        "[[routes]]\nplugin = \"{id}\"\n{}",
+        recorder_table(id, path)
+    )
 }

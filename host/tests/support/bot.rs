@@ -141,6 +141,14 @@ listen = "{admin_addr}"
         }
     }
 
+    /// `GET` on the admin API, as JSON.
+    pub async fn admin_get(&self, path: &str) -> serde_json::Value {
+        let response = self.http.get(format!("{}{path}", self.admin_url)).send();
+        let response = response.await.unwrap();
+        assert!(response.status().is_success(), "GET {path}: {response:?}");
+        response.json().await.unwrap()
+    }
+
     /// Waits until no call is tracked any more.
     pub async fn wait_until_no_calls(&self, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;

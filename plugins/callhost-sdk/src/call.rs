@@ -61,26 +61,35 @@ impl Call {
     pub fn answer(&self, prefetch: &[Prompt]) -> Result<()> {
         self.answer_with(&AnswerOptions {
             modalities: vec![Modality::Audio],
-            prefetch: prefetch.iter().map(|prompt| prompt.media().clone()).collect(),
+            prefetch: prefetch
+                .iter()
+                .map(|prompt| prompt.media().clone())
+                .collect(),
         })
     }
 
     /// Answers with explicit options (video, data, …).
     pub fn answer_with(&self, options: &AnswerOptions) -> Result<()> {
-        call_control::answer(self.id(), options).map_err(|error| Error::call_failed("answer", &error))
+        call_control::answer(self.id(), options)
+            .map_err(|error| Error::call_failed("answer", &error))
     }
 
     /// Declines the call before it is answered.
     pub fn reject(&self, reason: RejectReason) -> Result<()> {
-        call_control::reject(self.id(), reason).map_err(|error| Error::call_failed("reject", &error))
+        call_control::reject(self.id(), reason)
+            .map_err(|error| Error::call_failed("reject", &error))
     }
 
     /// Plays `prompt` and returns the operation id; `on_operation_completed` follows when it has
     /// played. The prompt's name is the playback's client context, so the completion says which
     /// prompt it was.
     pub fn play(&self, prompt: &Prompt) -> Result<String> {
-        call_control::play_prompt(self.id(), std::slice::from_ref(prompt.media()), Some(prompt.name()))
-            .map_err(|error| Error::call_failed(&format!("play-prompt {}", prompt.name()), &error))
+        call_control::play_prompt(
+            self.id(),
+            std::slice::from_ref(prompt.media()),
+            Some(prompt.name()),
+        )
+        .map_err(|error| Error::call_failed(&format!("play-prompt {}", prompt.name()), &error))
     }
 
     /// Blind transfer to `target`. Success ends the bot's leg of the call; a failed transfer

@@ -45,10 +45,7 @@ impl State {
     /// Stores `value` under `key`, replacing what was there.
     pub fn set<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<()> {
         let bytes = encode(value).map_err(|error| {
-            Error::new(format!(
-                "{} state `{key}` not stored: {error}",
-                self.name()
-            ))
+            Error::new(format!("{} state `{key}` not stored: {error}", self.name()))
         })?;
         state::set(self.scope, key, &bytes).map_err(|error| match error {
             StateError::QuotaExceeded(limits) => Error::new(format!(

@@ -110,7 +110,10 @@ mod tests {
             "guest:abc",
             "User:5f3c2a1b-0d4e-4f6a-8b7c-9d0e1f2a3b4c",
         ] {
-            assert!(parse_target(value).is_none(), "{value:?} should be rejected");
+            assert!(
+                parse_target(value).is_none(),
+                "{value:?} should be rejected"
+            );
         }
     }
 }

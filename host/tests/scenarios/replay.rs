@@ -1,0 +1,109 @@
+//! Replays: a recorded call fed back through its plugin makes the same Graph requests, and
+//! hand-written notifications are taken with whatever call ids they name.
+
+use callhost::cli::replay::replay;
+
+use super::*;
+
+/// The Graph requests about a call, as the journal recorded them.
+fn recorded_requests(report: &callhost::scenario::ScenarioReport) -> Vec<Value> {
+    let timeline = report.timeline.as_ref().expect("a timeline");
+    timeline
+        .graph_requests()
+        .map(|(_, r)| {
+            let mut request = json!({ "method": r.method, "path": r.path });
+            if let Some(body) = &r.body {
+                request["body"] = body.clone();
+            }
+            request
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recorded_call_replays_to_the_same_requests() {
+    for (path, scenario) in example_scenarios() {
+        let spec = spec_for(&scenario, &path);
+        let report = simulate(&spec, &scenario).await.unwrap();
+        let notifications = report.timeline.as_ref().unwrap().notifications();
+        let replayed = replay(&spec, &notifications).await.unwrap();
+        let replayed: Vec<Value> = replayed.iter().map(|r| json!(r)).collect();
+        assert_eq!(
+            replayed,
+            recorded_requests(&report),
+            "{}: the replay's requests differ from the recording",
+            path.display()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_through_the_cli_prints_the_requests() {
+    let path = repo_root().join("examples/scenarios/ivr-wrong-keys.toml");
+    let scenario = Scenario::load(&path).unwrap();
+    let report = simulate(&spec_for(&scenario, &path), &scenario)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("notifications.json");
+    let notifications = report.timeline.as_ref().unwrap().notifications();
+    std::fs::write(&file, serde_json::to_vec(&notifications).unwrap()).unwrap();
+    let plugin = plugin_path("ivr-menu").display().to_string();
+    let config = config_for("ivr-menu").display().to_string();
+    let output = tokio::task::spawn_blocking(move || {
+        let file = file.display().to_string();
+        callhost(&[
+            "replay",
+            "--plugin",
+            &plugin,
+            "--config",
+            &config,
+            "--notifications",
+            &file,
+            "--json",
+        ])
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let printed: Vec<Value> = text(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(printed, recorded_requests(&report));
+    let call = report.call_id.unwrap();
+    assert_eq!(
+        printed[0]["path"],
+        format!("/v1.0/communications/calls/{call}/answer")
+    );
+    assert!(
+        printed.last().unwrap().get("body").is_none(),
+        "a hang-up has no body"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_takes_hand_written_notifications_with_their_own_call_ids() {
+    let documents: Vec<Value> = [
+        "notification-incoming-call.json",
+        "notification-call-established.json",
+    ]
+    .iter()
+    .map(|name| shapes::fixture(name))
+    .collect();
+    let spec = ServiceSpec::load(&plugin_path("ivr-menu"), Some(&config_for("ivr-menu"))).unwrap();
+    let requests = replay(&spec, &documents).await.unwrap();
+    let call = "/v1.0/communications/calls/57DAB8B1894C409AB240BD8BEAE78896";
+    let made: Vec<(String, u16)> = requests
+        .iter()
+        .map(|r| (r.path.clone(), r.status))
+        .collect();
+    assert_eq!(
+        made,
+        [
+            (format!("{call}/answer"), 202),
+            (format!("{call}/subscribeToTone"), 200),
+            (format!("{call}/playPrompt"), 200),
+        ]
+    );
+}
