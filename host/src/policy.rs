@@ -132,24 +132,12 @@ impl CapabilityPolicy {
             if !self.targets.iter().any(|rule| rule.matches(target)) {
                 return Err(format!(
                     "`{name}` may not reach {} `{}`: no entry of this plugin's policy.targets matches",
-                    kind_name(target.kind),
+                    target.kind.as_str(),
                     target.id
                 ));
             }
         }
         Ok(())
-    }
-}
-
-fn kind_name(kind: IdentityKind) -> &'static str {
-    match kind {
-        IdentityKind::User => "user",
-        IdentityKind::Application => "application",
-        IdentityKind::ApplicationInstance => "application-instance",
-        IdentityKind::Phone => "phone",
-        IdentityKind::Guest => "guest",
-        IdentityKind::Encrypted => "encrypted",
-        IdentityKind::Unknown => "unknown",
     }
 }
 

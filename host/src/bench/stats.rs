@@ -48,8 +48,8 @@ mod tests {
         let mut samples: Vec<Duration> = (1..=1000).map(Duration::from_micros).collect();
         let stats = Stats::from_samples(&mut samples);
         assert_eq!(stats.count, 1000);
-        assert!((stats.p50_us - 500.0).abs() <= 1.0, "{stats:?}");
-        assert!((stats.p99_us - 990.0).abs() <= 1.0, "{stats:?}");
+        assert!((stats.p50_us - 500.0).abs() <= 1.5, "{stats:?}");
+        assert!((stats.p99_us - 990.0).abs() <= 1.5, "{stats:?}");
         assert!((stats.mean_us - 500.5).abs() < 0.01);
     }
 }

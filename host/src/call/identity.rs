@@ -15,6 +15,35 @@ pub enum IdentityKind {
     Unknown,
 }
 
+impl IdentityKind {
+    /// The kind as configuration and WIT write it: `user`, `application-instance`, …
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityKind::User => "user",
+            IdentityKind::Application => "application",
+            IdentityKind::ApplicationInstance => "application-instance",
+            IdentityKind::Phone => "phone",
+            IdentityKind::Guest => "guest",
+            IdentityKind::Encrypted => "encrypted",
+            IdentityKind::Unknown => "unknown",
+        }
+    }
+
+    /// The key of this kind in Graph's `identitySet` (`applicationInstance`, …); `None` for a
+    /// kind Graph cannot be asked to reach.
+    pub fn identity_set_key(self) -> Option<&'static str> {
+        Some(match self {
+            IdentityKind::User => "user",
+            IdentityKind::Application => "application",
+            IdentityKind::ApplicationInstance => "applicationInstance",
+            IdentityKind::Phone => "phone",
+            IdentityKind::Guest => "guest",
+            IdentityKind::Encrypted => "encrypted",
+            IdentityKind::Unknown => return None,
+        })
+    }
+}
+
 /// One party of a call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {

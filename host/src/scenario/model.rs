@@ -146,27 +146,10 @@ pub struct ScenarioError {
 
 /// `user:<id>` and the like, as scenario files write identities.
 pub(crate) fn identity_text(identity: &Identity) -> String {
-    let kind = match identity.kind {
-        IdentityKind::User => "user",
-        IdentityKind::Application => "application",
-        IdentityKind::ApplicationInstance => "application-instance",
-        IdentityKind::Phone => "phone",
-        IdentityKind::Guest => "guest",
-        IdentityKind::Encrypted => "encrypted",
-        IdentityKind::Unknown => "unknown",
-    };
-    format!("{kind}:{}", identity.id)
+    format!("{}:{}", identity.kind.as_str(), identity.id)
 }
 
 /// The key of an identity kind in Graph's `identitySet`.
 pub(crate) fn identity_set_key(kind: IdentityKind) -> &'static str {
-    match kind {
-        IdentityKind::User => "user",
-        IdentityKind::Application => "application",
-        IdentityKind::ApplicationInstance => "applicationInstance",
-        IdentityKind::Phone => "phone",
-        IdentityKind::Guest => "guest",
-        IdentityKind::Encrypted => "encrypted",
-        IdentityKind::Unknown => "device",
-    }
+    kind.identity_set_key().unwrap_or("device")
 }

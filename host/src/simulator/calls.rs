@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::notify::{Notification, send};
 use super::{SimShared, lock};
-use crate::call::{Identity, IdentityKind, Tone};
+use crate::call::{Identity, Tone};
 
 #[derive(Debug, Clone)]
 pub(crate) struct SimParticipant {
@@ -90,15 +90,7 @@ impl SimCalls {
 }
 
 pub(crate) fn identity_set(i: &Identity) -> Value {
-    let key = match i.kind {
-        IdentityKind::User => "user",
-        IdentityKind::Application => "application",
-        IdentityKind::ApplicationInstance => "applicationInstance",
-        IdentityKind::Phone => "phone",
-        IdentityKind::Guest => "guest",
-        IdentityKind::Encrypted => "encrypted",
-        IdentityKind::Unknown => "device",
-    };
+    let key = i.kind.identity_set_key().unwrap_or("device");
     let mut identity = json!({ "@odata.type": "#microsoft.graph.identity", "id": i.id });
     if let Some(name) = &i.display_name {
         identity["displayName"] = json!(name);

@@ -120,15 +120,7 @@ impl Body {
 
 /// The identity-set key of a kind; `None` for kinds that cannot be addressed.
 fn identity_key(kind: IdentityKind) -> Option<&'static str> {
-    Some(match kind {
-        IdentityKind::User => "user",
-        IdentityKind::Application => "application",
-        IdentityKind::ApplicationInstance => "applicationInstance",
-        IdentityKind::Phone => "phone",
-        IdentityKind::Guest => "guest",
-        IdentityKind::Encrypted => "encrypted",
-        IdentityKind::Unknown => return None,
-    })
+    kind.identity_set_key()
 }
 
 /// An `identitySet` naming one party.
