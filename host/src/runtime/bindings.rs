@@ -7,4 +7,4 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use callhost::workflow::{call_control, config, log, state, types};
+pub use self::callhost::workflow::{call_control, config, log, state, types};
