@@ -180,8 +180,17 @@ host_calls = 100000
     Ok((format!("http://{addr}/api/calls"), app))
 }
 
-async fn end_to_end(options: &BenchOptions, report: &mut Report) -> anyhow::Result<()> {
-    let section = "End to end: notification → Graph request";
+/// The simulator (for callback keys), a fake Graph and a service routed to the IVR, with a
+/// valid callback token: what the load phases drive.
+struct Loaded {
+    url: String,
+    token: String,
+    graph: std::sync::Arc<FakeGraph>,
+    app: App,
+    _sim: Simulator,
+}
+
+async fn loaded_service(options: &BenchOptions) -> anyhow::Result<Loaded> {
     let sim = Simulator::start(SimulatorSettings {
         bot_app_id: BOT.into(),
         ..SimulatorSettings::default()
@@ -189,10 +198,24 @@ async fn end_to_end(options: &BenchOptions, report: &mut Report) -> anyhow::Resu
     .await?;
     let (graph, graph_addr) = FakeGraph::start().await?;
     let cache = options.plugins_dir.join("../callhost-cache");
-    let (url, _app) = start_service(options, &sim, graph_addr, &cache).await?;
+    let (url, app) = start_service(options, &sim, graph_addr, &cache).await?;
     let token = sim
         .issuer()
         .issue(IssueClaims::graph_callback(BOT, SIM_TENANT));
+    Ok(Loaded {
+        url,
+        token,
+        graph,
+        app,
+        _sim: sim,
+    })
+}
+
+async fn end_to_end(options: &BenchOptions, report: &mut Report) -> anyhow::Result<()> {
+    let section = "End to end: notification → Graph request";
+    let Loaded {
+        url, token, graph, ..
+    } = loaded_service(options).await?;
     let seconds = if options.quick { 2 } else { 8 };
     let concurrency = 64;
     let saturated = drive(
@@ -268,17 +291,13 @@ async fn end_to_end(options: &BenchOptions, report: &mut Report) -> anyhow::Resu
 
 /// RSS with many calls in progress, each holding call state (the IVR's menu progress).
 async fn memory(options: &BenchOptions, report: &mut Report) -> anyhow::Result<()> {
-    let sim = Simulator::start(SimulatorSettings {
-        bot_app_id: BOT.into(),
-        ..SimulatorSettings::default()
-    })
-    .await?;
-    let (graph, graph_addr) = FakeGraph::start().await?;
-    let cache = options.plugins_dir.join("../callhost-cache");
-    let (url, app) = start_service(options, &sim, graph_addr, &cache).await?;
-    let token = sim
-        .issuer()
-        .issue(IssueClaims::graph_callback(BOT, SIM_TENANT));
+    let Loaded {
+        url,
+        token,
+        graph,
+        app,
+        ..
+    } = loaded_service(options).await?;
     let http = reqwest::Client::new();
     let baseline = rss_bytes();
     let mut active = 0usize;
