@@ -1,6 +1,7 @@
 //! `callhost bench`: what call events cost, measured side by side in one run on this machine.
 //! Each part writes rows to a [`Report`], printed as Markdown and saved as JSON.
 
+mod cpu;
 mod e2e;
 mod events;
 mod parts;
@@ -10,5 +11,5 @@ mod stats;
 
 pub use events::{NullControl, plugin_event_costs};
 pub use report::{Report, Row};
-pub use run::{BenchOptions, run};
+pub use run::{BenchOptions, Section, run};
 pub use stats::Stats;

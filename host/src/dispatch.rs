@@ -8,7 +8,7 @@ mod fallback;
 mod keepalive;
 mod metrics;
 mod router;
-mod tracker;
+pub(crate) mod tracker;
 mod worker;
 
 use std::sync::Arc;

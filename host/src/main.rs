@@ -38,6 +38,9 @@ enum Command {
         /// Write the report as Markdown here.
         #[arg(long)]
         markdown: Option<PathBuf>,
+        /// Run only these sections (repeat or separate with commas); all when absent.
+        #[arg(long, value_enum, value_delimiter = ',')]
+        only: Vec<callhost::bench::Section>,
     },
     /// Run the bot service: Graph callbacks, plugins, admin API.
     Serve {
@@ -95,9 +98,15 @@ enum Command {
     },
 }
 
+/// The event path allocates many small, short-lived objects on every core (JSON values, HTTP
+/// headers, store data); mimalloc's per-thread heaps serve them faster than the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
+    quiet_library_backtraces();
     let cli = Cli::parse();
-    init_tracing();
+    let _log_writer = init_tracing();
     let result = match cli.command {
         Command::Check { plugin } => callhost::cli::check::check(&plugin)
             .map(|report| println!("{report}"))
@@ -124,7 +133,8 @@ fn main() -> ExitCode {
             plugins,
             json,
             markdown,
-        } => bench(quick, plugins, json, markdown),
+            only,
+        } => bench(quick, plugins, json, markdown, only),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -150,6 +160,7 @@ fn bench(
     plugins_dir: PathBuf,
     json: Option<PathBuf>,
     markdown: Option<PathBuf>,
+    only: Vec<callhost::bench::Section>,
 ) -> anyhow::Result<()> {
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let runtime = tokio::runtime::Runtime::new()?;
@@ -157,6 +168,7 @@ fn bench(
         plugins_dir,
         quick,
         command,
+        sections: only,
     }))?;
     let text = report.markdown();
     println!("{text}");
@@ -169,11 +181,34 @@ fn bench(
     Ok(())
 }
 
-fn init_tracing() {
+/// `RUST_BACKTRACE=1` asks for panic backtraces, but it also makes every library error capture
+/// one, and wasmtime builds an error each time a store is dropped: a backtrace per event.
+/// Unless `RUST_LIB_BACKTRACE` says otherwise, errors capture none; panics keep theirs.
+fn quiet_library_backtraces() {
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        // SAFETY: first thing in `main`, before any other thread exists that could read the
+        // environment concurrently.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::env::set_var("RUST_LIB_BACKTRACE", "0");
+        }
+    }
+}
+
+/// Log lines are formatted where they happen and written to stderr by a dedicated thread, so a
+/// slow terminal or pipe never stalls an event. Nothing is dropped: when the writer falls
+/// behind, loggers wait. The guard flushes what is queued when `main` returns.
+fn init_tracing() -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CALLHOST_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("callhost-log")
+        .finish(std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    guard
 }

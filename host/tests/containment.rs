@@ -228,6 +228,16 @@ async fn actions_on_an_unknown_call_get_not_found_and_reach_nothing() {
 }
 
 #[tokio::test]
+async fn every_event_starts_from_the_initial_memory() {
+    let runtime = runtime();
+    let plugin = load(&runtime, "remember", PluginLimits::default());
+    for n in 0..5 {
+        let (invocation, _) = run(&runtime, &plugin, "c1").await;
+        assert_eq!(invocation.outcome, Outcome::Completed, "event {n}");
+    }
+}
+
+#[tokio::test]
 async fn the_host_keeps_serving_after_every_kind_of_failure() {
     let runtime = runtime();
     for name in ["trap", "deep-recursion", "memory-hog", "host-call-flood"] {

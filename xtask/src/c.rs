@@ -118,61 +118,19 @@ fn c_files(plugin_dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(sources)
 }
 
-/// Installs the compiler and wasi-libc with apt when they are missing. CI runs as root on
-/// Debian; elsewhere the message says what to run.
+/// Installs the compiler and wasi-libc with apt when they are missing.
 pub fn ensure_toolchain() -> Result<()> {
-    if missing_files().is_empty() {
-        return Ok(());
-    }
-    let install = format!("apt-get update && apt-get install -y {APT_PACKAGES}");
-    if !has_apt()? {
-        bail!(
-            "the C toolchain (clang-19, wasm-ld, wasi-libc) is missing and apt-get was not found; \
-             on Debian or Ubuntu run `{install}`"
-        );
-    }
-    if !is_root()? {
-        bail!(
-            "the C toolchain (clang-19, wasm-ld, wasi-libc) is missing; run `sudo sh -c '{install}'`"
-        );
-    }
-    println!("Installing the C toolchain: {APT_PACKAGES}");
-    let fix = format!("run `{install}` by hand and look at its errors");
-    let mut update = Command::new("apt-get");
-    update.arg("update");
-    command::run(&mut update, &fix)?;
-    let mut apt_install = Command::new("apt-get");
-    apt_install
-        .args(["install", "-y", "--no-install-recommends"])
-        .args(APT_PACKAGES.split(' '))
-        .env("DEBIAN_FRONTEND", "noninteractive");
-    command::run(&mut apt_install, &fix)?;
-    let missing = missing_files();
-    if !missing.is_empty() {
-        bail!(
-            "{} still missing after installing {APT_PACKAGES}; {fix}",
-            missing.join(", ")
-        );
-    }
-    Ok(())
+    crate::apt::ensure(
+        "the C toolchain (clang-19, wasm-ld, wasi-libc)",
+        APT_PACKAGES,
+        missing_files,
+    )
 }
 
-fn missing_files() -> Vec<&'static str> {
+fn missing_files() -> Vec<String> {
     INSTALLED_FILES
         .iter()
-        .copied()
         .filter(|file| !Path::new(file).exists())
+        .map(|file| file.to_string())
         .collect()
-}
-
-fn has_apt() -> Result<bool> {
-    let mut version = Command::new("apt-get");
-    version.arg("--version");
-    Ok(command::output_if_installed(&mut version, "check the apt installation")?.is_some())
-}
-
-fn is_root() -> Result<bool> {
-    let mut id = Command::new("id");
-    id.arg("-u");
-    Ok(command::output(&mut id, "check the system's `id` command")?.trim() == "0")
 }

@@ -1,9 +1,11 @@
 //! Project tasks, run as `cargo xtask <task>` from anywhere in the repository.
 
+mod apt;
 mod c;
 mod command;
 mod js;
 mod plugins;
+mod profile;
 mod python;
 mod wasm_target;
 
@@ -27,6 +29,8 @@ Tasks:
                   `cargo test --release --workspace [args...]`
   demo            Build the plugins, then run sample calls against them on a simulated Graph
                   (`callhost demo`): exits 0 when every call went as expected
+  profile         Run the end-to-end benchmark under `perf record` (linux-perf from apt when
+                  missing) and print where callhost's CPU time per notification goes
   help            Show this message
 ";
 
@@ -44,6 +48,9 @@ fn main() -> ExitCode {
         Some("build-c") => build_c(&root, &args).map(|()| ExitCode::SUCCESS),
 
         Some("demo") => no_args("demo", &args).and_then(|()| demo(&root)),
+        Some("profile") => no_args("profile", &args)
+            .and_then(|()| profile::profile(&root))
+            .map(|()| ExitCode::SUCCESS),
 
         Some("help" | "--help" | "-h") => {
             print!("{USAGE}");

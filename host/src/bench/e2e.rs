@@ -22,13 +22,21 @@ use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use super::Stats;
+use super::cpu::{BARE_THREADS, CpuSplit, ServiceRuntime};
 use crate::simulator::Notification;
 
-/// Graph requests seen, per call: (path suffix, when).
+/// Graph requests seen, per call, each call with its own waiters (a request wakes only the
+/// caller waiting on that call).
 #[derive(Default)]
 pub struct FakeGraph {
-    seen: Mutex<HashMap<String, Vec<(String, Instant)>>>,
-    changed: Notify,
+    calls: Mutex<HashMap<String, CallLog>>,
+}
+
+#[derive(Default)]
+struct CallLog {
+    /// (path suffix, when).
+    requests: Vec<(String, Instant)>,
+    changed: Arc<Notify>,
 }
 
 impl FakeGraph {
@@ -45,6 +53,10 @@ impl FakeGraph {
         Ok((graph, addr))
     }
 
+    fn calls(&self) -> std::sync::MutexGuard<'_, HashMap<String, CallLog>> {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Waits until the call has seen `count` requests ending in `suffix`; returns when the
     /// last of them arrived.
     pub async fn wait(
@@ -56,32 +68,33 @@ impl FakeGraph {
     ) -> Option<Instant> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let changed = self.changed.notified();
-            let found = {
-                let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-                seen.get(call).and_then(|list| {
-                    let matching: Vec<Instant> = list
-                        .iter()
-                        .filter(|(p, _)| p.ends_with(suffix))
-                        .map(|(_, t)| *t)
-                        .collect();
-                    (matching.len() >= count).then(|| matching[count - 1])
-                })
-            };
+            let changed = self
+                .calls()
+                .entry(call.to_string())
+                .or_default()
+                .changed
+                .clone();
+            let notified = changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let found = self.calls().get(call).and_then(|log| {
+                log.requests
+                    .iter()
+                    .filter(|(p, _)| p.ends_with(suffix))
+                    .nth(count - 1)
+                    .map(|(_, t)| *t)
+            });
             if found.is_some() {
                 return found;
             }
-            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 return None;
             }
         }
     }
 
     pub fn forget(&self, call: &str) {
-        self.seen
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(call);
+        self.calls().remove(call);
     }
 }
 
@@ -95,9 +108,9 @@ async fn answer(State(graph): State<Arc<FakeGraph>>, uri: Uri, _body: Bytes) -> 
         .to_string();
     let suffix = path.rsplit('/').next().unwrap_or("").to_string();
     let count = {
-        let mut seen = graph.seen.lock().unwrap_or_else(|e| e.into_inner());
-        let list = seen.entry(call.clone()).or_default();
-        list.push((
+        let mut calls = graph.calls();
+        let log = calls.entry(call.clone()).or_default();
+        log.requests.push((
             if suffix == call {
                 "DELETE".into()
             } else {
@@ -105,9 +118,9 @@ async fn answer(State(graph): State<Arc<FakeGraph>>, uri: Uri, _body: Bytes) -> 
             },
             now,
         ));
-        list.iter().filter(|(p, _)| *p == suffix).count()
+        log.changed.notify_waiters();
+        log.requests.iter().filter(|(p, _)| *p == suffix).count()
     };
-    graph.changed.notify_waiters();
     match suffix.as_str() {
         "playPrompt" => (StatusCode::OK, axum::Json(json!({"@odata.type": "#microsoft.graph.playPromptOperation", "id": format!("{call}-op-{count}"), "status": "running"}))).into_response(),
         "subscribeToTone" => (StatusCode::OK, axum::Json(json!({"@odata.type": "#microsoft.graph.subscribeToToneOperation", "id": format!("{call}-tones"), "status": "completed"}))).into_response(),
@@ -172,7 +185,10 @@ pub fn call_script(call: &str, bot_app_id: &str) -> Vec<(Value, Option<(&'static
 /// What a load run measured.
 #[derive(Debug, Clone)]
 pub struct LoadResult {
+    pub notifications: usize,
     pub notifications_per_s: f64,
+    /// CPU time of the service's threads and of everything else (generator, fake Graph).
+    pub cpu: CpuSplit,
     pub latency: Stats,
     pub errors: usize,
 }
@@ -196,6 +212,7 @@ pub async fn drive(
     let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let errors = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
+    let cpu_before = CpuSplit::now();
     let stop_at = started + duration;
     let script_len = call_script("x", bot_app_id).len();
     let one_call = {
@@ -288,27 +305,47 @@ pub async fn drive(
         let _ = task.await;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu = CpuSplit::now().since(cpu_before);
     let mut samples = std::mem::take(&mut *latencies.lock().unwrap_or_else(|e| e.into_inner()));
+    let notifications = sent.load(std::sync::atomic::Ordering::Relaxed);
     LoadResult {
-        notifications_per_s: sent.load(std::sync::atomic::Ordering::Relaxed) as f64 / elapsed,
+        notifications,
+        notifications_per_s: notifications as f64 / elapsed,
+        cpu,
         latency: Stats::from_samples(&mut samples),
         errors: errors.load(std::sync::atomic::Ordering::Relaxed),
     }
 }
 
-/// The ceiling: parse the JSON, answer 202.
-pub async fn start_bare_handler() -> anyhow::Result<SocketAddr> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let app = Router::new().route(
-        "/api/calls",
-        axum::routing::post(|body: Bytes| async move {
-            match serde_json::from_slice::<Value>(&body) {
-                Ok(_) => StatusCode::ACCEPTED,
-                Err(_) => StatusCode::BAD_REQUEST,
-            }
-        }),
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Ok(addr)
+impl LoadResult {
+    /// CPU time per notification: (service threads, everything else), in microseconds.
+    pub fn cpu_per_notification_us(&self) -> (f64, f64) {
+        let per = |d: Duration| d.as_secs_f64() * 1e6 / self.notifications.max(1) as f64;
+        (per(self.cpu.service), per(self.cpu.others))
+    }
+}
+
+/// The ceiling: parse the JSON, answer 202; served from a runtime of its own like callhost is,
+/// its threads named apart. Serves until the returned runtime is dropped.
+pub async fn start_bare_handler() -> anyhow::Result<(ServiceRuntime, SocketAddr)> {
+    let runtime = ServiceRuntime::named(BARE_THREADS)?;
+    let addr = runtime
+        .handle()
+        .spawn(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            let app = Router::new().route(
+                "/api/calls",
+                axum::routing::post(|body: Bytes| async move {
+                    match serde_json::from_slice::<Value>(&body) {
+                        Ok(_) => StatusCode::ACCEPTED,
+                        Err(_) => StatusCode::BAD_REQUEST,
+                    }
+                }),
+            );
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            anyhow::Ok(addr)
+        })
+        .await??;
+    Ok((runtime, addr))
 }

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::e2e::{FakeGraph, call_script};
+use super::e2e::{FakeGraph, call_script, start_bare_handler};
 use super::{Report, Stats};
 use crate::call::{ActionOrigin, AnswerOptions, CallAction, CallControl, Modality};
 use crate::graph::actions::GraphActions;
@@ -43,13 +43,19 @@ where
     Stats::from_samples(&mut samples)
 }
 
-pub async fn measure(report: &mut Report, iterations: usize) -> anyhow::Result<()> {
+/// `plugin`: a built workflow whose instance creation is measured on its own.
+pub async fn measure(
+    report: &mut Report,
+    iterations: usize,
+    plugin: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     let sim = Simulator::start(SimulatorSettings {
         bot_app_id: BOT.into(),
         ..SimulatorSettings::default()
     })
     .await?;
     let http = shared_http_client()?;
+    inbound_http(report, iterations).await?;
     let settings = |cache: usize| CallbackAuthSettings {
         openid_configuration_url: sim.openid_url(),
         verified_cache_capacity: cache,
@@ -107,6 +113,11 @@ pub async fn measure(report: &mut Report, iterations: usize) -> anyhow::Result<(
             Stats::from_samples(&mut samples),
             Some(format!("{} bytes", body.len())),
         );
+    }
+
+    dispatch_hop(report, iterations).await?;
+    if let Some(path) = plugin {
+        instance_lifecycle(report, iterations, path).await?;
     }
 
     let context = RequestContext {
@@ -179,6 +190,90 @@ pub async fn measure(report: &mut Report, iterations: usize) -> anyhow::Result<(
     row(
         report,
         "Graph request build + send to loopback (answer, token cached)",
+        stats,
+        None,
+    );
+    Ok(())
+}
+
+/// One notification POSTed over a keep-alive loopback connection to the bare handler: the
+/// HTTP cost every notification pays before callhost does anything.
+async fn inbound_http(report: &mut Report, iterations: usize) -> anyhow::Result<()> {
+    let (_bare, addr) = start_bare_handler().await?;
+    let url = format!("http://{addr}/api/calls");
+    let body = serde_json::to_vec(&call_script("57dab8b1-894c-409a-b240-bd8beae78896", BOT)[0].0)?;
+    let client = reqwest::Client::new();
+    let post = || client.post(&url).body(body.clone()).send();
+    post().await?;
+    let stats = time_async(iterations, |_| async {
+        let response = post().await.expect("the bare handler answers");
+        assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
+    })
+    .await;
+    row(
+        report,
+        "notification POST round trip to a bare handler (loopback, keep-alive)",
+        stats,
+        Some(format!("{} bytes", body.len())),
+    );
+    Ok(())
+}
+
+/// From the callback handler to the call's worker: the per-call queue hop and turning the
+/// notification into events.
+async fn dispatch_hop(report: &mut Report, iterations: usize) -> anyhow::Result<()> {
+    use crate::dispatch::tracker::CallTracker;
+    use crate::graph::notification::CommsNotification;
+    let body = serde_json::to_vec(&call_script("57dab8b1-894c-409a-b240-bd8beae78896", BOT)[4].0)?;
+    let notification = crate::graph::notification::parse(&body)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .remove(0);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(
+        CommsNotification,
+        tokio::sync::oneshot::Sender<usize>,
+    )>();
+    tokio::spawn(async move {
+        while let Some((notification, done)) = rx.recv().await {
+            // A fresh tracker each time: a known tone sequence is a duplicate and yields nothing.
+            let mut tracker = CallTracker::new(crate::call::CallState::Established);
+            let _ = done.send(tracker.apply(&notification).len());
+        }
+    });
+    let stats = time_async(iterations, |_| {
+        let (done, events) = tokio::sync::oneshot::channel();
+        tx.send((notification.clone(), done))
+            .expect("the worker runs");
+        async move {
+            assert_eq!(events.await, Ok(1));
+        }
+    })
+    .await;
+    row(
+        report,
+        "dispatch: queue hop to the call's worker + notification → events (tone)",
+        stats,
+        None,
+    );
+    Ok(())
+}
+
+/// A store with the event's sandbox, the component instantiated, then torn down: what a
+/// fresh instance per event costs before the plugin does anything.
+async fn instance_lifecycle(
+    report: &mut Report,
+    iterations: usize,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
+    let runtime = crate::runtime::Runtime::new(crate::runtime::RuntimeSettings::default())?;
+    let plugin = super::events::load_example(&runtime, "ivr-menu", path)?;
+    runtime.probe(&plugin).await.map_err(anyhow::Error::msg)?;
+    let stats = time_async(iterations, |_| async {
+        runtime.probe(&plugin).await.expect("instantiates");
+    })
+    .await;
+    row(
+        report,
+        "instance creation + teardown (ivr-menu, no call into it)",
         stats,
         None,
     );

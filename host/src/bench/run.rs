@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::Report;
+use super::cpu::ServiceRuntime;
 use super::e2e::{FakeGraph, call_script, drive, start_bare_handler};
 use super::events::{load_example, plugin_event_costs};
 use super::parts;
@@ -24,6 +25,29 @@ pub struct BenchOptions {
     /// Fewer iterations and shorter load phases (a smoke run).
     pub quick: bool,
     pub command: String,
+    /// The sections to run; all when empty.
+    pub sections: Vec<Section>,
+}
+
+/// A part of the benchmark that can be run on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Section {
+    /// Fresh instance + `on-event`, per workflow and language.
+    Events,
+    /// JWT verification, parsing, request building and sending on their own.
+    Parts,
+    /// Throughput and latency under load against the bare-axum ceiling.
+    EndToEnd,
+    /// RSS with many calls in progress.
+    Memory,
+    /// Start-up with an empty and a warm compile cache.
+    Startup,
+}
+
+impl BenchOptions {
+    fn runs(&self, section: Section) -> bool {
+        self.sections.is_empty() || self.sections.contains(&section)
+    }
 }
 
 /// The workflows measured per event, when built.
@@ -67,11 +91,28 @@ pub async fn run(mut options: BenchOptions) -> anyhow::Result<Report> {
         rows: Vec::new(),
     };
     let iterations = if options.quick { 300 } else { 3000 };
-    per_event(&options, &mut report, iterations).await?;
-    parts::measure(&mut report, if options.quick { 200 } else { 2000 }).await?;
-    end_to_end(&options, &mut report).await?;
-    memory(&options, &mut report).await?;
-    startup(&options, &mut report).await?;
+    if options.runs(Section::Events) {
+        per_event(&options, &mut report, iterations).await?;
+    }
+    if options.runs(Section::Parts) {
+        let ivr = options.plugins_dir.join("ivr-menu.wasm");
+        let iterations = if options.quick { 200 } else { 2000 };
+        parts::measure(
+            &mut report,
+            iterations,
+            ivr.exists().then_some(ivr.as_path()),
+        )
+        .await?;
+    }
+    if options.runs(Section::EndToEnd) {
+        end_to_end(&options, &mut report).await?;
+    }
+    if options.runs(Section::Memory) {
+        memory(&options, &mut report).await?;
+    }
+    if options.runs(Section::Startup) {
+        startup(&options, &mut report).await?;
+    }
     Ok(report)
 }
 
@@ -118,14 +159,17 @@ async fn per_event(
     Ok(())
 }
 
-/// A service on loopback routed to the IVR, with the simulator for keys and a fake Graph.
+/// A service on loopback routed to the IVR, with the simulator for keys and a fake Graph,
+/// running on `service`'s threads.
 async fn start_service(
     options: &BenchOptions,
     sim: &Simulator,
     graph_addr: std::net::SocketAddr,
     cache: &Path,
+    service: &tokio::runtime::Handle,
 ) -> anyhow::Result<(String, App)> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     let dir = std::env::temp_dir().join(format!("callhost-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -174,9 +218,15 @@ host_calls = 100000
     config
         .validate()
         .map_err(|p| anyhow::anyhow!(p.join("; ")))?;
-    let app = App::build(config).await?;
-    let router = app.callbacks.clone();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let app = service
+        .spawn(async move {
+            let app = App::build(config).await?;
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            let router = app.callbacks.clone();
+            tokio::spawn(async move { axum::serve(listener, router).await });
+            anyhow::Ok(app)
+        })
+        .await??;
     Ok((format!("http://{addr}/api/calls"), app))
 }
 
@@ -188,6 +238,8 @@ struct Loaded {
     graph: std::sync::Arc<FakeGraph>,
     app: App,
     _sim: Simulator,
+    /// Last: the service's threads outlive everything that uses them.
+    service: ServiceRuntime,
 }
 
 async fn loaded_service(options: &BenchOptions) -> anyhow::Result<Loaded> {
@@ -198,7 +250,8 @@ async fn loaded_service(options: &BenchOptions) -> anyhow::Result<Loaded> {
     .await?;
     let (graph, graph_addr) = FakeGraph::start().await?;
     let cache = options.plugins_dir.join("../callhost-cache");
-    let (url, app) = start_service(options, &sim, graph_addr, &cache).await?;
+    let service = ServiceRuntime::new()?;
+    let (url, app) = start_service(options, &sim, graph_addr, &cache, service.handle()).await?;
     let token = sim
         .issuer()
         .issue(IssueClaims::graph_callback(BOT, SIM_TENANT));
@@ -208,13 +261,20 @@ async fn loaded_service(options: &BenchOptions) -> anyhow::Result<Loaded> {
         graph,
         app,
         _sim: sim,
+        service,
     })
 }
 
 async fn end_to_end(options: &BenchOptions, report: &mut Report) -> anyhow::Result<()> {
     let section = "End to end: notification → Graph request";
+    // Every part bound: what is not bound is dropped here, and the service with it.
     let Loaded {
-        url, token, graph, ..
+        url,
+        token,
+        graph,
+        app: _app,
+        _sim,
+        service: _service,
     } = loaded_service(options).await?;
     let seconds = if options.quick { 2 } else { 8 };
     let concurrency = 64;
@@ -228,7 +288,7 @@ async fn end_to_end(options: &BenchOptions, report: &mut Report) -> anyhow::Resu
         Duration::from_secs(seconds),
     )
     .await;
-    let bare_addr = start_bare_handler().await?;
+    let (_bare, bare_addr) = start_bare_handler().await?;
     let bare = drive(
         &format!("http://{bare_addr}/api/calls"),
         &token,
@@ -242,7 +302,14 @@ async fn end_to_end(options: &BenchOptions, report: &mut Report) -> anyhow::Resu
     report.add(
         section,
         "bare axum handler (parse JSON, 202): the ceiling",
-        vec![("events/s", json!(bare.notifications_per_s.round()))],
+        vec![
+            ("events/s", json!(bare.notifications_per_s.round())),
+            (
+                "service CPU µs/event",
+                json!(bare.cpu_per_notification_us().0),
+            ),
+            ("load CPU µs/event", json!(bare.cpu_per_notification_us().1)),
+        ],
         None,
     );
     report.add(
@@ -258,6 +325,14 @@ async fn end_to_end(options: &BenchOptions, report: &mut Report) -> anyhow::Resu
             ("p99 µs", json!(saturated.latency.p99_us)),
             ("p99.9 µs", json!(saturated.latency.p999_us)),
             ("errors", json!(saturated.errors)),
+            (
+                "service CPU µs/event",
+                json!(saturated.cpu_per_notification_us().0),
+            ),
+            (
+                "load CPU µs/event",
+                json!(saturated.cpu_per_notification_us().1),
+            ),
         ],
         Some(format!("{concurrency} callers back to back, {seconds} s")),
     );
@@ -296,10 +371,14 @@ async fn memory(options: &BenchOptions, report: &mut Report) -> anyhow::Result<(
         token,
         graph,
         app,
-        ..
+        _sim,
+        service: _service,
     } = loaded_service(options).await?;
     let http = reqwest::Client::new();
+    // Freed memory of earlier sections may still be returned to the system while calls are
+    // added, so the figure per call is the growth from the previous step, not from the start.
     let baseline = rss_bytes();
+    let mut previous = baseline;
     let mut active = 0usize;
     let targets: &[usize] = if options.quick {
         &[1_000]
@@ -307,6 +386,7 @@ async fn memory(options: &BenchOptions, report: &mut Report) -> anyhow::Result<(
         &[1_000, 10_000]
     };
     for &target in targets {
+        let added = target - active;
         let batch: Vec<usize> = (active..target).collect();
         for chunk in batch.chunks(64) {
             let mut joins = Vec::new();
@@ -345,11 +425,16 @@ async fn memory(options: &BenchOptions, report: &mut Report) -> anyhow::Result<(
                 ),
                 (
                     "per call KiB",
-                    json!((rss.saturating_sub(baseline)) as f64 / 1024.0 / target as f64),
+                    json!((rss.saturating_sub(previous)) as f64 / 1024.0 / added as f64),
                 ),
             ],
-            Some("RSS of the whole process (service, fake Graph and load generator)".into()),
+            Some(
+                "RSS of the whole process (service, fake Graph and load generator); per call: \
+                 growth over the previous step / calls added"
+                    .into(),
+            ),
         );
+        previous = rss;
     }
     Ok(())
 }
@@ -362,12 +447,13 @@ async fn startup(options: &BenchOptions, report: &mut Report) -> anyhow::Result<
     .await?;
     let (_graph, graph_addr) = FakeGraph::start().await?;
     let cache = tempfile_dir()?;
+    let service = ServiceRuntime::new()?;
     let started = Instant::now();
-    let (_, app) = start_service(options, &sim, graph_addr, &cache).await?;
+    let (_, app) = start_service(options, &sim, graph_addr, &cache, service.handle()).await?;
     let cold = started.elapsed();
     drop(app);
     let started = Instant::now();
-    let (_, app) = start_service(options, &sim, graph_addr, &cache).await?;
+    let (_, app) = start_service(options, &sim, graph_addr, &cache, service.handle()).await?;
     let warm = started.elapsed();
     let from_cache = app
         .plugins

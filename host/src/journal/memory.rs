@@ -18,15 +18,23 @@ pub struct MemoryJournal {
     changed: Notify,
 }
 
+/// The kept calls and two queues over them, so that recording stays O(1) however many calls
+/// are kept: calls in the order they were first seen, and ended calls in the order they ended.
+/// Queue items name a call by id and generation; an item whose call was dropped (or whose id
+/// came back as a new call) is stale and skipped when it reaches the front.
 #[derive(Debug, Default)]
 struct Calls {
     by_id: HashMap<String, CallLog>,
-    /// Call ids, oldest first.
-    order: VecDeque<String>,
+    /// (generation, call id), oldest first.
+    order: VecDeque<(u64, String)>,
+    /// (when it ended, generation, call id), earliest first.
+    ended: VecDeque<(Instant, u64, String)>,
+    next_generation: u64,
 }
 
 #[derive(Debug)]
 struct CallLog {
+    generation: u64,
     entries: Vec<(Instant, JournalRecord)>,
     dropped: usize,
     ended: Option<Instant>,
@@ -77,30 +85,64 @@ impl MemoryJournal {
 }
 
 impl Calls {
-    /// Forgets ended calls past their retention.
-    fn expire(&mut self, now: Instant, keep: Duration) {
-        let by_id = &mut self.by_id;
-        self.order.retain(|id| {
-            let expired = by_id
-                .get(id)
-                .and_then(|c| c.ended)
-                .is_some_and(|ended| now.duration_since(ended) >= keep);
-            if expired {
-                by_id.remove(id);
-            }
-            !expired
-        });
+    fn is_current(&self, generation: u64, id: &str) -> bool {
+        self.by_id
+            .get(id)
+            .is_some_and(|c| c.generation == generation)
     }
 
-    /// Makes room for one more call: the oldest ended call goes, else the oldest call.
+    /// Forgets ended calls past their retention.
+    fn expire(&mut self, now: Instant, keep: Duration) {
+        while let Some((ended, generation, id)) = self.ended.front() {
+            if !self.is_current(*generation, id) {
+                self.ended.pop_front();
+            } else if now.duration_since(*ended) >= keep {
+                let (_, _, id) = self.ended.pop_front().expect("front exists");
+                self.by_id.remove(&id);
+            } else {
+                break;
+            }
+        }
+        self.compact();
+    }
+
+    /// Makes room for one more call: the call that ended first goes, else the oldest call.
     fn evict_one(&mut self) {
-        let victim = self
-            .order
-            .iter()
-            .position(|id| self.by_id.get(id).is_some_and(|c| c.ended.is_some()))
-            .unwrap_or(0);
-        if let Some(id) = self.order.remove(victim) {
-            self.by_id.remove(&id);
+        while let Some((_, generation, id)) = self.ended.pop_front() {
+            if self.is_current(generation, &id) {
+                self.by_id.remove(&id);
+                return;
+            }
+        }
+        while let Some((generation, id)) = self.order.pop_front() {
+            if self.is_current(generation, &id) {
+                self.by_id.remove(&id);
+                return;
+            }
+        }
+    }
+
+    fn insert(&mut self, call_id: &str) {
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        self.order.push_back((generation, call_id.to_string()));
+        self.by_id.insert(
+            call_id.to_string(),
+            CallLog {
+                generation,
+                entries: Vec::new(),
+                dropped: 0,
+                ended: None,
+            },
+        );
+    }
+
+    /// Drops stale queue items once they outnumber the calls kept (amortised O(1)).
+    fn compact(&mut self) {
+        if self.order.len() > 2 * self.by_id.len() + 64 {
+            let by_id = &self.by_id;
+            self.order
+                .retain(|(g, id)| by_id.get(id).is_some_and(|c| c.generation == *g));
         }
     }
 }
@@ -117,15 +159,7 @@ impl CallJournal for MemoryJournal {
                 while calls.by_id.len() >= self.config.max_calls {
                     calls.evict_one();
                 }
-                calls.order.push_back(call_id.to_string());
-                calls.by_id.insert(
-                    call_id.to_string(),
-                    CallLog {
-                        entries: Vec::new(),
-                        dropped: 0,
-                        ended: None,
-                    },
-                );
+                calls.insert(call_id);
             }
             let log = calls.by_id.get_mut(call_id).expect("inserted above");
             if log.entries.len() < self.config.max_entries_per_call {
@@ -138,8 +172,18 @@ impl CallJournal for MemoryJournal {
     }
 
     fn call_ended(&self, call_id: &str) {
-        if let Some(log) = self.lock().by_id.get_mut(call_id) {
-            log.ended.get_or_insert_with(Instant::now);
+        {
+            let mut calls = self.lock();
+            if let Some(log) = calls.by_id.get_mut(call_id)
+                && log.ended.is_none()
+            {
+                let now = Instant::now();
+                log.ended = Some(now);
+                let generation = log.generation;
+                calls
+                    .ended
+                    .push_back((now, generation, call_id.to_string()));
+            }
         }
         self.changed.notify_waiters();
     }
@@ -216,6 +260,39 @@ mod tests {
             "no ended call left: the oldest goes"
         );
         assert!(j.timeline("c").is_some() && j.timeline("d").is_some());
+    }
+
+    #[test]
+    fn a_call_id_seen_again_after_eviction_is_a_new_call() {
+        let j = journal(2, 60, 10);
+        j.record("a", Instant::now(), note(1));
+        j.call_ended("a");
+        j.record("b", Instant::now(), note(1));
+        j.record("c", Instant::now(), note(1));
+        assert!(j.timeline("a").is_none());
+        // "a" comes back: the stale queue items of the first "a" must not evict it.
+        j.record("a", Instant::now(), note(2));
+        assert!(j.timeline("b").is_none(), "the oldest call goes");
+        j.record("d", Instant::now(), note(1));
+        assert!(j.timeline("c").is_none());
+        assert_eq!(
+            j.timeline("a").unwrap().notifications(),
+            vec![json!({"n": 2})]
+        );
+    }
+
+    #[test]
+    fn many_ended_calls_keep_the_queues_bounded() {
+        let j = journal(100, 0, 10);
+        for n in 0..10_000 {
+            let id = format!("call-{n}");
+            j.record(&id, Instant::now(), note(n));
+            j.call_ended(&id);
+        }
+        let calls = j.lock();
+        assert!(calls.by_id.len() <= 1);
+        assert!(calls.order.len() <= 2 * calls.by_id.len() + 65);
+        assert!(calls.ended.len() <= 1);
     }
 
     #[test]
