@@ -5,11 +5,13 @@ mod cpu;
 mod e2e;
 mod events;
 mod parts;
+mod reload;
 mod report;
 mod run;
 mod stats;
 
 pub use events::{NullControl, plugin_event_costs};
+pub use reload::tagged_variant;
 pub use report::{Report, Row};
 pub use run::{BenchOptions, Section, run};
 pub use stats::Stats;

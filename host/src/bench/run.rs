@@ -42,11 +42,23 @@ pub enum Section {
     Memory,
     /// Start-up with an empty and a warm compile cache.
     Startup,
+    /// File change → new version serving, with an empty and a warm compile cache.
+    Reload,
 }
 
 impl BenchOptions {
     fn runs(&self, section: Section) -> bool {
         self.sections.is_empty() || self.sections.contains(&section)
+    }
+
+    /// A built plugin's file.
+    pub(super) fn plugin(&self, name: &str) -> PathBuf {
+        self.plugins_dir.join(format!("{name}.wasm"))
+    }
+
+    /// The IVR workflow the service routes calls to.
+    fn ivr(&self) -> PathBuf {
+        self.plugin("ivr-menu")
     }
 }
 
@@ -95,7 +107,7 @@ pub async fn run(mut options: BenchOptions) -> anyhow::Result<Report> {
         per_event(&options, &mut report, iterations).await?;
     }
     if options.runs(Section::Parts) {
-        let ivr = options.plugins_dir.join("ivr-menu.wasm");
+        let ivr = options.ivr();
         let iterations = if options.quick { 200 } else { 2000 };
         parts::measure(
             &mut report,
@@ -112,6 +124,9 @@ pub async fn run(mut options: BenchOptions) -> anyhow::Result<Report> {
     }
     if options.runs(Section::Startup) {
         startup(&options, &mut report).await?;
+    }
+    if options.runs(Section::Reload) {
+        super::reload::measure(&options, &mut report).await?;
     }
     Ok(report)
 }
@@ -159,10 +174,10 @@ async fn per_event(
     Ok(())
 }
 
-/// A service on loopback routed to the IVR, with the simulator for keys and a fake Graph,
-/// running on `service`'s threads.
-async fn start_service(
-    options: &BenchOptions,
+/// A service on loopback routing every call to the IVR in `plugin` (a watched file), with the
+/// simulator for keys and a fake Graph, running on `service`'s threads.
+pub(super) async fn start_service(
+    plugin: &Path,
     sim: &Simulator,
     graph_addr: std::net::SocketAddr,
     cache: &Path,
@@ -207,11 +222,7 @@ host_calls = 100000
         secret = dir.join("secret").display().to_string(),
         openid = sim.openid_url(),
         cache = cache.display().to_string(),
-        plugin = options
-            .plugins_dir
-            .join("ivr-menu.wasm")
-            .display()
-            .to_string(),
+        plugin = plugin.display().to_string(),
     );
     let mut config = Config::parse(&text).map_err(anyhow::Error::msg)?;
     config.base_dir = dir;
@@ -251,7 +262,8 @@ async fn loaded_service(options: &BenchOptions) -> anyhow::Result<Loaded> {
     let (graph, graph_addr) = FakeGraph::start().await?;
     let cache = options.plugins_dir.join("../callhost-cache");
     let service = ServiceRuntime::new()?;
-    let (url, app) = start_service(options, &sim, graph_addr, &cache, service.handle()).await?;
+    let (url, app) =
+        start_service(&options.ivr(), &sim, graph_addr, &cache, service.handle()).await?;
     let token = sim
         .issuer()
         .issue(IssueClaims::graph_callback(BOT, SIM_TENANT));
@@ -449,11 +461,13 @@ async fn startup(options: &BenchOptions, report: &mut Report) -> anyhow::Result<
     let cache = tempfile_dir()?;
     let service = ServiceRuntime::new()?;
     let started = Instant::now();
-    let (_, app) = start_service(options, &sim, graph_addr, &cache, service.handle()).await?;
+    let (_, app) =
+        start_service(&options.ivr(), &sim, graph_addr, &cache, service.handle()).await?;
     let cold = started.elapsed();
     drop(app);
     let started = Instant::now();
-    let (_, app) = start_service(options, &sim, graph_addr, &cache, service.handle()).await?;
+    let (_, app) =
+        start_service(&options.ivr(), &sim, graph_addr, &cache, service.handle()).await?;
     let warm = started.elapsed();
     let from_cache = app
         .plugins
@@ -476,7 +490,7 @@ async fn startup(options: &BenchOptions, report: &mut Report) -> anyhow::Result<
     Ok(())
 }
 
-fn tempfile_dir() -> anyhow::Result<PathBuf> {
+pub(super) fn tempfile_dir() -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!(
         "callhost-bench-cache-{}-{}",
         std::process::id(),

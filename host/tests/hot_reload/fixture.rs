@@ -60,28 +60,7 @@ pub fn built(plugin: &str) -> Vec<u8> {
 /// `component` with one more custom section holding `tag`: a valid component that behaves
 /// the same and has another hash, so another version.
 pub fn variant(component: &[u8], tag: &str) -> Vec<u8> {
-    let name = b"callhost-test-variant";
-    let mut section = leb128(name.len());
-    section.extend_from_slice(name);
-    section.extend_from_slice(tag.as_bytes());
-    let mut bytes = component.to_vec();
-    bytes.push(0); // custom section id
-    bytes.extend(leb128(section.len()));
-    bytes.extend(section);
-    bytes
-}
-
-fn leb128(mut n: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(byte);
-            return out;
-        }
-        out.push(byte | 0x80);
-    }
+    callhost::bench::tagged_variant(component, tag)
 }
 
 /// The short version of a component: how logs, journals and the admin API name it.
