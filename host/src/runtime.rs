@@ -19,5 +19,7 @@ pub use engine::{AllocationStrategy, Runtime, RuntimeSettings};
 pub use invoke::{EventInput, Invocation};
 pub use limits::PluginLimits;
 pub use outcome::Outcome;
-pub use plugin::{PluginInfo, PluginLoadError, PluginSpec, PluginVersion, WORLD_PACKAGE};
+pub use plugin::{
+    PluginInfo, PluginLoadError, PluginSpec, PluginVersion, WORLD_PACKAGE, version_of,
+};
 pub use state_store::{MemoryStateStore, StateScope, StateStore};

@@ -6,15 +6,11 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-use sha2::{Digest, Sha256};
-
 use super::Report;
-use super::cpu::ServiceRuntime;
-use super::e2e::FakeGraph;
-use super::run::{BenchOptions, start_service, tempfile_dir};
+use super::run::{BenchOptions, Loaded, loaded_service, tempfile_dir};
 use crate::plugins::PluginRegistry;
-use crate::simulator::{Simulator, SimulatorSettings};
+use crate::runtime::version_of;
+use serde_json::json;
 
 const SECTION: &str = "Hot reload: file change → new version serving";
 
@@ -37,11 +33,12 @@ pub async fn measure(options: &BenchOptions, report: &mut Report) -> anyhow::Res
         let dir = tempfile_dir()?;
         let path = dir.join("plugin.wasm");
         std::fs::write(&path, &base)?;
-        let cache = dir.join("cache");
-        let sim = Simulator::start(SimulatorSettings::default()).await?;
-        let (_graph, graph_addr) = FakeGraph::start().await?;
-        let service = ServiceRuntime::new()?;
-        let (_, app) = start_service(&path, &sim, graph_addr, &cache, service.handle()).await?;
+        let Loaded {
+            app,
+            sim: _sim,
+            service: _service,
+            ..
+        } = loaded_service(&path, &dir.join("cache")).await?;
 
         let tag = |kind: &str, run: usize| format!("{kind}-{run}-{}", std::process::id());
         let mut cold = Vec::new();
@@ -84,7 +81,7 @@ pub async fn measure(options: &BenchOptions, report: &mut Report) -> anyhow::Res
 /// Replaces the file as deployers should (a new file renamed over it) and waits until its
 /// version serves.
 async fn change(plugins: &PluginRegistry, path: &Path, bytes: &[u8]) -> anyhow::Result<Duration> {
-    let version = hex::encode(Sha256::digest(bytes))[..12].to_string();
+    let version = version_of(bytes);
     let mut changes = plugins.changes();
     let tmp = path.with_extension("wasm.tmp");
     let started = Instant::now();

@@ -60,6 +60,11 @@ impl BenchOptions {
     fn ivr(&self) -> PathBuf {
         self.plugin("ivr-menu")
     }
+
+    /// The compile cache kept between runs (beside the built plugins).
+    fn shared_cache(&self) -> PathBuf {
+        self.plugins_dir.join("../callhost-cache")
+    }
 }
 
 /// The workflows measured per event, when built.
@@ -176,7 +181,7 @@ async fn per_event(
 
 /// A service on loopback routing every call to the IVR in `plugin` (a watched file), with the
 /// simulator for keys and a fake Graph, running on `service`'s threads.
-pub(super) async fn start_service(
+async fn start_service(
     plugin: &Path,
     sim: &Simulator,
     graph_addr: std::net::SocketAddr,
@@ -243,27 +248,26 @@ host_calls = 100000
 
 /// The simulator (for callback keys), a fake Graph and a service routed to the IVR, with a
 /// valid callback token: what the load phases drive.
-struct Loaded {
-    url: String,
-    token: String,
-    graph: std::sync::Arc<FakeGraph>,
-    app: App,
-    _sim: Simulator,
+pub(super) struct Loaded {
+    pub url: String,
+    pub token: String,
+    pub graph: std::sync::Arc<FakeGraph>,
+    pub app: App,
+    pub sim: Simulator,
     /// Last: the service's threads outlive everything that uses them.
-    service: ServiceRuntime,
+    pub service: ServiceRuntime,
 }
 
-async fn loaded_service(options: &BenchOptions) -> anyhow::Result<Loaded> {
+/// The IVR served from `plugin`, compiled into `cache`.
+pub(super) async fn loaded_service(plugin: &Path, cache: &Path) -> anyhow::Result<Loaded> {
     let sim = Simulator::start(SimulatorSettings {
         bot_app_id: BOT.into(),
         ..SimulatorSettings::default()
     })
     .await?;
     let (graph, graph_addr) = FakeGraph::start().await?;
-    let cache = options.plugins_dir.join("../callhost-cache");
     let service = ServiceRuntime::new()?;
-    let (url, app) =
-        start_service(&options.ivr(), &sim, graph_addr, &cache, service.handle()).await?;
+    let (url, app) = start_service(plugin, &sim, graph_addr, cache, service.handle()).await?;
     let token = sim
         .issuer()
         .issue(IssueClaims::graph_callback(BOT, SIM_TENANT));
@@ -272,7 +276,7 @@ async fn loaded_service(options: &BenchOptions) -> anyhow::Result<Loaded> {
         token,
         graph,
         app,
-        _sim: sim,
+        sim,
         service,
     })
 }
@@ -285,9 +289,9 @@ async fn end_to_end(options: &BenchOptions, report: &mut Report) -> anyhow::Resu
         token,
         graph,
         app: _app,
-        _sim,
+        sim: _sim,
         service: _service,
-    } = loaded_service(options).await?;
+    } = loaded_service(&options.ivr(), &options.shared_cache()).await?;
     let seconds = if options.quick { 2 } else { 8 };
     let concurrency = 64;
     let saturated = drive(
@@ -383,9 +387,9 @@ async fn memory(options: &BenchOptions, report: &mut Report) -> anyhow::Result<(
         token,
         graph,
         app,
-        _sim,
+        sim: _sim,
         service: _service,
-    } = loaded_service(options).await?;
+    } = loaded_service(&options.ivr(), &options.shared_cache()).await?;
     let http = reqwest::Client::new();
     // Freed memory of earlier sections may still be returned to the system while calls are
     // added, so the figure per call is the growth from the previous step, not from the start.

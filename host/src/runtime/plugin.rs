@@ -54,10 +54,21 @@ pub struct PluginInfo {
     pub from_cache: bool,
 }
 
+/// Digits of the hash that name a version in logs, journals and the admin API.
+const VERSION_DIGITS: usize = 12;
+
+/// The version a component's bytes load as: the first digits of their SHA-256, as
+/// [`PluginInfo::version`] reports it.
+pub fn version_of(bytes: &[u8]) -> String {
+    let mut hash = hex::encode(Sha256::digest(bytes));
+    hash.truncate(VERSION_DIGITS);
+    hash
+}
+
 impl PluginInfo {
     /// The short version tag used in logs: the first 12 hex digits of the hash.
     pub fn version(&self) -> &str {
-        &self.hash[..12.min(self.hash.len())]
+        &self.hash[..VERSION_DIGITS.min(self.hash.len())]
     }
 
     /// The optional `callhost:workflow` interfaces the plugin imports, by name.

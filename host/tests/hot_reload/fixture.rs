@@ -10,7 +10,6 @@ use callhost::dispatch::CallSummary;
 use callhost::plugins::{PluginRegistry, PluginSummary, PluginsReport};
 use callhost::simulator::SimulatorSettings;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::support::bot::{BOT_APP_ID, Bot, plugin_table_at};
 use crate::support::plugin_path;
@@ -65,7 +64,7 @@ pub fn variant(component: &[u8], tag: &str) -> Vec<u8> {
 
 /// The short version of a component: how logs, journals and the admin API name it.
 pub fn version_of(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))[..12].to_string()
+    callhost::runtime::version_of(bytes)
 }
 
 /// Replaces a file as deployers should: a temporary file in the same directory, renamed over
