@@ -234,6 +234,11 @@ impl Dispatcher {
         &self.shared.plugins
     }
 
+    /// The state plugins keep per call and per plugin.
+    pub fn state_store(&self) -> &Arc<dyn StateStore> {
+        &self.shared.state
+    }
+
     pub fn metrics(&self) -> MetricsSnapshot {
         self.shared.metrics.snapshot()
     }

@@ -1,5 +1,5 @@
 //! The simulator's notifications against the documentation's examples
-//! (../shared/graph/fixtures): for every documented sequence, the same keys at every level and
+//! (host/tests/fixtures/graph): for every documented sequence, the same keys at every level and
 //! the same `@odata.type`s, placeholder values aside.
 
 use std::path::PathBuf;
@@ -80,10 +80,10 @@ const DOCUMENTED_ELSEWHERE: &[(&str, &str)] = &[
 ];
 
 fn fixtures_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/graph/fixtures");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/graph");
     assert!(
         dir.is_dir(),
-        "the Graph documentation fixtures are missing: expected them in {} (the shared graph reference beside the repository)",
+        "the Graph documentation fixtures are missing: expected them in {}; restore host/tests/fixtures/graph from the repository",
         dir.display()
     );
     dir

@@ -1,17 +1,16 @@
-//! Graph payloads copied from Microsoft's docs (`shared/graph/fixtures`), for tests.
+//! Graph payloads copied from Microsoft's docs (`host/tests/fixtures/graph`), for tests.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-/// The fixture folder. It sits beside the repository, both locally and in CI; a missing folder
-/// fails the test rather than skipping it.
+/// The fixture folder, part of the repository; a missing folder fails the test rather than
+/// skipping it.
 pub(crate) fn dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/graph/fixtures");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/graph");
     assert!(
         dir.is_dir(),
-        "Graph fixtures not found: looked in {} (shared/graph/fixtures beside the repository); \
-         check out `shared/` next to the repository",
+        "Graph fixtures not found: looked in {}; restore host/tests/fixtures/graph from the repository",
         dir.display()
     );
     dir
