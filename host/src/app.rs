@@ -2,8 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use axum::Router;
@@ -18,10 +17,12 @@ use crate::journal::MemoryJournal;
 use crate::plugins::{PluginRegistry, PluginSource, start_reloader};
 use crate::runtime::{MemoryStateStore, Runtime, RuntimeSettings};
 use crate::server::auth::{CallbackAuthSettings, CallbackAuthenticator};
-use crate::server::{AdminState, CallbackState, admin_router, callback_router};
+use crate::server::{AdminState, CallbackState, Readiness, admin_router, callback_router};
 
 /// How long shutdown waits for accepted notifications to be handled.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// Longest wait between two attempts to fetch Graph's signing keys while none are at hand.
+const KEY_FETCH_RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// The assembled service.
 pub struct App {
@@ -33,33 +34,71 @@ pub struct App {
     pub admin: Option<Router>,
     /// What happened on each call (also behind [`Dispatcher::journal`]).
     pub journal: Arc<MemoryJournal>,
+    /// Verifies Graph's callbacks; holds Graph's signing keys.
+    pub auth: CallbackAuthenticator,
+    /// What `/readyz` reports.
+    pub readiness: Readiness,
+}
+
+/// The listeners of [`App::bind`], bound before any plugin is compiled.
+pub struct Listeners {
+    callbacks: tokio::net::TcpListener,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
+    admin: Option<tokio::net::TcpListener>,
 }
 
 impl App {
-    /// Builds everything: loads every plugin (compiling through the cache), wires the Graph
-    /// client, callback authentication and the dispatcher, and starts reloading plugins and
-    /// routes when they change. Reaches no network.
+    /// Builds everything and loads every plugin (compiling through the cache): [`Self::assemble`]
+    /// then [`Self::load_plugins`]. Reaches no network.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let cache_dir = config
-            .runtime
-            .cache_dir
-            .as_ref()
-            .map(|d| config.resolve(d))
-            .unwrap_or_else(|| config.base_dir.join(".callhost/cache"));
+        let app = Self::assemble(config).await?;
+        app.load_plugins().await?;
+        Ok(app)
+    }
+
+    /// Runs the service until `shutdown` resolves: binds its ports first, so health checks
+    /// are answered (not ready) while plugins compile, then loads the plugins and fetches
+    /// Graph's signing keys; `/readyz` turns ready when both are done.
+    pub async fn run(
+        config: Config,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let app = Self::assemble(config).await?;
+        let listeners = app.bind().await?;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        });
+        let servers = app.serve_on(listeners, stop_rx.clone());
+        let keys = tokio::spawn(fetch_signing_keys(app.auth.clone()));
+        let mut stopping = stop_rx.clone();
+        tokio::select! {
+            loaded = app.load_plugins() => loaded?,
+            _ = stopping.wait_for(|stop| *stop) => {}
+        }
+        for server in servers {
+            server.await??;
+        }
+        keys.abort();
+        tracing::info!("listeners closed; finishing accepted notifications");
+        if !app.dispatcher.drain(SHUTDOWN_GRACE).await {
+            tracing::warn!("shutdown grace period passed with notifications still queued");
+        }
+        Ok(())
+    }
+
+    /// Builds everything but the plugins: the runtime, the Graph client, callback
+    /// authentication, the dispatcher and the routers. Compiles nothing, reaches no network;
+    /// callbacks are answered `503` until [`Self::load_plugins`] is done.
+    pub async fn assemble(config: Config) -> anyhow::Result<Self> {
         let runtime = Runtime::new(RuntimeSettings {
-            cache_dir: Some(cache_dir),
+            cache_dir: Some(config.cache_dir()),
             max_instances: config.runtime.max_instances,
             allocation: config.runtime.allocation,
             ..RuntimeSettings::default()
         })?;
         let plugins = PluginRegistry::new();
-        for id in config.plugins.keys() {
-            let started = std::time::Instant::now();
-            let source = PluginSource::from_config(&config, id)?;
-            let version = source.load(&runtime).await?;
-            tracing::info!(plugin = %id, version = version.info.version(), from_cache = version.info.from_cache, "plugin loaded");
-            plugins.install(source, version, started.elapsed());
-        }
         let routes = config
             .routes
             .iter()
@@ -70,7 +109,7 @@ impl App {
             tracing::warn!("no [[routes]] configured: incoming calls will not be answered");
         }
 
-        let mut not_ready = None;
+        let readiness = Readiness::new();
         let secret = match ClientSecret::from_env_or_file(
             config
                 .bot
@@ -82,7 +121,7 @@ impl App {
             Ok(secret) => secret,
             Err(e) => {
                 tracing::warn!(error = %e, "no client secret: Graph requests will fail until one is configured");
-                not_ready = Some(e.to_string());
+                readiness.credentials_missing(e.to_string());
                 ClientSecret::new(String::new())
             }
         };
@@ -134,19 +173,11 @@ impl App {
             Arc::new(MemoryStateStore::new()),
             Arc::new(actions),
         );
-        start_reloader(
-            config.clone(),
-            runtime.clone(),
-            plugins.clone(),
-            dispatcher.clone(),
-        );
-        let ready = Arc::new(AtomicBool::new(not_ready.is_none()));
         let callbacks = callback_router(
             CallbackState {
                 dispatcher: dispatcher.clone(),
-                auth,
-                ready,
-                not_ready_reason: Arc::new(std::sync::Mutex::new(not_ready)),
+                auth: auth.clone(),
+                readiness: readiness.clone(),
             },
             &config.server.callback_path,
             config.server.body_limit_bytes,
@@ -155,10 +186,7 @@ impl App {
             let token = std::env::var(crate::server::admin::ADMIN_TOKEN_ENV)
                 .ok()
                 .filter(|t| !t.is_empty());
-            let listen = config
-                .admin
-                .listen
-                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8081)));
+            let listen = admin_listen(&config);
             if token.is_none() && !listen.ip().is_loopback() {
                 bail!(
                     "admin.listen {listen} is not a loopback address: set {} to a secret token, or bind the admin API to 127.0.0.1",
@@ -180,25 +208,60 @@ impl App {
             callbacks,
             admin,
             journal,
+            auth,
+            readiness,
         })
     }
 
-    /// Serves until `shutdown` resolves, then lets in-flight events finish.
-    pub async fn serve(
-        self,
-        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            shutdown.await;
-            let _ = stop_tx.send(true);
-        });
-        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-            let _ = rx.wait_for(|s| *s).await;
-        };
+    /// Loads every configured plugin, one after the other, logging each start and outcome
+    /// (how long it took, whether it came from the compile cache), then starts reloading
+    /// plugins and routes when they change. The first plugin that does not load stops it.
+    pub async fn load_plugins(&self) -> anyhow::Result<()> {
+        let config = &self.config;
+        let total = config.plugins.len();
+        self.readiness.plugins_loading(total);
+        for (n, id) in config.plugins.keys().enumerate() {
+            let started = Instant::now();
+            self.readiness.plugin_loading(id);
+            let loaded = async {
+                let source = PluginSource::from_config(config, id)?;
+                tracing::info!(plugin = %id, path = %source.path.display(), "loading plugin {} of {total}", n + 1);
+                let version = source.load(&self.runtime).await?;
+                anyhow::Ok((source, version))
+            };
+            let (source, version) = match loaded.await {
+                Ok(loaded) => loaded,
+                Err(e) => {
+                    self.readiness.plugin_failed(id);
+                    return Err(e);
+                }
+            };
+            let took = started.elapsed();
+            tracing::info!(
+                plugin = %id,
+                version = version.info.version(),
+                from_cache = version.info.from_cache,
+                took_ms = took.as_millis() as u64,
+                "plugin loaded ({})",
+                if version.info.from_cache { "from the compile cache" } else { "compiled" },
+            );
+            self.plugins.install(source, version, took);
+            self.readiness.plugin_loaded();
+        }
+        start_reloader(
+            config.clone(),
+            self.runtime.clone(),
+            self.plugins.clone(),
+            self.dispatcher.clone(),
+        );
+        self.readiness.plugins_loaded();
+        Ok(())
+    }
+
+    /// Binds the callback listener (and loads its TLS certificate) and the admin listener.
+    pub async fn bind(&self) -> anyhow::Result<Listeners> {
         let listen = self.config.server.listen;
-        let mut servers = Vec::new();
-        match &self.config.server.tls {
+        let tls = match &self.config.server.tls {
             Some(tls) => {
                 let _ = rustls::crypto::ring::default_provider().install_default();
                 let tls_config = axum_server::tls_rustls::RustlsConfig::from_pem_file(
@@ -213,56 +276,112 @@ impl App {
                         tls.key.display()
                     )
                 })?;
-                let handle = axum_server::Handle::new();
-                let server = axum_server::bind_rustls(listen, tls_config)
-                    .handle(handle.clone())
-                    .serve(self.callbacks.clone().into_make_service());
-                let rx = stop_rx.clone();
-                tokio::spawn(async move {
-                    stopped(rx).await;
-                    handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
+                Some(tls_config)
+            }
+            None => None,
+        };
+        let callbacks = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding server.listen {listen}"))?;
+        let admin = match self.admin {
+            Some(_) => {
+                let addr = admin_listen(&self.config);
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding admin.listen {addr}"))?;
+                Some(listener)
+            }
+            None => None,
+        };
+        Ok(Listeners {
+            callbacks,
+            tls,
+            admin,
+        })
+    }
+
+    /// Serves on `listeners` until `stop` turns true; returns the servers' tasks.
+    fn serve_on(
+        &self,
+        listeners: Listeners,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Vec<tokio::task::JoinHandle<anyhow::Result<()>>> {
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let callback = self.config.callback_url();
+        let mut servers = Vec::new();
+        let local = listeners.callbacks.local_addr().ok();
+        let listen = local.map_or_else(|| self.config.server.listen.to_string(), |a| a.to_string());
+        match listeners.tls {
+            Some(tls_config) => {
+                let server = listeners.callbacks.into_std().map(|listener| {
+                    let handle = axum_server::Handle::new();
+                    let server = axum_server::tls_rustls::from_tcp_rustls(listener, tls_config)
+                        .handle(handle.clone())
+                        .serve(self.callbacks.clone().into_make_service());
+                    (handle, server)
                 });
-                tracing::info!(%listen, callback = %self.config.callback_url(), "serving callbacks over TLS");
-                servers.push(tokio::spawn(async move {
-                    server.await.context("callback listener")
-                }));
+                match server {
+                    Ok((handle, server)) => {
+                        let rx = stop.clone();
+                        tokio::spawn(async move {
+                            stopped(rx).await;
+                            handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
+                        });
+                        tracing::info!(%listen, %callback, "serving callbacks over TLS");
+                        servers.push(tokio::spawn(async move {
+                            server.await.context("callback listener")
+                        }));
+                    }
+                    Err(e) => servers.push(tokio::spawn(async move {
+                        Err(anyhow::Error::from(e).context("callback listener"))
+                    })),
+                }
             }
             None => {
-                let listener = tokio::net::TcpListener::bind(listen)
-                    .await
-                    .with_context(|| format!("binding server.listen {listen}"))?;
-                tracing::info!(listen = %listener.local_addr()?, callback = %self.config.callback_url(), "serving callbacks");
-                let server = axum::serve(listener, self.callbacks.clone())
-                    .with_graceful_shutdown(stopped(stop_rx.clone()));
+                tracing::info!(%listen, %callback, "serving callbacks");
+                let server = axum::serve(listeners.callbacks, self.callbacks.clone())
+                    .with_graceful_shutdown(stopped(stop.clone()));
                 servers.push(tokio::spawn(async move {
                     server.await.context("callback listener")
                 }));
             }
         }
-        if let Some(admin) = self.admin.clone() {
-            let addr = self
-                .config
-                .admin
-                .listen
-                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8081)));
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("binding admin.listen {addr}"))?;
-            tracing::info!(listen = %listener.local_addr()?, "serving the admin API");
-            let server =
-                axum::serve(listener, admin).with_graceful_shutdown(stopped(stop_rx.clone()));
+        if let (Some(listener), Some(admin)) = (listeners.admin, self.admin.clone()) {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(listen = %addr, "serving the admin API");
+            }
+            let server = axum::serve(listener, admin).with_graceful_shutdown(stopped(stop.clone()));
             servers.push(tokio::spawn(async move {
                 server.await.context("admin listener")
             }));
         }
-        for server in servers {
-            server.await??;
+        servers
+    }
+}
+
+fn admin_listen(config: &Config) -> SocketAddr {
+    config
+        .admin
+        .listen
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8081)))
+}
+
+/// Fetches Graph's signing keys until that succeeds, waiting longer after each failure (each
+/// failure is logged by the key store); callbacks cannot be verified before.
+async fn fetch_signing_keys(auth: CallbackAuthenticator) {
+    let mut wait = Duration::from_secs(1);
+    loop {
+        if auth.fetch_keys().await.is_fetched() {
+            return;
         }
-        tracing::info!("listeners closed; finishing accepted notifications");
-        if !self.dispatcher.drain(SHUTDOWN_GRACE).await {
-            tracing::warn!("shutdown grace period passed with notifications still queued");
-        }
-        Ok(())
+        tracing::warn!(
+            retry_in_s = wait.as_secs(),
+            "not ready: Graph's callback signing keys could not be fetched"
+        );
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(KEY_FETCH_RETRY_MAX);
     }
 }
 
@@ -287,4 +406,241 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use axum::http::{Request, StatusCode, header};
+    use axum::routing::get;
+    use serde_json::Value;
+    use tower::ServiceExt as _;
+
+    use super::*;
+    use crate::server::auth::{CallbackTokenIssuer, IssueClaims};
+
+    const APP_ID: &str = "0c3b2a19-6d5e-4f70-8a9b-1c2d3e4f5a6b";
+    const TENANT: &str = "11111111-1111-1111-1111-111111111111";
+
+    /// Graph's OpenID configuration and keys on loopback; answers 503 while `down`.
+    struct KeyServer {
+        issuer: Arc<CallbackTokenIssuer>,
+        openid_url: String,
+        jwks_url: String,
+        down: Arc<AtomicBool>,
+    }
+
+    impl KeyServer {
+        async fn start(down: bool) -> Self {
+            let issuer = Arc::new(CallbackTokenIssuer::new());
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base = format!("http://{}", listener.local_addr().unwrap());
+            let jwks_url = format!("{base}/keys");
+            let down = Arc::new(AtomicBool::new(down));
+            let config = issuer.openid_configuration(&jwks_url);
+            let keys = issuer.jwks_json();
+            let (down_a, down_b) = (down.clone(), down.clone());
+            let answer = |down: Arc<AtomicBool>, body: Value| async move {
+                if down.load(Ordering::SeqCst) {
+                    Err(StatusCode::SERVICE_UNAVAILABLE)
+                } else {
+                    Ok(axum::Json(body))
+                }
+            };
+            let router = Router::new()
+                .route(
+                    "/openid",
+                    get(move || answer(down_a.clone(), config.clone())),
+                )
+                .route("/keys", get(move || answer(down_b.clone(), keys.clone())));
+            tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+            Self {
+                issuer,
+                openid_url: format!("{base}/openid"),
+                jwks_url,
+                down,
+            }
+        }
+    }
+
+    fn built_plugin() -> PathBuf {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugins/answer-and-greet.wasm");
+        assert!(
+            path.is_file(),
+            "{} is missing: run `cargo xtask build-plugins` first",
+            path.display()
+        );
+        path
+    }
+
+    fn config(dir: &Path, keys: &KeyServer) -> Config {
+        std::fs::write(dir.join("secret"), "test-secret").unwrap();
+        let text = format!(
+            r#"
+[server]
+listen = "127.0.0.1:0"
+public_url = "http://127.0.0.1:9"
+[bot]
+app_id = "{APP_ID}"
+client_secret_file = "secret"
+[graph]
+base_url = "http://127.0.0.1:9/v1.0"
+token_url = "http://127.0.0.1:9/{{tenant}}/token"
+openid_config_url = "{openid}"
+[runtime]
+watch = false
+[admin]
+enabled = false
+[[routes]]
+plugin = "greet"
+[plugins.greet]
+path = {plugin:?}
+"#,
+            openid = keys.openid_url,
+            plugin = built_plugin().display().to_string(),
+        );
+        let mut config = Config::parse(&text).unwrap();
+        config.base_dir = dir.to_path_buf();
+        config.validate().unwrap();
+        config
+    }
+
+    async fn get_json(url: &str) -> (StatusCode, Value) {
+        let response = reqwest::get(url).await.unwrap();
+        let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+        (status, response.json().await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn ready_only_once_plugins_are_loaded_and_signing_keys_fetched() {
+        let keys = KeyServer::start(true).await;
+        let dir = tempfile::tempdir().unwrap();
+        let app = App::assemble(config(dir.path(), &keys)).await.unwrap();
+        let listeners = app.bind().await.unwrap();
+        let base = format!("http://{}", listeners.callbacks.local_addr().unwrap());
+        let (_stop, stop) = tokio::sync::watch::channel(false);
+        let _servers = app.serve_on(listeners, stop);
+
+        // Bound and answering before any plugin is compiled.
+        let (status, body) = get_json(&format!("{base}/readyz")).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["ready"], false);
+        let reason = body["reason"].as_str().unwrap();
+        assert!(reason.contains("plugins are not loaded"), "{reason}");
+        let callback = reqwest::Client::new()
+            .post(format!("{base}/api/calls"))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(callback.status().as_u16(), 503);
+        assert!(callback.headers().contains_key(header::RETRY_AFTER));
+
+        app.load_plugins().await.unwrap();
+        assert!(app.plugins.current("greet").is_some());
+        let (status, body) = get_json(&format!("{base}/readyz")).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        let reason = body["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("signing keys") && !reason.contains("plugins"),
+            "{reason}"
+        );
+
+        // Graph's keys cannot be fetched: still not ready, and the body names no URL.
+        let fetching = tokio::spawn(fetch_signing_keys(app.auth.clone()));
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while !matches!(
+                app.auth.keys_status(),
+                crate::server::auth::KeysStatus::Unavailable { .. }
+            ) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .unwrap();
+        let (status, body) = get_json(&format!("{base}/readyz")).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        let reason = body["reason"].as_str().unwrap();
+        assert!(reason.contains("cannot be fetched"), "{reason}");
+        assert!(!reason.contains(&keys.openid_url), "{reason}");
+
+        keys.down.store(false, Ordering::SeqCst);
+        tokio::time::timeout(Duration::from_secs(10), fetching)
+            .await
+            .expect("the keys are fetched once reachable")
+            .unwrap();
+        let (status, body) = get_json(&format!("{base}/readyz")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["ready"], true);
+    }
+
+    #[tokio::test]
+    async fn a_refused_callback_learns_nothing_of_the_configuration() {
+        let keys = KeyServer::start(true).await;
+        let dir = tempfile::tempdir().unwrap();
+        let app = App::build(config(dir.path(), &keys)).await.unwrap();
+        let secrets = [
+            APP_ID,
+            &keys.openid_url,
+            &keys.jwks_url,
+            "127.0.0.1",
+            "api.botframework.com",
+            "graph.microsoft.com",
+        ];
+        let post = |token: String| {
+            let request = Request::post("/api/calls")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(axum::body::Body::from("{\"value\":[]}"))
+                .unwrap();
+            app.callbacks.clone().oneshot(request)
+        };
+        let refused = async |token: String| {
+            let response = post(token).await.unwrap();
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+            assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
+            let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            let body = String::from_utf8(body.to_vec()).unwrap();
+            for secret in secrets {
+                assert!(!body.contains(secret), "the 401 tells `{secret}`: {body}");
+            }
+            body
+        };
+
+        // Keys unreachable: the error names the key URL, the answer must not.
+        let valid = keys
+            .issuer
+            .issue(IssueClaims::graph_callback(APP_ID, TENANT));
+        let body = refused(valid.clone()).await;
+        assert!(body.contains("unauthorized"), "{body}");
+
+        keys.down.store(false, Ordering::SeqCst);
+        assert!(app.auth.fetch_keys().await.is_fetched());
+        let other_bot = IssueClaims::graph_callback("another-bot", TENANT);
+        assert!(
+            refused(keys.issuer.issue(other_bot))
+                .await
+                .contains("audience")
+        );
+        let other_issuer = IssueClaims {
+            iss: "https://login.example.com".into(),
+            ..IssueClaims::graph_callback(APP_ID, TENANT)
+        };
+        assert!(
+            refused(keys.issuer.issue(other_issuer))
+                .await
+                .contains("issuer")
+        );
+        let stranger = CallbackTokenIssuer::new();
+        let unknown_key = stranger.issue(IssueClaims::graph_callback(APP_ID, TENANT));
+        assert!(refused(unknown_key).await.contains("signature"));
+
+        let accepted = post(valid).await.unwrap();
+        assert_ne!(accepted.status(), StatusCode::UNAUTHORIZED);
+    }
 }

@@ -1,5 +1,6 @@
 //! The `callhost` subcommands, as library functions the binary and tests share.
 
+pub mod build_c;
 pub mod check;
 pub mod demo;
 pub mod new;

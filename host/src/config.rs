@@ -55,7 +55,9 @@ pub struct ServerConfig {
     /// Address to listen on, e.g. `127.0.0.1:8080` behind a TLS-terminating proxy.
     pub listen: SocketAddr,
     /// The public https base URL Graph reaches this service at; callbacks go to
-    /// `<public_url><callback_path>`.
+    /// `<public_url><callback_path>`. Graph refuses callback URLs that are not https, so
+    /// `http://` is accepted only for a loopback host (127.0.0.0/8, `[::1]`, `localhost`),
+    /// for local testing.
     pub public_url: String,
     /// Path of the notification endpoint. Default `/api/calls`.
     #[serde(default = "default_callback_path")]
@@ -163,12 +165,16 @@ pub struct CallsConfig {
     /// How often established calls are kept alive, in seconds. Default 900 (Graph ends a call
     /// without keepAlive after 45 minutes).
     pub keepalive_interval_s: f64,
+    /// How long notifications for a call not known yet (its create request has not returned)
+    /// are held for it, in seconds. Default 15.
+    pub orphan_hold_s: f64,
 }
 
 impl Default for CallsConfig {
     fn default() -> Self {
         Self {
             keepalive_interval_s: 900.0,
+            orphan_hold_s: 15.0,
         }
     }
 }
@@ -211,6 +217,41 @@ pub struct PluginConfig {
     /// version) or `migrate` (each call moves to the new version at its next event).
     #[serde(default)]
     pub on_reload: OnReload,
+}
+
+/// Graph sends callbacks only to `https://` URLs: `server.public_url` must be one, except on a
+/// loopback host (127.0.0.0/8, `[::1]`, `localhost`), where plain `http://` serves local tests
+/// with a simulated Graph.
+fn check_public_url(public_url: &str) -> Result<(), String> {
+    const FIX: &str = "set it to the https URL Graph reaches this service at (TLS ends at a \
+        proxy in front of callhost, or at callhost itself with [server.tls])";
+    let url = url::Url::parse(public_url)
+        .map_err(|e| format!("server.public_url `{public_url}` is not a URL ({e}); {FIX}"))?;
+    let Some(host) = url.host() else {
+        return Err(format!(
+            "server.public_url `{public_url}` has no host; {FIX}"
+        ));
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(&host) => Ok(()),
+        "http" => Err(format!(
+            "server.public_url `{public_url}` is http://, and Graph refuses callback URLs that \
+             are not https; {FIX}. Plain http:// is allowed only for a loopback host \
+             (127.0.0.0/8, [::1] or localhost), for local testing"
+        )),
+        scheme => Err(format!(
+            "server.public_url `{public_url}` is a {scheme}: URL, not https; {FIX}"
+        )),
+    }
+}
+
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
 }
 
 fn default_callback_path() -> String {
@@ -268,13 +309,8 @@ impl Config {
             problems
                 .push("bot.app_id is empty; set it to the bot's Microsoft App (client) id".into());
         }
-        if !self.server.public_url.starts_with("https://")
-            && !self.server.public_url.starts_with("http://")
-        {
-            problems.push(format!(
-                "server.public_url `{}` is not an http(s) URL; Graph must reach callbacks there",
-                self.server.public_url
-            ));
+        if let Err(problem) = check_public_url(&self.server.public_url) {
+            problems.push(problem);
         }
         if !self.server.callback_path.starts_with('/') {
             problems.push(format!(
@@ -298,6 +334,12 @@ impl Config {
             problems.push(format!(
                 "calls.keepalive_interval_s {} must be between 0.01 and 2400 (Graph ends calls without keepAlive after 45 minutes)",
                 self.calls.keepalive_interval_s
+            ));
+        }
+        if !(0.01..=600.0).contains(&self.calls.orphan_hold_s) {
+            problems.push(format!(
+                "calls.orphan_hold_s {} must be between 0.01 and 600",
+                self.calls.orphan_hold_s
             ));
         }
         if self.runtime.max_instances == 0 {
@@ -343,6 +385,16 @@ impl Config {
         }
     }
 
+    /// Where compiled plugins are kept: `runtime.cache_dir`, resolved against this file's
+    /// directory, by default `.callhost/cache` beside it.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.runtime
+            .cache_dir
+            .as_ref()
+            .map(|dir| self.resolve(dir))
+            .unwrap_or_else(|| self.base_dir.join(".callhost/cache"))
+    }
+
     /// The full callback URL Graph posts to.
     pub fn callback_url(&self) -> String {
         format!(
@@ -350,5 +402,74 @@ impl Config {
             self.server.public_url.trim_end_matches('/'),
             self.server.callback_path
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems_with_public_url(public_url: &str) -> Vec<String> {
+        let text = format!(
+            "[server]\nlisten = \"127.0.0.1:8080\"\npublic_url = \"{public_url}\"\n\
+             [bot]\napp_id = \"app\"\n"
+        );
+        let config = Config::parse(&text).unwrap();
+        match config.validate() {
+            Ok(()) => Vec::new(),
+            Err(problems) => problems,
+        }
+    }
+
+    #[test]
+    fn public_url_must_be_https() {
+        for url in [
+            "http://bot.example.com",
+            "http://10.0.0.5:8080",
+            "http://[2001:db8::1]",
+        ] {
+            let problems = problems_with_public_url(url);
+            assert_eq!(problems.len(), 1, "{url}: {problems:?}");
+            let problem = &problems[0];
+            for part in ["server.public_url", url, "https", "loopback", "127.0.0.0/8"] {
+                assert!(problem.contains(part), "`{problem}` names {part}");
+            }
+        }
+        for url in ["ftp://bot.example.com", "bot.example.com", "https://"] {
+            let problems = problems_with_public_url(url);
+            assert!(
+                problems.len() == 1 && problems[0].contains("server.public_url"),
+                "{url}: {problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn https_and_loopback_http_are_accepted() {
+        for url in [
+            "https://bot.example.com",
+            "https://bot.example.com:8443/base/",
+            "http://127.0.0.1:8080",
+            "http://127.1.2.3",
+            "http://[::1]:8080",
+            "http://localhost:3978",
+            "http://LOCALHOST",
+        ] {
+            assert_eq!(problems_with_public_url(url), Vec::<String>::new(), "{url}");
+        }
+    }
+
+    #[test]
+    fn the_cache_dir_is_beside_the_file_unless_configured() {
+        let text = "[server]\nlisten = \"127.0.0.1:8080\"\npublic_url = \"https://b\"\n\
+                    [bot]\napp_id = \"app\"\n";
+        let mut config = Config::parse(text).unwrap();
+        config.base_dir = PathBuf::from("/srv/callhost");
+        assert_eq!(
+            config.cache_dir(),
+            Path::new("/srv/callhost/.callhost/cache")
+        );
+        config.runtime.cache_dir = Some(PathBuf::from("cache"));
+        assert_eq!(config.cache_dir(), Path::new("/srv/callhost/cache"));
     }
 }

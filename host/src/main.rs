@@ -18,10 +18,30 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Validate a plugin component against the callhost:workflow world.
+    /// Validate a plugin component against the callhost:workflow world. The compiled
+    /// component is kept in a compile cache, so checking it again is fast.
     Check {
         /// The plugin's .wasm file.
         plugin: PathBuf,
+        /// Use the compile cache of this configuration (its `runtime.cache_dir`), the one
+        /// `serve` loads plugins from.
+        #[arg(long, short, conflicts_with_all = ["cache_dir", "no_cache"])]
+        config: Option<PathBuf>,
+        /// The compile cache directory. Default: $XDG_CACHE_HOME/callhost/compile, else
+        /// ~/.cache/callhost/compile.
+        #[arg(long, env = "CALLHOST_CACHE_DIR", conflicts_with = "no_cache")]
+        cache_dir: Option<PathBuf>,
+        /// Compile without the compile cache.
+        #[arg(long)]
+        no_cache: bool,
+    },
+    /// Build the C plugin in DIR (made by `callhost new --lang c`) into DIR/<name of DIR>.wasm,
+    /// with clang-19 and wasi-libc; bindings and the component are made by callhost itself.
+    #[command(name = "build-c")]
+    BuildC {
+        /// The plugin's directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
     },
     /// Measure event costs, end-to-end throughput and latency, memory and start-up, and write
     /// a report.
@@ -108,9 +128,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let _log_writer = init_tracing();
     let result = match cli.command {
-        Command::Check { plugin } => callhost::cli::check::check(&plugin)
-            .map(|report| println!("{report}"))
-            .map_err(anyhow::Error::from),
+        Command::Check {
+            plugin,
+            config,
+            cache_dir,
+            no_cache,
+        } => check(plugin, config, cache_dir, no_cache),
+        Command::BuildC { dir } => {
+            callhost::cli::build_c::build_c(&dir).map(|wasm| println!("{}", wasm.display()))
+        }
         Command::Serve { config } => serve(config),
         Command::Simulate {
             plugin,
@@ -145,14 +171,34 @@ fn main() -> ExitCode {
     }
 }
 
+fn check(
+    plugin: PathBuf,
+    config: Option<PathBuf>,
+    cache_dir: Option<PathBuf>,
+    no_cache: bool,
+) -> anyhow::Result<()> {
+    use callhost::cli::check::CheckCache;
+    let cache = match (config, cache_dir, no_cache) {
+        (_, _, true) => CheckCache::Off,
+        (Some(config), _, _) => {
+            CheckCache::Dir(callhost::config::Config::load(&config)?.cache_dir())
+        }
+        (None, Some(dir), false) => CheckCache::Dir(dir),
+        (None, None, false) => CheckCache::Default,
+    };
+    let report = callhost::cli::check::check_with(&plugin, &cache)?;
+    println!("{report}");
+    Ok(())
+}
+
 fn serve(config: PathBuf) -> anyhow::Result<()> {
     // Validated before anything starts: no port is bound for a bad configuration.
     let config = callhost::config::Config::load(&config)?;
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async {
-        let app = callhost::app::App::build(config).await?;
-        app.serve(callhost::app::shutdown_signal()).await
-    })
+    runtime.block_on(callhost::app::App::run(
+        config,
+        callhost::app::shutdown_signal(),
+    ))
 }
 
 fn bench(

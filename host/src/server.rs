@@ -6,9 +6,7 @@ pub mod auth;
 mod callbacks;
 mod error;
 mod health;
-
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+mod readiness;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -16,6 +14,7 @@ use axum::routing::{get, post};
 
 pub use admin::{AdminState, admin_router};
 pub use error::ApiError;
+pub use readiness::Readiness;
 
 use crate::dispatch::Dispatcher;
 use auth::CallbackAuthenticator;
@@ -25,10 +24,9 @@ use auth::CallbackAuthenticator;
 pub struct CallbackState {
     pub dispatcher: Dispatcher,
     pub auth: CallbackAuthenticator,
-    /// False until the service can act on calls (plugins loaded, credentials present).
-    pub ready: Arc<AtomicBool>,
-    /// Why the service is not ready, for `/readyz`.
-    pub not_ready_reason: Arc<std::sync::Mutex<Option<String>>>,
+    /// Whether the service can act on calls (plugins loaded, signing keys fetched,
+    /// credentials present), and why not.
+    pub readiness: Readiness,
 }
 
 /// The public router: `POST <callback_path>`, `/healthz`, `/readyz`.

@@ -1,10 +1,13 @@
-//! The author's path, per language: `callhost new` makes a plugin, it builds with the command
-//! the template documents, passes `callhost check` and the template's scenario, and answers an
-//! incoming call.
+//! The author's path, per language, as a newcomer walks it: a copy of the callhost binary in a
+//! folder of its own (nothing beside it, so it cannot find the repository it was built from),
+//! `callhost new` in a folder outside the repository, the build with the command the plugin's
+//! README documents, `callhost check` (a second check comes from the compile cache),
+//! `callhost simulate` with the template's scenario, and the component answers an incoming call.
 //!
-//! The builds use the toolchains `cargo xtask build-plugins` installs: componentize-py in
-//! target/toolchains/venv, ComponentizeJS in plugins/ivr-menu-js/node_modules, clang-19 and
-//! wasi-libc from apt. A missing one fails the test with what to run.
+//! The builds use the toolchains `cargo xtask build-plugins` installs, as the generated README
+//! says they can be used: componentize-py in target/toolchains/venv, ComponentizeJS from npm's
+//! cache (`npm ci --offline` with the template's lock file), clang-19 and wasi-libc from apt.
+//! A missing one fails the test with what to run.
 
 mod support;
 
@@ -13,7 +16,7 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 
 use callhost::call::{AnswerOptions, CallAction, CallState, Modality};
-use callhost::cli::new::{Language, NewPlugin};
+use callhost::cli::new::Language;
 use callhost::runtime::{
     EventInput, MemoryStateStore, Outcome, PluginSpec, Runtime, RuntimeSettings,
 };
@@ -42,83 +45,193 @@ async fn a_new_c_plugin_builds_checks_and_answers() {
     author_path(Language::C).await;
 }
 
-async fn author_path(language: Language) {
-    let parent = tempfile::tempdir().unwrap();
-    let name = format!("hello-{}", language.key());
-    let plugin = callhost::cli::new::new(language, &name, parent.path()).unwrap();
+/// A copy of the callhost binary alone in a temporary folder, run from another one.
+struct Newcomer {
+    bin: tempfile::TempDir,
+    work: tempfile::TempDir,
+}
 
-    let wasm = build(&plugin);
-    let checked = run(callhost().arg("check").arg(&wasm));
+impl Newcomer {
+    fn new() -> Self {
+        let bin = tempfile::tempdir().unwrap();
+        std::fs::copy(env!("CARGO_BIN_EXE_callhost"), bin.path().join("callhost")).unwrap();
+        let work = tempfile::tempdir().unwrap();
+        assert!(!work.path().starts_with(repo_root()));
+        Self { bin, work }
+    }
+
+    /// `command` in `dir`, with the copy first on PATH as `callhost`.
+    fn command(&self, program: &str, dir: &Path) -> Command {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut paths = vec![self.bin.path().to_path_buf()];
+        paths.extend(std::env::split_paths(&path));
+        let mut command = Command::new(program);
+        command
+            .current_dir(dir)
+            .env("PATH", std::env::join_paths(paths).unwrap())
+            // The compile cache the tests share: Python and JavaScript compile once.
+            .env(
+                "CALLHOST_CACHE_DIR",
+                repo_root().join("target/test-compile-cache"),
+            )
+            .env("CALLHOST_LOG", "warn");
+        command
+    }
+
+    fn callhost(&self, dir: &Path) -> Command {
+        let mut command = self.command("callhost", dir);
+        command.env_remove("CARGO_MANIFEST_DIR");
+        command
+    }
+}
+
+/// What `callhost new` printed: the plugin's setup step, build command and component.
+struct Made {
+    dir: PathBuf,
+    setup: Option<String>,
+    build: String,
+    wasm: String,
+}
+
+fn parse_new(output: &str, dir: PathBuf) -> Made {
+    let field = |name: &str| {
+        output
+            .lines()
+            .find_map(|line| line.trim().strip_prefix(name))
+            .map(|value| value.trim().to_string())
+    };
+    let check = field("check:").expect("`callhost new` prints the check command");
+    Made {
+        dir,
+        setup: field("once:"),
+        build: field("build:").expect("`callhost new` prints the build command"),
+        wasm: check.strip_prefix("callhost check ").unwrap().to_string(),
+    }
+}
+
+async fn author_path(language: Language) {
+    let newcomer = Newcomer::new();
+    let name = format!("hello-{}", language.key());
+    let made =
+        run(newcomer
+            .callhost(newcomer.work.path())
+            .args(["new", "--lang", language.key(), &name]));
+    let made = parse_new(&stdout(&made), newcomer.work.path().join(&name));
+    assert_names_no_checkout(&made.dir);
+    let readme = std::fs::read_to_string(made.dir.join("README.md")).unwrap();
     assert!(
-        stdout(&checked).contains("is a callhost workflow"),
-        "callhost check {}:\n{}",
-        wasm.display(),
-        stdout(&checked)
+        readme.contains(&made.build),
+        "the README documents the build:\n{readme}"
     );
+
+    let wasm = build(&newcomer, language, &made);
+    for attempt in ["first", "second"] {
+        let checked = run(newcomer.callhost(&made.dir).arg("check").arg(&wasm));
+        let report = stdout(&checked);
+        assert!(
+            report.contains("is a callhost workflow"),
+            "callhost check {}:\n{report}",
+            wasm.display()
+        );
+        if attempt == "second" {
+            assert!(
+                report.contains("loaded from the compile cache"),
+                "the second check compiled again:\n{report}"
+            );
+        }
+    }
     // `simulate` fails when the scenario's expectations (answered, no fallback) are not met.
-    run(callhost()
+    run(newcomer
+        .callhost(&made.dir)
         .args(["simulate", "--plugin"])
         .arg(&wasm)
-        .arg("--scenario")
-        .arg(plugin.dir.join("scenario.toml")));
+        .args(["--scenario", "scenario.toml"]));
 
     assert_answers(&name, &wasm).await;
 }
 
 /// Builds the plugin with its documented command and returns the component.
-fn build(plugin: &NewPlugin) -> PathBuf {
-    let mut build = Command::new("sh");
-    build.arg("-c").arg(&plugin.build).current_dir(&plugin.dir);
-    let wasm = match plugin.language {
+fn build(newcomer: &Newcomer, language: Language, made: &Made) -> PathBuf {
+    let mut build = newcomer.command("sh", &made.dir);
+    build.arg("-c").arg(&made.build);
+    let wasm = match language {
         Language::Rust => {
             rust_target_installed();
-            // A lasting target directory, so that the SDK's dependencies build once.
+            // A lasting target directory, so that the SDK's dependencies build once; offline:
+            // the lock file pins the crates callhost's own plugins were built with.
             let target_dir = repo_root().join("target/scaffold-test");
-            build.env("CARGO_TARGET_DIR", &target_dir);
-            let wasm = Path::new(&plugin.wasm).strip_prefix("target").unwrap();
+            build
+                .env("CARGO_TARGET_DIR", &target_dir)
+                .env("CARGO_NET_OFFLINE", "true");
+            let wasm = Path::new(&made.wasm).strip_prefix("target").unwrap();
             target_dir.join(wasm)
         }
         Language::Python => {
-            // The `once` step, `python3 -m venv .venv && .venv/bin/pip install …`, done by xtask.
+            // The README's alternative to the `once` step: the venv xtask installed.
             link_toolchain(
                 &repo_root().join("target/toolchains/venv"),
-                &plugin.dir.join(".venv"),
+                &made.dir.join(".venv"),
             );
-            plugin.dir.join(&plugin.wasm)
+            made.dir.join(&made.wasm)
         }
         Language::Js => {
-            // The `once` step, `npm install`, done by xtask for plugins/ivr-menu-js, which pins
-            // the same packages as the template.
-            let ivr_menu_js = repo_root().join("plugins/ivr-menu-js");
-            assert_eq!(
-                npm_dev_dependencies(&ivr_menu_js),
-                npm_dev_dependencies(&plugin.dir),
-                "the JavaScript template and plugins/ivr-menu-js must pin the same packages"
+            // The `once` step, from npm's cache only: it holds the packages xtask installed
+            // for plugins/ivr-menu-js, which the template's lock file pins.
+            assert_eq!(made.setup.as_deref(), Some("npm ci"));
+            assert!(
+                repo_root()
+                    .join("plugins/ivr-menu-js/node_modules")
+                    .is_dir(),
+                "plugins/ivr-menu-js/node_modules is missing: {BUILD_TOOLCHAINS_FIRST}"
             );
-            link_toolchain(
-                &ivr_menu_js.join("node_modules"),
-                &plugin.dir.join("node_modules"),
-            );
-            plugin.dir.join(&plugin.wasm)
+            run(newcomer.command("npm", &made.dir).args([
+                "ci",
+                "--offline",
+                "--no-audit",
+                "--no-fund",
+            ]));
+            made.dir.join(&made.wasm)
         }
         Language::C => {
+            assert_eq!(made.build, "callhost build-c");
             for file in ["/usr/bin/clang-19", "/usr/lib/wasm32-wasi/libc.a"] {
                 assert!(
                     Path::new(file).exists(),
                     "{file} is missing: {BUILD_TOOLCHAINS_FIRST}"
                 );
             }
-            plugin.dir.join(&plugin.wasm)
+            made.dir.join(&made.wasm)
         }
     };
     run(&mut build);
-    assert!(
-        wasm.exists(),
-        "`{}` made no {}",
-        plugin.build,
-        wasm.display()
-    );
+    assert!(wasm.exists(), "`{}` made no {}", made.build, wasm.display());
     wasm
+}
+
+/// No file `callhost new` wrote points into the checkout the binary was built from.
+fn assert_names_no_checkout(dir: &Path) {
+    let checkout = repo_root().canonicalize().unwrap().display().to_string();
+    for file in walk(dir) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            !text.contains(&checkout),
+            "{} names the checkout {checkout}",
+            file.display()
+        );
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }
 
 /// One incoming call through the runtime: the plugin answers it with audio.
@@ -154,10 +267,6 @@ async fn assert_answers(name: &str, wasm: &Path) {
     assert_eq!(control.take(), vec![answered], "plugin {name}");
 }
 
-fn callhost() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_callhost"))
-}
-
 fn run(command: &mut Command) -> Output {
     let output = command
         .output()
@@ -184,12 +293,6 @@ fn link_toolchain(installed: &Path, link: &Path) {
         installed.display()
     );
     std::os::unix::fs::symlink(installed, link).unwrap();
-}
-
-fn npm_dev_dependencies(project: &Path) -> serde_json::Value {
-    let package = std::fs::read_to_string(project.join("package.json")).unwrap();
-    let package: serde_json::Value = serde_json::from_str(&package).unwrap();
-    package["devDependencies"].clone()
 }
 
 fn rust_target_installed() {

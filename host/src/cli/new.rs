@@ -1,6 +1,9 @@
 //! `callhost new --lang rust|python|js|c NAME [--dir DIR]`: a new workflow plugin from the
-//! language's template (templates/<lang>/ of the repository, built into the binary), ready to
-//! build, check and serve. It answers every call out of the box.
+//! language's template, ready to build, check and serve. It answers every call out of the box.
+//!
+//! Everything written comes from this binary (templates/, wit/, the Rust SDK and the pinned
+//! lock files are built into it), so a plugin can be made and built anywhere, with only
+//! callhost and the language's toolchain: nothing points back at a callhost checkout.
 
 use std::fmt;
 use std::fs;
@@ -8,12 +11,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-/// The callhost checkout this binary was built from: the Rust template depends on its SDK, and
-/// C plugins are built by its build tool.
-const CALLHOST_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-
-/// The WIT contract, written into the plugins whose toolchain reads it from the project.
-const WIT: &[(&str, &str)] = &[
+/// The WIT contract: written into the plugins whose toolchain reads it from the project, into
+/// the Rust SDK, and read by `callhost build-c`.
+pub(crate) const WIT: &[(&str, &str)] = &[
     (
         "call-control.wit",
         include_str!("../../../wit/call-control.wit"),
@@ -26,6 +26,74 @@ const WIT: &[(&str, &str)] = &[
     ("world.wit", include_str!("../../../wit/world.wit")),
 ];
 
+/// The Rust SDK's sources (plugins/callhost-sdk/src/), written into `callhost-sdk/src/` of a
+/// Rust plugin; its Cargo.toml is the template's `rust/callhost-sdk/Cargo.toml`.
+const SDK_SOURCES: &[(&str, &str)] = &[
+    (
+        "call.rs",
+        include_str!("../../../plugins/callhost-sdk/src/call.rs"),
+    ),
+    (
+        "config.rs",
+        include_str!("../../../plugins/callhost-sdk/src/config.rs"),
+    ),
+    (
+        "error.rs",
+        include_str!("../../../plugins/callhost-sdk/src/error.rs"),
+    ),
+    (
+        "lib.rs",
+        include_str!("../../../plugins/callhost-sdk/src/lib.rs"),
+    ),
+    (
+        "log.rs",
+        include_str!("../../../plugins/callhost-sdk/src/log.rs"),
+    ),
+    (
+        "menu.rs",
+        include_str!("../../../plugins/callhost-sdk/src/menu.rs"),
+    ),
+    (
+        "prompt.rs",
+        include_str!("../../../plugins/callhost-sdk/src/prompt.rs"),
+    ),
+    (
+        "state.rs",
+        include_str!("../../../plugins/callhost-sdk/src/state.rs"),
+    ),
+    (
+        "target.rs",
+        include_str!("../../../plugins/callhost-sdk/src/target.rs"),
+    ),
+    (
+        "tone.rs",
+        include_str!("../../../plugins/callhost-sdk/src/tone.rs"),
+    ),
+    (
+        "workflow.rs",
+        include_str!("../../../plugins/callhost-sdk/src/workflow.rs"),
+    ),
+];
+
+/// Where the SDK's `generate!` finds the WIT in the repository, and in a plugin's copy.
+const SDK_WIT_PATH: (&str, &str) = (r#"path: "../../wit","#, r#"path: "wit","#);
+
+/// The crate versions callhost's own Rust plugins are built and tested with.
+const RUST_LOCK: &str = include_str!("../../../plugins/Cargo.lock");
+
+/// The npm packages plugins/ivr-menu-js is built and tested with; the template's package.json
+/// pins the same.
+const JS_LOCK: &str = include_str!("../../../plugins/ivr-menu-js/package-lock.json");
+/// The name of the project [`JS_LOCK`] comes from.
+const JS_LOCK_NAME: &str = "ivr-menu-js";
+/// The versions of [`JS_LOCK`], as the README names them.
+const COMPONENTIZE_JS: &str = "0.23.0";
+const PREVIEW2_SHIM: &str = "0.25.0";
+const COMPONENTIZE_PY: &str = "0.25.1";
+
+/// Where the guide to writing workflows is published.
+const GUIDE: &str = concat!(env!("CARGO_PKG_REPOSITORY"), "/blob/main/plugins/README.md");
+
 /// A file of a template: its path in the new plugin, and its text with `{{…}}` placeholders.
 type TemplateFile = (&'static str, &'static str);
 
@@ -37,7 +105,12 @@ macro_rules! template {
 
 /// Files of every plugin, whatever its language.
 const COMMON: &[TemplateFile] = template!("README.md", "scenario.toml");
-const RUST: &[TemplateFile] = template!("rust/Cargo.toml", "rust/src/lib.rs", "rust/.gitignore");
+const RUST: &[TemplateFile] = template!(
+    "rust/Cargo.toml",
+    "rust/src/lib.rs",
+    "rust/.gitignore",
+    "rust/callhost-sdk/Cargo.toml"
+);
 const PYTHON: &[TemplateFile] = template!("python/app.py", "python/.gitignore");
 const JS: &[TemplateFile] = template!(
     "js/app.js",
@@ -175,7 +248,10 @@ pub fn new(language: Language, name: &str, parent_dir: &Path) -> Result<NewPlugi
         ("{{name}}", name.to_string()),
         ("{{Name}}", type_name(name)),
         ("{{language}}", language.to_string()),
-        ("{{callhost}}", callhost_root().display().to_string()),
+        ("{{version}}", env!("CARGO_PKG_VERSION").to_string()),
+        ("{{guide}}", GUIDE.to_string()),
+        ("{{contents}}", wrap(contents_text(language))),
+        ("{{toolchain}}", wrap(&toolchain_text(language))),
         ("{{wasm}}", plugin.wasm.clone()),
         ("{{setup}}", setup_text(&plugin)),
         ("{{build}}", plugin.build.clone()),
@@ -190,19 +266,65 @@ pub fn new(language: Language, name: &str, parent_dir: &Path) -> Result<NewPlugi
             });
         write(&plugin.dir.join(path), &text)?;
     }
+    match language {
+        Language::Rust => write_rust_sdk(&plugin.dir)?,
+        Language::Js => write(&plugin.dir.join("package-lock.json"), &js_lock(name))?,
+        Language::Python | Language::C => {}
+    }
     if language.needs_wit() {
-        for (file, text) in WIT {
-            write(&plugin.dir.join("wit").join(file), text)?;
-        }
+        let wit = plugin.dir.join("wit");
+        write_wit(&wit).map_err(|source| NewError::Write { path: wit, source })?;
     }
     Ok(plugin)
+}
+
+/// The WIT contract, as files of `dir`.
+pub(crate) fn write_wit(dir: &Path) -> io::Result<()> {
+    fs::create_dir_all(dir)?;
+    for (file, text) in WIT {
+        fs::write(dir.join(file), text)?;
+    }
+    Ok(())
+}
+
+/// `callhost-sdk/` (sources and WIT; its Cargo.toml is a template file) and the lock file.
+fn write_rust_sdk(plugin_dir: &Path) -> Result<(), NewError> {
+    let sdk = plugin_dir.join("callhost-sdk");
+    for (file, text) in SDK_SOURCES {
+        let text = if *file == "lib.rs" {
+            sdk_lib_rs(text)
+        } else {
+            text.to_string()
+        };
+        write(&sdk.join("src").join(file), &text)?;
+    }
+    let wit = sdk.join("wit");
+    write_wit(&wit).map_err(|source| NewError::Write { path: wit, source })?;
+    write(&plugin_dir.join("Cargo.lock"), RUST_LOCK)
+}
+
+/// The SDK's lib.rs, generating its bindings from its own copy of the WIT.
+fn sdk_lib_rs(text: &str) -> String {
+    let (in_repository, in_plugin) = SDK_WIT_PATH;
+    text.replace(in_repository, in_plugin).replace(
+        "generated from `wit/` of this repository",
+        "generated from `wit/`",
+    )
+}
+
+/// plugins/ivr-menu-js's lock file, for the project `name`.
+fn js_lock(name: &str) -> String {
+    let from = format!("\"name\": \"{JS_LOCK_NAME}\"");
+    JS_LOCK
+        .replace(&from, &format!("\"name\": \"{name}\""))
+        .replacen("      \"license\": \"Apache-2.0\",\n", "", 1)
 }
 
 /// The build of each language.
 fn describe(language: Language, name: &str, dir: PathBuf) -> NewPlugin {
     let (setup, build, wasm) = match language {
         Language::Rust => (
-            None,
+            Some("rustup target add wasm32-wasip2".to_string()),
             "cargo build --release --target wasm32-wasip2".to_string(),
             format!(
                 "target/wasm32-wasip2/release/{}.wasm",
@@ -210,26 +332,18 @@ fn describe(language: Language, name: &str, dir: PathBuf) -> NewPlugin {
             ),
         ),
         Language::Python => (
-            Some(
-                "python3 -m venv .venv && .venv/bin/pip install componentize-py==0.25.1"
-                    .to_string(),
-            ),
+            Some(format!(
+                "python3 -m venv .venv && .venv/bin/pip install componentize-py=={COMPONENTIZE_PY}"
+            )),
             format!(".venv/bin/componentize-py -d wit -w workflow componentize app -o {name}.wasm"),
             format!("{name}.wasm"),
         ),
         Language::Js => (
-            Some("npm install".to_string()),
+            Some("npm ci".to_string()),
             "npm run build".to_string(),
             format!("{name}.wasm"),
         ),
-        Language::C => (
-            None,
-            format!(
-                "cargo run --quiet --release --manifest-path {}/Cargo.toml -p xtask -- build-c .",
-                callhost_root().display()
-            ),
-            format!("{name}.wasm"),
-        ),
+        Language::C => (None, "callhost build-c".to_string(), format!("{name}.wasm")),
     };
     NewPlugin {
         language,
@@ -241,27 +355,88 @@ fn describe(language: Language, name: &str, dir: PathBuf) -> NewPlugin {
     }
 }
 
-/// What the README says a build needs.
-fn setup_text(plugin: &NewPlugin) -> String {
-    let needs = match plugin.language {
-        Language::Rust => "Needs Rust's wasm32-wasip2 target (`rustup target add wasm32-wasip2`).",
-        Language::Python => "Needs componentize-py 0.25.1 from PyPI.",
-        Language::Js => "Needs Node.js 18 or newer, and ComponentizeJS from npm.",
-        Language::C => {
-            "Builds with callhost's build tool: it generates the bindings from wit/, compiles with \
-             clang-19 and wasi-libc (installed with apt when missing: `apt-get install -y clang-19 \
-             lld-19 libclang-rt-19-dev-wasm32 wasi-libc`) and makes the component."
+/// What the plugin's directory holds, for its README.
+fn contents_text(language: Language) -> &'static str {
+    match language {
+        Language::Rust => {
+            "`src/lib.rs` (the workflow), `callhost-sdk/` (the Rust SDK, with the WIT contract in \
+             `callhost-sdk/wit/`), `Cargo.lock` (the crate versions callhost's own plugins are \
+             built and tested with) and `scenario.toml`."
         }
-    };
-    match &plugin.setup {
-        Some(setup) => format!("{needs} Once, in this directory: `{setup}`."),
-        None => needs.to_string(),
+        Language::Python => {
+            "`app.py` (the workflow), `wit/` (the WIT contract) and `scenario.toml`."
+        }
+        Language::Js => {
+            "`app.js` (the workflow), `build.mjs` (the build), `package.json` and \
+             `package-lock.json` (the npm packages, pinned to the versions callhost is tested \
+             with), `wit/` (the WIT contract) and `scenario.toml`."
+        }
+        Language::C => {
+            "`app.c` (the workflow), `wit/` (the WIT contract, from which the build generates \
+             `workflow.h`) and `scenario.toml`."
+        }
     }
 }
 
-fn callhost_root() -> PathBuf {
-    let root = Path::new(CALLHOST_ROOT);
-    root.canonicalize().unwrap_or_else(|_| root.to_path_buf())
+/// The toolchain a build needs, and where to get it.
+fn toolchain_text(language: Language) -> String {
+    match language {
+        Language::Rust => "Rust (rustup) with its `wasm32-wasip2` target: `rustup target add \
+             wasm32-wasip2`. The first build fetches the SDK's dependencies (wit-bindgen, \
+             serde) from crates.io, at the versions of `Cargo.lock`."
+            .to_string(),
+        Language::Python => format!(
+            "componentize-py {COMPONENTIZE_PY} from PyPI, in a virtualenv `.venv` of this \
+             directory (the command below; it needs `python3` with its `venv` module, Debian: \
+             `apt-get install -y python3-venv`). It embeds CPython, so the component needs \
+             nothing else. On a machine where callhost's `cargo xtask build-plugins` ran, the \
+             same version is installed in `target/toolchains/venv/` of that checkout: a symlink \
+             `.venv` to it works as well (`ln -s <checkout>/target/toolchains/venv .venv`)."
+        ),
+        Language::Js => format!(
+            "Node.js 18 or newer with npm (Debian: `apt-get install -y nodejs npm`), and \
+             ComponentizeJS {COMPONENTIZE_JS} with @bytecodealliance/preview2-shim \
+             {PREVIEW2_SHIM} from npm, pinned in `package-lock.json` to the versions callhost \
+             is tested with. `npm ci` installs exactly those; `npm ci --offline` installs them \
+             without network from npm's cache, which holds them on a machine where callhost's \
+             `cargo xtask build-plugins` ran (it installs them into \
+             `plugins/ivr-menu-js/node_modules/` of that checkout; a symlink `node_modules` to \
+             that directory works as well)."
+        ),
+        Language::C => "clang-19 with the wasm linker and builtins, and wasi-libc, from \
+             Debian or Ubuntu (as root): `apt-get install -y clang-19 lld-19 \
+             libclang-rt-19-dev-wasm32 wasi-libc` (callhost's `cargo xtask build-plugins` \
+             installs the same packages). `callhost build-c` does the rest itself: it generates \
+             `workflow.h` and `workflow.c` from `wit/` with wit-bindgen's C generator, compiles \
+             every `*.c` of this directory into a WASI module, and makes the component with the \
+             WASI preview1 adapter built into callhost."
+            .to_string(),
+    }
+}
+
+/// `text` as lines of at most 96 characters (longer words stay whole), as the README's other
+/// paragraphs are.
+fn wrap(text: &str) -> String {
+    const WIDTH: usize = 96;
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if line.len() + 1 + word.len() <= WIDTH => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines.join("\n")
+}
+
+/// The README's build instructions before the build command.
+fn setup_text(plugin: &NewPlugin) -> String {
+    match &plugin.setup {
+        Some(setup) => format!("Once, in this directory: `{setup}`. Then:"),
+        None => "In this directory:".to_string(),
+    }
 }
 
 /// Lowercase letters, digits and single dashes, starting with a letter.
@@ -321,17 +496,128 @@ mod tests {
         assert_eq!(type_name("front-desk"), "FrontDesk");
     }
 
-    #[test]
-    fn every_wit_file_is_embedded() {
-        let wit_dir = callhost_root().join("wit");
-        let mut on_disk: Vec<String> = fs::read_dir(&wit_dir)
+    /// The checkout these tests run in (tests only: the binary never looks for it).
+    fn repository() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .canonicalize()
+            .unwrap()
+    }
+
+    fn files_in(dir: &Path, extension: &str) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
             .unwrap()
             .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|name| name.ends_with(".wit"))
+            .filter(|name| name.ends_with(extension))
             .collect();
-        on_disk.sort();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn every_wit_file_is_embedded() {
         let embedded: Vec<&str> = WIT.iter().map(|(name, _)| *name).collect();
+        let on_disk = files_in(&repository().join("wit"), ".wit");
         assert_eq!(embedded, on_disk, "update WIT in cli/new.rs to match wit/");
+    }
+
+    #[test]
+    fn every_sdk_source_is_embedded_and_reads_its_own_wit() {
+        let embedded: Vec<&str> = SDK_SOURCES.iter().map(|(name, _)| *name).collect();
+        let on_disk = files_in(&repository().join("plugins/callhost-sdk/src"), ".rs");
+        assert_eq!(
+            embedded, on_disk,
+            "update SDK_SOURCES in cli/new.rs to match plugins/callhost-sdk/src/"
+        );
+        let (_, lib) = SDK_SOURCES
+            .iter()
+            .find(|(name, _)| *name == "lib.rs")
+            .unwrap();
+        assert!(
+            lib.contains(SDK_WIT_PATH.0),
+            "the SDK's generate! path moved"
+        );
+        let written = sdk_lib_rs(lib);
+        assert!(written.contains(SDK_WIT_PATH.1) && !written.contains("../../wit"));
+    }
+
+    #[test]
+    fn the_sdk_copy_has_the_dependencies_of_the_sdk() {
+        let read = |path: &str| -> toml::Table {
+            toml::from_str(&fs::read_to_string(repository().join(path)).unwrap()).unwrap()
+        };
+        let workspace = read("plugins/Cargo.toml");
+        let workspace_deps = workspace["workspace"]["dependencies"].as_table().unwrap();
+        let sdk = read("plugins/callhost-sdk/Cargo.toml");
+        let copy = read("templates/rust/callhost-sdk/Cargo.toml");
+        let copy_deps = copy["dependencies"].as_table().unwrap();
+        let sdk_deps = sdk["dependencies"].as_table().unwrap();
+        assert_eq!(
+            sdk_deps.keys().collect::<Vec<_>>(),
+            copy_deps.keys().collect::<Vec<_>>()
+        );
+        for (name, spec) in copy_deps {
+            assert_eq!(
+                Some(spec),
+                workspace_deps.get(name),
+                "templates/rust/callhost-sdk/Cargo.toml: {name} differs from plugins/Cargo.toml"
+            );
+        }
+    }
+
+    #[test]
+    fn the_js_lock_pins_what_package_json_asks_for() {
+        let lock: serde_json::Value = serde_json::from_str(&js_lock("front-desk")).unwrap();
+        assert_eq!(lock["name"], "front-desk");
+        let root = &lock["packages"][""];
+        assert_eq!(root["name"], "front-desk");
+        let (_, package) = JS
+            .iter()
+            .find(|(path, _)| path.ends_with("package.json"))
+            .unwrap();
+        let package: serde_json::Value = serde_json::from_str(package).unwrap();
+        assert_eq!(root["devDependencies"], package["devDependencies"]);
+        let packages = &lock["packages"];
+        assert_eq!(
+            packages["node_modules/@bytecodealliance/componentize-js"]["version"],
+            COMPONENTIZE_JS
+        );
+        assert_eq!(
+            packages["node_modules/@bytecodealliance/preview2-shim"]["version"],
+            PREVIEW2_SHIM
+        );
+    }
+
+    #[test]
+    fn paragraphs_are_wrapped() {
+        let text = toolchain_text(Language::Js);
+        let wrapped = wrap(&text);
+        assert!(wrapped.lines().count() > 1);
+        assert!(wrapped.lines().all(|line| line.len() <= 96), "{wrapped}");
+        assert_eq!(
+            wrapped.replace('\n', " "),
+            text.split_whitespace().collect::<Vec<_>>().join(" ")
+        );
+    }
+
+    #[test]
+    fn nothing_written_names_the_repository() {
+        let parent = tempfile::tempdir().unwrap();
+        let repository = repository().display().to_string();
+        for language in Language::ALL {
+            let plugin = new(language, &format!("x-{}", language.key()), parent.path()).unwrap();
+            for file in walk(&plugin.dir) {
+                let text = fs::read_to_string(&file).unwrap();
+                assert!(
+                    !text.contains(&repository),
+                    "{} names {repository}",
+                    file.display()
+                );
+            }
+            let readme = fs::read_to_string(plugin.dir.join("README.md")).unwrap();
+            assert!(readme.contains(&plugin.build), "{readme}");
+        }
     }
 
     #[test]
@@ -349,6 +635,10 @@ mod tests {
                 );
             }
             assert_eq!(plugin.dir.join("wit").exists(), language.needs_wit());
+            if language == Language::Rust {
+                assert!(plugin.dir.join("callhost-sdk/wit/world.wit").is_file());
+                assert!(plugin.dir.join("Cargo.lock").is_file());
+            }
             assert!(matches!(
                 new(language, &name, parent.path()),
                 Err(NewError::Exists { .. })

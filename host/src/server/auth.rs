@@ -18,6 +18,7 @@ use serde::Deserialize;
 
 pub use error::AuthError;
 pub use issuer::{CallbackTokenIssuer, ClaimTime, IssueClaims};
+pub use keys::KeysStatus;
 use keys::{KeyFetchSettings, KeyId, KeyStore};
 use verified::VerifiedTokens;
 
@@ -131,7 +132,7 @@ enum Audience {
 }
 
 impl CallbackAuthenticator {
-    /// Nothing is fetched until the first callback arrives.
+    /// Nothing is fetched until the first callback arrives or [`Self::fetch_keys`] is called.
     pub fn new(settings: CallbackAuthSettings, http: reqwest::Client) -> Self {
         let keys = KeyStore::new(
             KeyFetchSettings {
@@ -160,6 +161,16 @@ impl CallbackAuthenticator {
 
     pub fn settings(&self) -> &CallbackAuthSettings {
         &self.inner.settings
+    }
+
+    /// Whether Graph's signing keys were fetched; until they are, no callback can be verified.
+    pub fn keys_status(&self) -> KeysStatus {
+        self.inner.keys.status()
+    }
+
+    /// Fetches Graph's signing keys now, unless they were fetched already.
+    pub async fn fetch_keys(&self) -> KeysStatus {
+        self.inner.keys.prefetch().await
     }
 
     /// Verifies the `Authorization` header of a callback and returns the token's claims.

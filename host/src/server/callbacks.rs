@@ -14,21 +14,44 @@ pub(super) async fn notifications(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if !state.readiness.plugins_ready() {
+        // Not ready yet (readyz says so): Graph retries, a load balancer sends it elsewhere.
+        let mut response = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "callhost is starting and loading its plugins; retry shortly",
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+        return response;
+    }
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let claims = match state.auth.verify(authorization).await {
         Ok(claims) => claims,
         Err(e) => {
+            // The details (expected audience, issuers, key URL) are for the operator only.
             tracing::warn!(error = %e, "callback refused: token not valid");
-            return ApiError::unauthorized(e.to_string()).into_response();
+            let mut response = ApiError::unauthorized(e.public_message()).into_response();
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+            return response;
         }
     };
     let chain_id = headers
         .get("x-microsoft-skype-chain-id")
         .and_then(|v| v.to_str().ok());
     let scenario_id = headers.get("scenario-id").and_then(|v| v.to_str().ok());
-    match notification::parse(&body) {
+    // Graph names each message; a body posted twice is then recognised per call.
+    let message_id = headers
+        .get("x-microsoft-skype-message-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty());
+    match notification::parse_delivery(&body, message_id) {
         Ok(list) => {
             tracing::debug!(count = list.len(), tenant = %claims.tenant_id, chain_id, scenario_id, "notifications accepted");
             for n in list {

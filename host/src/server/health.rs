@@ -1,7 +1,5 @@
 //! Liveness and readiness.
 
-use std::sync::atomic::Ordering;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,22 +12,19 @@ pub(super) async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready: plugins loaded and credentials present.
+/// Ready: plugins loaded, Graph's signing keys fetched, credentials present. Otherwise `503`
+/// with the reasons.
 pub(super) async fn readyz(State(state): State<CallbackState>) -> (StatusCode, Json<Value>) {
-    if state.ready.load(Ordering::SeqCst) {
+    let reasons = state.readiness.reasons(&state.auth);
+    if reasons.is_empty() {
         (
             StatusCode::OK,
             Json(json!({ "ready": true, "calls": state.dispatcher.calls().len() })),
         )
     } else {
-        let reason = state
-            .not_ready_reason
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "ready": false, "reason": reason })),
+            Json(json!({ "ready": false, "reason": reasons.join("; "), "reasons": reasons })),
         )
     }
 }

@@ -59,3 +59,37 @@ pub enum AuthError {
     )]
     KeysUnavailable { url: String, reason: String },
 }
+
+impl AuthError {
+    /// What the caller is told: which check failed, in a fixed sentence that names none of the
+    /// service's settings (its app id, issuers, tenants, key URL) and echoes nothing of the
+    /// token. The full error is for the service's log.
+    pub fn public_message(&self) -> &'static str {
+        match self {
+            AuthError::MissingHeader => "unauthorized: no Authorization header",
+            AuthError::BadScheme | AuthError::Malformed(_) => {
+                "unauthorized: the Authorization header is not a bearer JWT"
+            }
+            AuthError::UnsupportedAlgorithm(_)
+            | AuthError::BadSignature { .. }
+            | AuthError::UnknownKey { .. } => {
+                "unauthorized: the bearer token's signature does not verify with Graph's signing keys"
+            }
+            AuthError::Expired { .. } | AuthError::NotYetValid { .. } => {
+                "unauthorized: the bearer token has expired or is not valid yet"
+            }
+            AuthError::WrongIssuer { .. } => {
+                "unauthorized: the bearer token's issuer is not accepted"
+            }
+            AuthError::WrongAudience { .. } => {
+                "unauthorized: the bearer token's audience is not this bot"
+            }
+            AuthError::MissingTenant | AuthError::TenantNotAllowed { .. } => {
+                "unauthorized: the bearer token's tenant (tid) is missing or not accepted"
+            }
+            AuthError::KeysUnavailable { .. } => {
+                "unauthorized: the bearer token cannot be verified now (Graph's signing keys are unavailable); retry later"
+            }
+        }
+    }
+}

@@ -107,6 +107,23 @@ fn base64url(text: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).ok()
 }
 
+/// Whether Graph's signing keys are at hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeysStatus {
+    /// Fetched: callbacks can be verified.
+    Fetched,
+    /// No fetch tried yet.
+    NotFetched,
+    /// Every fetch so far failed; the last one at `url`, for `reason`.
+    Unavailable { url: String, reason: String },
+}
+
+impl KeysStatus {
+    pub fn is_fetched(&self) -> bool {
+        *self == KeysStatus::Fetched
+    }
+}
+
 /// Timing of key fetches.
 #[derive(Debug, Clone)]
 pub(super) struct KeyFetchSettings {
@@ -270,6 +287,30 @@ impl KeyStore {
             .json()
             .await
             .map_err(|e| failed(format!("not a JSON document: {e}")))
+    }
+
+    /// Whether keys were fetched. Once fetched, a set stays in use until a newer one is (a
+    /// failed refresh keeps it).
+    pub fn status(&self) -> KeysStatus {
+        let state = self.state();
+        match (&state.fetched_at, &state.last_failure) {
+            (Some(_), _) => KeysStatus::Fetched,
+            (None, Some((url, reason))) => KeysStatus::Unavailable {
+                url: url.clone(),
+                reason: reason.clone(),
+            },
+            (None, None) => KeysStatus::NotFetched,
+        }
+    }
+
+    /// Fetches the keys now unless some were fetched already; the outcome is [`Self::status`].
+    /// Callers pace their attempts themselves: this ignores the minimum refetch interval.
+    pub async fn prefetch(&self) -> KeysStatus {
+        let _one_fetch_at_a_time = self.fetching.lock().await;
+        if self.state().fetched_at.is_none() {
+            self.refetch().await;
+        }
+        self.status()
     }
 
     /// Drops the cached keys and blocks fetching for the minimum refetch interval.
