@@ -6,6 +6,10 @@
 //! 1. Appends `{"call": <call-context>, "event": <event>}` to the JSON array under the
 //!    call-state key `events`.
 //! 2. Stores the call id (plain UTF-8, not JSON) under the plugin-state key `last-call`.
+//!    With the config value `keep-events = "plugin"`, also appends the same entry, without
+//!    `event.raw`, to the JSON array under the plugin-state key `events/<call-id>`: it
+//!    outlives the call (call state is dropped when a call ends), and leaving out the raw
+//!    resource data keeps many calls' events within the plugin-state quota.
 //! 3. Stores `config.get-all` under the call-state key `config`, as a JSON array of
 //!    `[key, value]` pairs in the order the host gave them.
 //! 4. Unless the config value `on` is set and names another event kind (`incoming-call`,
@@ -96,17 +100,34 @@ const RESULTS: &str = "results";
 const CONFIG: &str = "config";
 // Plugin-state key.
 const LAST_CALL: &str = "last-call";
+/// Prefix of the plugin-state keys that keep each call's events (`keep-events = "plugin"`).
+const KEPT_EVENTS: &str = "events/";
 // Config keys.
 const ACTIONS: &str = "actions";
 const ON: &str = "on";
+const KEEP_EVENTS: &str = "keep-events";
 
 struct Recorder;
 
 impl Guest for Recorder {
     fn on_event(call: CallContext, event: Event) -> Result<(), String> {
         let entry = json!({ "call": render::call_context(&call), "event": render::event(&event) });
-        append(EVENTS, vec![entry])?;
+        append(Scope::Call, EVENTS, vec![entry.clone()])?;
         store(Scope::Plugin, LAST_CALL, call.call_id.as_bytes())?;
+        match config::get(KEEP_EVENTS).as_deref() {
+            None => {}
+            Some("plugin") => {
+                let mut kept = entry;
+                if let Some(event) = kept["event"].as_object_mut() {
+                    event.remove("raw");
+                }
+                let key = format!("{KEPT_EVENTS}{}", call.call_id);
+                append(Scope::Plugin, &key, vec![kept])?;
+            }
+            Some(other) => {
+                return Err(format!("config `{KEEP_EVENTS}`: `{other}` is not `plugin`"));
+            }
+        }
         let config = render::config(&config::get_all()).to_string();
         store(Scope::Call, CONFIG, config.as_bytes())?;
 
@@ -119,19 +140,19 @@ impl Guest for Recorder {
         };
         let actions = actions::parse(&actions, &call.call_id)?;
         let outcomes = actions.into_iter().map(actions::Action::perform).collect();
-        append(RESULTS, outcomes)
+        append(Scope::Call, RESULTS, outcomes)
     }
 }
 
-/// Appends `entries` to the JSON array under the call-state key `key`.
-fn append(key: &str, entries: Vec<Value>) -> Result<(), String> {
-    let mut list: Vec<Value> = match state::get(Scope::Call, key) {
+/// Appends `entries` to the JSON array under the key `key` of `scope`.
+fn append(scope: Scope, key: &str, entries: Vec<Value>) -> Result<(), String> {
+    let mut list: Vec<Value> = match state::get(scope, key) {
         Some(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|error| format!("call state `{key}` is not a JSON array: {error}"))?,
+            .map_err(|error| format!("state `{key}` is not a JSON array: {error}"))?,
         None => Vec::new(),
     };
     list.extend(entries);
-    store(Scope::Call, key, Value::from(list).to_string().as_bytes())
+    store(scope, key, Value::from(list).to_string().as_bytes())
 }
 
 fn store(scope: Scope, key: &str, value: &[u8]) -> Result<(), String> {
