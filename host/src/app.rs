@@ -164,6 +164,7 @@ impl App {
         let dispatcher = Dispatcher::new(
             DispatcherSettings {
                 keepalive_interval: Duration::from_secs_f64(config.calls.keepalive_interval_s),
+                orphan_hold: Duration::from_secs_f64(config.calls.orphan_hold_s),
                 journal: journal.clone(),
                 ..DispatcherSettings::new(config.bot.app_id.clone())
             },

@@ -4,6 +4,7 @@
 
 mod calls;
 mod control;
+mod drops;
 mod fallback;
 mod keepalive;
 mod metrics;
@@ -18,13 +19,15 @@ use arc_swap::ArcSwap;
 
 pub use calls::CallSummary;
 pub use control::PluginControl;
+pub use drops::DropReason;
 pub use fallback::Fallback;
 pub use metrics::MetricsSnapshot;
 pub use router::Route;
 pub use tracker::CallTracker;
+pub use tracker::{Applied, Dropped, StartedOperations};
 
 use crate::call::{ActionOrigin, ActionOutput, CallAction, CallControl, CallDirection, CallError};
-use crate::graph::notification::{CommsNotification, ResourceData, ResourceTarget};
+use crate::graph::notification::{CommsNotification, ResourceData};
 use crate::journal::{CallJournal, JournalConfig, JournalRecord, MemoryJournal};
 use crate::plugins::PluginRegistry;
 use crate::runtime::{Runtime, StateStore};
@@ -34,7 +37,7 @@ use metrics::Metrics;
 /// Graph ends calls that get no keepAlive within 45 minutes; every 15 is recommended.
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15 * 60);
 /// Notifications for a call not known yet (its create request has not returned) are held
-/// this long for it.
+/// this long for it, by default.
 pub const ORPHAN_TTL: Duration = Duration::from_secs(15);
 /// The id actions of the host itself (fallbacks, keep-alives) are made under.
 pub const HOST_ORIGIN: &str = "callhost";
@@ -44,6 +47,8 @@ pub const HOST_ORIGIN: &str = "callhost";
 pub struct DispatcherSettings {
     pub bot_app_id: String,
     pub keepalive_interval: Duration,
+    /// How long notifications for a call not registered yet are held for it.
+    pub orphan_hold: Duration,
     /// Where notifications and plugin invocations are recorded, per call.
     pub journal: Arc<dyn CallJournal>,
 }
@@ -53,6 +58,7 @@ impl DispatcherSettings {
         Self {
             bot_app_id: bot_app_id.into(),
             keepalive_interval: KEEPALIVE_INTERVAL,
+            orphan_hold: ORPHAN_TTL,
             journal: Arc::new(MemoryJournal::new(JournalConfig::default())),
         }
     }
@@ -105,29 +111,36 @@ impl Dispatcher {
         let shared = &self.shared;
         shared.metrics.notification();
         let Some(call_id) = notification.call_id().map(str::to_string) else {
-            tracing::warn!(resource = %notification.resource_url, "notification names no call; dropped");
+            let resource = &notification.resource_url;
+            let detail = "its resource URL names no call";
+            shared
+                .metrics
+                .dropped("", resource, DropReason::NoCall, detail);
             return;
         };
+        let entry = shared.calls.get(&call_id);
+        // One journal per call, under the id in the form the call was registered with.
+        let journal_id = entry.as_ref().map_or(call_id.as_str(), |e| &e.call_id);
         shared.settings.journal.record(
-            &call_id,
+            journal_id,
             std::time::Instant::now(),
             JournalRecord::Notification {
                 body: crate::journal::notification_envelope(&notification),
             },
         );
-        if let Some(entry) = shared.calls.get(&call_id) {
+        if let Some(entry) = entry {
             entry.send(Work::Notification(notification));
             return;
         }
-        if is_new_incoming_call(&notification) {
+        if notification.is_incoming_call() {
             self.start_incoming(call_id, notification, tenant);
             return;
         }
         if notification.change_type == crate::call::ChangeType::Deleted {
-            tracing::debug!(
-                call_id,
-                "end of a call callhost does not track; nothing to do"
-            );
+            let detail = "the end of a call callhost does not track";
+            let resource = &notification.resource_url;
+            let reason = DropReason::UntrackedCall;
+            shared.metrics.dropped(&call_id, resource, reason, detail);
             return;
         }
         tracing::debug!(
@@ -136,9 +149,11 @@ impl Dispatcher {
         );
         shared
             .calls
-            .hold_orphan(call_id, Work::Notification(notification));
+            .hold_orphan(shared, &call_id, Work::Notification(notification));
     }
 
+    /// Routes a new incoming call to its plugin. A call that no route or no loaded plugin can
+    /// take still gets a decision: the route's fallback, or a busy reject without a route.
     fn start_incoming(
         &self,
         call_id: String,
@@ -146,8 +161,11 @@ impl Dispatcher {
         tenant: Option<&str>,
     ) {
         let shared = &self.shared;
-        let ResourceData::Call(call) = &notification.data else {
-            return;
+        let unknown = crate::graph::model::Call::default();
+        let call = match &notification.data {
+            ResourceData::Call(call) => call.as_ref(),
+            // The resource is missing or did not parse: the call is ringing all the same.
+            _ => &unknown,
         };
         let incoming = crate::graph::notification::incoming_call(call);
         let call_tenant = call
@@ -156,15 +174,18 @@ impl Dispatcher {
             .or(tenant.map(str::to_string));
         let routes = shared.routes.load();
         let Some(route) = router::select(&routes, &incoming, call_tenant.as_deref()) else {
-            tracing::warn!(call_id, caller = %incoming.caller.id, "no route matches this incoming call and there is no default route; Graph will drop it");
+            tracing::warn!(call_id, caller = %incoming.caller.id, "no route matches this incoming call and there is no default route; rejecting it as busy");
             shared.metrics.unrouted();
+            self.decide_without_plugin(call_id, call_tenant, Fallback::default());
             return;
         };
         let Some(version) = shared.plugins.current(&route.plugin) else {
-            tracing::error!(call_id, plugin = %route.plugin, "route names a plugin that is not loaded");
+            tracing::error!(call_id, plugin = %route.plugin, fallback = route.fallback.name(), "the route names a plugin that is not loaded; applying the route's fallback");
+            shared.metrics.fallback();
+            self.decide_without_plugin(call_id, call_tenant, route.fallback.clone());
             return;
         };
-        let entry = shared.calls.register(
+        shared.calls.register(
             self.shared.clone(),
             NewCall {
                 call_id,
@@ -174,8 +195,31 @@ impl Dispatcher {
                 tenant_id: call_tenant,
                 created_by_plugin: false,
             },
+            Some(Work::Notification(notification)),
         );
-        entry.send(Work::Notification(notification));
+    }
+
+    /// Decides on an incoming call no plugin can take: rejects or redirects it. An announce
+    /// needs a call to follow, so without a plugin it becomes a busy reject.
+    fn decide_without_plugin(&self, call_id: String, tenant: Option<String>, fallback: Fallback) {
+        let fallback = match fallback {
+            Fallback::Announce(_) => Fallback::default(),
+            other => other,
+        };
+        let graph = self.shared.graph.clone();
+        tokio::spawn(async move {
+            let origin = ActionOrigin {
+                plugin_id: HOST_ORIGIN.into(),
+                call_id: call_id.clone(),
+                tenant_id: tenant,
+            };
+            if let Err(e) = graph
+                .execute(&origin, fallback.first_action(&call_id))
+                .await
+            {
+                tracing::error!(call_id, error = %e, "deciding on the incoming call failed");
+            }
+        });
     }
 
     /// Creates a call (join a meeting or place a call) owned by `plugin_id`, as the admin API
@@ -198,7 +242,7 @@ impl Dispatcher {
         let entry = self.shared.calls.get(call_id).ok_or(CallError::NotFound)?;
         let origin = ActionOrigin {
             plugin_id: HOST_ORIGIN.into(),
-            call_id: call_id.into(),
+            call_id: entry.call_id.clone(),
             tenant_id: entry.tenant_id(),
         };
         self.shared
@@ -206,7 +250,7 @@ impl Dispatcher {
             .execute(
                 &origin,
                 CallAction::HangUp {
-                    call_id: call_id.into(),
+                    call_id: entry.call_id.clone(),
                 },
             )
             .await
@@ -248,11 +292,4 @@ impl Dispatcher {
     pub async fn drain(&self, timeout: Duration) -> bool {
         self.shared.calls.drained(timeout).await
     }
-}
-
-fn is_new_incoming_call(notification: &CommsNotification) -> bool {
-    matches!(notification.target, ResourceTarget::Call { .. })
-        && notification.change_type == crate::call::ChangeType::Created
-        && matches!(&notification.data, ResourceData::Call(call)
-            if call.state().is_none_or(|s| s == crate::call::CallState::Incoming))
 }

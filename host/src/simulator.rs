@@ -71,7 +71,7 @@ pub struct Faults {
     pub fail_status: u16,
     /// `Retry-After` seconds sent with the failures.
     pub retry_after: Option<u64>,
-    /// Every Graph answer waits this long.
+    /// Every Graph answer waits this long, after the request took effect.
     pub slow: Duration,
     /// Every notification is delivered twice.
     pub duplicate_notifications: bool,
@@ -81,6 +81,11 @@ pub struct Faults {
     pub token_failures: u32,
     /// Access tokens numbered up to this are refused with 401 (as if revoked or expired).
     pub revoke_tokens_upto: u32,
+    /// The next N long-running operations (playPrompt, recordResponse, …) are answered as
+    /// `failed` at once, with `resultInfo` 500/9999; no notification follows.
+    pub fail_operations: u32,
+    /// Long-running operations are answered as `completed` at once; no notification follows.
+    pub complete_operations_at_once: bool,
 }
 
 /// A request Graph received.

@@ -563,6 +563,16 @@ async fn keepalive_keeps_calls_up_and_a_404_ends_them() {
         })
         .await;
     assert!(kept.is_some(), "keepAlive every 100 ms");
+    let refused: Vec<_> = bot
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/keepAlive") && r.status != 200)
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "keepAlive is a POST with Content-Length: 0, which Graph takes: {refused:#?}"
+    );
     assert_eq!(
         bot.sim.call_state(&call).as_deref(),
         Some("established"),

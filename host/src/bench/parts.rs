@@ -236,7 +236,8 @@ async fn dispatch_hop(report: &mut Report, iterations: usize) -> anyhow::Result<
         while let Some((notification, done)) = rx.recv().await {
             // A fresh tracker each time: a known tone sequence is a duplicate and yields nothing.
             let mut tracker = CallTracker::new(crate::call::CallState::Established);
-            let _ = done.send(tracker.apply(&notification).len());
+            let started = crate::dispatch::StartedOperations::default();
+            let _ = done.send(tracker.apply(&notification, &started).events.len());
         }
     });
     let stats = time_async(iterations, |_| {

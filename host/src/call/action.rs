@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::event::{OperationCompleted, OperationKind};
 use super::identity::{Identity, MediaPrompt, Modality, Tone};
 
 /// How to answer an incoming call.
@@ -231,6 +232,22 @@ impl CallAction {
         }
     }
 
+    /// The kind of the long-running operation the action starts; `None` for actions that start
+    /// none the workflow is given an id for.
+    pub fn operation_kind(&self) -> Option<OperationKind> {
+        use CallAction::*;
+        Some(match self {
+            PlayPrompt { .. } => OperationKind::PlayPrompt,
+            RecordResponse { .. } => OperationKind::RecordResponse,
+            SendDtmfTones { .. } => OperationKind::SendDtmfTones,
+            MuteParticipant { .. } => OperationKind::MuteParticipant,
+            InviteParticipants { .. } => OperationKind::InviteParticipants,
+            StartHoldMusic { .. } => OperationKind::StartHoldMusic,
+            StopHoldMusic { .. } => OperationKind::StopHoldMusic,
+            _ => return None,
+        })
+    }
+
     /// Whether repeating the request after a lost response is harmless. Graph has no
     /// idempotency key, so a non-idempotent action is never retried blindly after a timeout.
     pub fn is_idempotent(&self) -> bool {
@@ -269,6 +286,22 @@ pub enum ActionOutput {
     Done,
     /// The id of a call the action created (join-meeting, place-call).
     CallId(String),
-    /// The id of a long-running operation (play-prompt, record-response, …).
+    /// The id of a long-running operation (play-prompt, record-response, …); its completion
+    /// arrives later as a notification.
     OperationId(String),
+    /// A long-running operation that Graph reported as completed in its answer: no
+    /// notification follows, so the host delivers this completion itself. The workflow gets
+    /// the operation's id.
+    Finished(OperationCompleted),
+}
+
+impl ActionOutput {
+    /// The id the workflow gets: of the created call or of the operation.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            ActionOutput::Done => None,
+            ActionOutput::CallId(id) | ActionOutput::OperationId(id) => Some(id),
+            ActionOutput::Finished(op) => Some(&op.operation_id),
+        }
+    }
 }

@@ -118,6 +118,22 @@ pub enum CallState {
 }
 
 impl CallState {
+    /// Graph's name of the state (`established`, `transferAccepted`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallState::Incoming => "incoming",
+            CallState::Establishing => "establishing",
+            CallState::Established => "established",
+            CallState::Hold => "hold",
+            CallState::Transferring => "transferring",
+            CallState::TransferAccepted => "transferAccepted",
+            CallState::Redirecting => "redirecting",
+            CallState::Terminating => "terminating",
+            CallState::Terminated => "terminated",
+            CallState::Unknown => "unknown",
+        }
+    }
+
     /// Parses Graph's `callState`, in any letter case; unknown values map to `Unknown`.
     pub fn from_graph(value: &str) -> Self {
         match value.to_ascii_lowercase().as_str() {

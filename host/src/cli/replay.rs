@@ -11,7 +11,10 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use serde_json::Value;
 
-use crate::call::{CallAction, JoinMeeting, MeetingRef};
+use crate::call::{CallAction, JoinMeeting, MeetingInfo, MeetingRef};
+use crate::graph::id::{id_key, same_id};
+use crate::graph::model::Call;
+use crate::graph::notification::{self, CommsNotification, ResourceData};
 use crate::scenario::{ServiceSpec, SimulatedService};
 use crate::simulator::{RecordedRequest, SimRecord, SimulatorSettings};
 
@@ -64,12 +67,8 @@ pub fn read_notifications(path: &Path) -> anyhow::Result<Vec<Value>> {
         ),
     };
     for (index, document) in documents.iter().enumerate() {
-        if document.get("value").and_then(Value::as_array).is_none() {
-            bail!(
-                "{} notification {}: not a commsNotifications document (no `value` array)",
-                path.display(),
-                index + 1
-            );
+        if let Err(e) = parse_document(document) {
+            bail!("{} notification {}: {e:#}", path.display(), index + 1);
         }
     }
     Ok(documents)
@@ -78,7 +77,8 @@ pub fn read_notifications(path: &Path) -> anyhow::Result<Vec<Value>> {
 /// Feeds `documents` to the plugin of `spec`, each once the previous one was handled, and
 /// returns every request Graph received. Calls that begin with an incoming call are offered
 /// to the plugin; calls the bot created are joined again from the meeting their first
-/// notification names, and get their recorded ids back.
+/// notification names, and get their recorded ids back. Documents are read by the service's
+/// own parser: what `serve` accepts, replay accepts.
 pub async fn replay(
     spec: &ServiceSpec,
     documents: &[Value],
@@ -92,13 +92,22 @@ pub async fn replay(
     let mut calls = HashSet::new();
     for (index, document) in documents.iter().enumerate() {
         let name = format!("notification {}", index + 1);
-        let call_id =
-            call_of(document).with_context(|| format!("{name}: its resourceUrl names no call"))?;
-        if calls.insert(call_id.clone()) && !begins_incoming_call(document) {
-            rejoin(&service, &call_id, document)
-                .await
-                .with_context(|| format!("{name}: call {call_id}"))?;
+        let notifications = parse_document(document).with_context(|| name.clone())?;
+        let mut first_call = None;
+        for call in calls_of(&notifications) {
+            first_call.get_or_insert(call.id.clone());
+            if calls.insert(id_key(&call.id).into_owned()) && !call.begins_incoming {
+                let meeting = call
+                    .meeting
+                    .as_ref()
+                    .with_context(|| format!("{name}: call {}: {NO_MEETING}", call.id))?;
+                rejoin(&service, &call.id, meeting.clone())
+                    .await
+                    .with_context(|| format!("{name}: call {}", call.id))?;
+            }
         }
+        let call_id =
+            first_call.with_context(|| format!("{name}: its resourceUrl names no call"))?;
         service.sim.learn(document);
         deliver(&service, &call_id, document)
             .await
@@ -107,56 +116,76 @@ pub async fn replay(
     Ok(service.sim.requests())
 }
 
-fn call_of(document: &Value) -> Option<String> {
-    let url = document
-        .pointer("/value/0/resourceUrl")
-        .and_then(Value::as_str)?;
-    let id = url.split("/calls/").nth(1)?.split('/').next()?;
-    (!id.is_empty()).then(|| id.to_string())
+const NO_MEETING: &str = "its first notification is not an incoming call and names no meeting (meetingInfo) to join; replay drives incoming calls and meeting joins";
+
+fn parse_document(document: &Value) -> anyhow::Result<Vec<CommsNotification>> {
+    let body = serde_json::to_vec(document)?;
+    notification::parse(&body).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-fn begins_incoming_call(document: &Value) -> bool {
-    let entry = document.pointer("/value/0");
-    let text = |pointer: &str| {
-        entry
-            .and_then(|e| e.pointer(pointer))
-            .and_then(Value::as_str)
-    };
-    text("/changeType") == Some("created")
-        && text("/resourceData/state").is_none_or(|s| s == "incoming")
+/// A call a document names, in the order of its first notification.
+struct RecordedCall {
+    id: String,
+    /// The document holds the call's incoming-call notification.
+    begins_incoming: bool,
+    /// The meeting the call's notifications name, to join it again.
+    meeting: Option<MeetingRef>,
 }
 
-/// The meeting a created call's notification names, as the join that created it.
-fn recorded_meeting(document: &Value) -> Option<MeetingRef> {
-    let data = document.pointer("/value/0/resourceData")?;
-    let meeting = data.get("meetingInfo")?;
-    let text =
-        |v: &Value, pointer: &str| v.pointer(pointer).and_then(Value::as_str).map(String::from);
-    match text(meeting, "/@odata.type")?.trim_start_matches("#microsoft.graph.") {
-        "joinMeetingIdMeetingInfo" => Some(MeetingRef::JoinMeetingId {
-            join_meeting_id: text(meeting, "/joinMeetingId")?,
-            passcode: text(meeting, "/passcode"),
+fn calls_of(notifications: &[CommsNotification]) -> Vec<RecordedCall> {
+    let mut calls: Vec<RecordedCall> = Vec::new();
+    for n in notifications {
+        let Some(id) = n.call_id() else { continue };
+        let index = match calls.iter().position(|c| same_id(&c.id, id)) {
+            Some(index) => index,
+            None => {
+                calls.push(RecordedCall {
+                    id: id.to_owned(),
+                    begins_incoming: false,
+                    meeting: None,
+                });
+                calls.len() - 1
+            }
+        };
+        let call = &mut calls[index];
+        call.begins_incoming |= n.is_incoming_call();
+        if call.meeting.is_none()
+            && let ResourceData::Call(data) = &n.data
+        {
+            call.meeting = recorded_meeting(data);
+        }
+    }
+    calls
+}
+
+/// The meeting a call's notification names, as the join that created it.
+fn recorded_meeting(call: &Call) -> Option<MeetingRef> {
+    match notification::meeting_info(call.meeting_info.as_ref()?)? {
+        MeetingInfo::JoinMeetingId {
+            join_meeting_id,
+            passcode,
+        } => Some(MeetingRef::JoinMeetingId {
+            join_meeting_id,
+            passcode,
         }),
-        "organizerMeetingInfo" => {
-            let chat = data.get("chatInfo")?;
-            let (thread, message) = (text(chat, "/threadId")?, text(chat, "/messageId")?);
-            let organizer = text(meeting, "/organizer/user/id")?;
-            let tenant = text(meeting, "/organizer/user/tenantId")?;
+        MeetingInfo::Organizer(organizer) => {
+            let chat = notification::chat_info(call.chat_info.as_ref()?)?;
+            let tenant = organizer.tenant_id.as_deref()?;
             Some(MeetingRef::JoinUrl(format!(
-                "https://teams.microsoft.com/l/meetup-join/{thread}/{message}?context={{\"Tid\":\"{tenant}\",\"Oid\":\"{organizer}\"}}"
+                "https://teams.microsoft.com/l/meetup-join/{}/{}?context={{\"Tid\":\"{tenant}\",\"Oid\":\"{}\"}}",
+                chat.thread_id, chat.message_id, organizer.id
             )))
         }
-        _ => None,
+        MeetingInfo::Token(_) => None,
     }
 }
 
 /// Joins the meeting of a call the bot created, as the admin path did.
-async fn rejoin(service: &SimulatedService, call_id: &str, document: &Value) -> anyhow::Result<()> {
-    let Some(meeting) = recorded_meeting(document) else {
-        bail!(
-            "its first notification is not an incoming call and names no meeting (meetingInfo) to join; replay drives incoming calls and meeting joins"
-        );
-    };
+async fn rejoin(
+    service: &SimulatedService,
+    call_id: &str,
+    meeting: MeetingRef,
+) -> anyhow::Result<()> {
     let action = CallAction::JoinMeeting(JoinMeeting {
         meeting,
         tenant_id: None,
@@ -167,7 +196,7 @@ async fn rejoin(service: &SimulatedService, call_id: &str, document: &Value) -> 
         .create_call(&service.plugin_id, action)
         .await
         .context("joining its meeting again")?;
-    if joined != call_id {
+    if !same_id(&joined, call_id) {
         bail!("joining its meeting again gave call {joined}; the recorded calls are out of order");
     }
     Ok(())

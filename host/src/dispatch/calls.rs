@@ -1,6 +1,6 @@
 //! The calls in progress: who owns each, its pinned plugin version, and its ordered queue.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -8,9 +8,14 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::{Notify, mpsc};
 
+use super::drops::DropReason;
 use super::router::Route;
-use super::{ORPHAN_TTL, Shared, worker};
-use crate::call::{CallDirection, CallState, ResultInfo};
+use super::tracker::StartedOperations;
+use super::{HOST_ORIGIN, Shared, worker};
+use crate::call::{
+    ActionOrigin, CallAction, CallDirection, CallState, ChangeType, OperationCompleted, ResultInfo,
+};
+use crate::graph::id::id_key;
 use crate::graph::notification::CommsNotification;
 use crate::plugins::PinnedVersion;
 use crate::runtime::PluginVersion;
@@ -20,6 +25,8 @@ pub(crate) enum Work {
     Notification(CommsNotification),
     /// End the call locally: Graph no longer knows it.
     EndLocally(ResultInfo),
+    /// An operation Graph reported as completed when it was started.
+    OperationFinished(OperationCompleted),
 }
 
 /// What is needed to start tracking a call.
@@ -45,6 +52,8 @@ pub(crate) struct CallEntry {
     pub decided: AtomicBool,
     tenant_id: Mutex<Option<String>>,
     state: Mutex<CallState>,
+    /// The operations the plugin started on this call.
+    pub operations: StartedOperations,
     tx: mpsc::UnboundedSender<Work>,
     pending: Arc<Pending>,
 }
@@ -134,10 +143,28 @@ impl Pending {
     }
 }
 
+/// A create request not answered yet; see [`CallRegistry::creation_started`].
+pub(crate) struct CreationInFlight<'a>(&'a CallRegistry);
+
+impl Drop for CreationInFlight<'_> {
+    fn drop(&mut self) {
+        self.0.creations_in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// How long after a create request timed out a call nobody registered is taken for the one
+/// Graph may have created anyway.
+const UNCERTAIN_CREATION_WINDOW: Duration = Duration::from_secs(120);
+
+/// The calls in progress, keyed by [`id_key`] (Graph writes one GUID several ways).
 #[derive(Default)]
 pub(crate) struct CallRegistry {
     calls: Mutex<HashMap<String, Arc<CallEntry>>>,
     orphans: Mutex<HashMap<String, (Instant, Vec<Work>)>>,
+    /// When create requests timed out: Graph may have created those calls.
+    uncertain_creations: Mutex<VecDeque<Instant>>,
+    /// Create requests not answered yet: their calls' notifications may arrive first.
+    creations_in_flight: AtomicUsize,
     pending: Arc<Pending>,
 }
 
@@ -146,12 +173,18 @@ impl CallRegistry {
         self.calls
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(call_id)
+            .get(id_key(call_id).as_ref())
             .cloned()
     }
 
-    /// Starts tracking a call and its worker; queued orphan notifications go to it first.
-    pub(crate) fn register(&self, shared: Arc<Shared>, call: NewCall) -> Arc<CallEntry> {
+    /// Starts tracking a call and its worker. `first` (the notification that announced the
+    /// call) is queued first, then the notifications held for it.
+    pub(crate) fn register(
+        &self,
+        shared: Arc<Shared>,
+        call: NewCall,
+        first: Option<Work>,
+    ) -> Arc<CallEntry> {
         let (tx, rx) = mpsc::unbounded_channel();
         let initial_state = match call.direction {
             CallDirection::Incoming => CallState::Incoming,
@@ -167,18 +200,23 @@ impl CallRegistry {
             decided: AtomicBool::new(false),
             tenant_id: Mutex::new(call.tenant_id),
             state: Mutex::new(initial_state),
+            operations: StartedOperations::default(),
             tx,
             pending: self.pending.clone(),
         });
+        let key = id_key(&call.call_id).into_owned();
         self.calls
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(call.call_id.clone(), entry.clone());
+            .insert(key.clone(), entry.clone());
+        if let Some(work) = first {
+            entry.send(work);
+        }
         let orphans = self
             .orphans
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(&call.call_id);
+            .remove(&key);
         for work in orphans.map(|(_, w)| w).unwrap_or_default() {
             entry.send(work);
         }
@@ -190,19 +228,110 @@ impl CallRegistry {
         self.calls
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(call_id);
+            .remove(id_key(call_id).as_ref());
     }
 
-    /// Holds a notification for a call that is not registered yet.
-    pub(crate) fn hold_orphan(&self, call_id: String, work: Work) {
+    /// Holds a notification for a call that is not registered yet (its create request has
+    /// not returned). Held notifications expire after the dispatcher's `orphan_hold`, each with
+    /// a warning.
+    pub(crate) fn hold_orphan(&self, shared: &Arc<Shared>, call_id: &str, work: Work) {
+        let key = id_key(call_id).into_owned();
         let mut orphans = self.orphans.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        orphans.retain(|_, (since, _)| now.duration_since(*since) < ORPHAN_TTL);
+        let first = !orphans.contains_key(&key);
         orphans
-            .entry(call_id)
-            .or_insert_with(|| (now, Vec::new()))
+            .entry(key.clone())
+            .or_insert_with(|| (Instant::now(), Vec::new()))
             .1
             .push(work);
+        if first {
+            let shared = shared.clone();
+            let call_id = call_id.to_owned();
+            tokio::spawn(async move {
+                tokio::time::sleep(shared.settings.orphan_hold).await;
+                // While a create request is unanswered, its call may be this one.
+                while shared.calls.creations_in_flight.load(Ordering::SeqCst) > 0 {
+                    tokio::time::sleep(shared.settings.orphan_hold).await;
+                }
+                shared.calls.expire_orphans(&shared, &key, &call_id).await;
+            });
+        }
+    }
+
+    /// Counts a create request as unanswered until the guard is dropped.
+    pub(crate) fn creation_started(&self) -> CreationInFlight<'_> {
+        self.creations_in_flight.fetch_add(1, Ordering::SeqCst);
+        CreationInFlight(self)
+    }
+
+    /// Gives up on the notifications held for a call that was never registered. A live call
+    /// nobody registered while a create request had timed out is the call Graph created
+    /// anyway: nobody owns it, so it is hung up.
+    async fn expire_orphans(&self, shared: &Arc<Shared>, key: &str, call_id: &str) {
+        let held = self
+            .orphans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+        let Some((_, held)) = held else {
+            return;
+        };
+        let mut live = false;
+        for work in &held {
+            if let Work::Notification(n) = work {
+                live |= n.change_type != ChangeType::Deleted;
+                shared.metrics.dropped(
+                    call_id,
+                    &n.resource_url,
+                    DropReason::OrphanExpired,
+                    &format!(
+                        "no call {call_id} was registered within {:?}",
+                        shared.settings.orphan_hold
+                    ),
+                );
+            }
+        }
+        if live && self.take_uncertain_creation() {
+            tracing::warn!(
+                call_id,
+                "Graph created this call although its create request timed out; nobody owns it, hanging it up"
+            );
+            let origin = ActionOrigin {
+                plugin_id: HOST_ORIGIN.into(),
+                call_id: call_id.to_owned(),
+                tenant_id: None,
+            };
+            let hang_up = CallAction::HangUp {
+                call_id: call_id.to_owned(),
+            };
+            if let Err(e) = shared.graph.execute(&origin, hang_up).await {
+                tracing::error!(call_id, error = %e, "hanging up the unowned call failed");
+            }
+        }
+    }
+
+    /// Remembers that a create request timed out: Graph may have created the call.
+    pub(crate) fn note_uncertain_creation(&self) {
+        let mut uncertain = self
+            .uncertain_creations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        uncertain.push_back(Instant::now());
+    }
+
+    /// Takes one recent uncertain creation, if there is one.
+    fn take_uncertain_creation(&self) -> bool {
+        let mut uncertain = self
+            .uncertain_creations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        while let Some(at) = uncertain.front() {
+            if at.elapsed() <= UNCERTAIN_CREATION_WINDOW {
+                uncertain.pop_front();
+                return true;
+            }
+            uncertain.pop_front();
+        }
+        false
     }
 
     pub(crate) fn summaries(&self) -> Vec<CallSummary> {

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use futures::future::BoxFuture;
 
 use super::Shared;
-use super::calls::NewCall;
+use super::calls::{NewCall, Work};
 use crate::call::{ActionOrigin, ActionOutput, CallAction, CallControl, CallDirection, CallError};
 use crate::runtime::PluginVersion;
 
@@ -52,11 +52,26 @@ impl CallControl for PluginControl {
                 call_id: call_id.clone(),
                 tenant_id: entry.tenant_id().or_else(|| origin.tenant_id.clone()),
             };
+            let kind = action.operation_kind();
             let output = shared.graph.execute(&target_origin, action).await?;
             if decides {
                 entry.decided.store(true, Ordering::SeqCst);
             }
-            Ok(output)
+            Ok(match output {
+                // The completion comes through the call's queue, after the current event.
+                ActionOutput::Finished(completed) => {
+                    let id = completed.operation_id.clone();
+                    entry.send(Work::OperationFinished(completed));
+                    ActionOutput::OperationId(id)
+                }
+                ActionOutput::OperationId(id) => {
+                    if let Some(kind) = kind {
+                        entry.operations.insert(&id, kind);
+                    }
+                    ActionOutput::OperationId(id)
+                }
+                other => other,
+            })
         })
     }
 }
@@ -82,7 +97,18 @@ pub(crate) async fn create_call(
         call_id: String::new(),
         tenant_id: tenant_id.clone(),
     };
-    let output = shared.graph.execute(&origin, action).await?;
+    let in_flight = shared.calls.creation_started();
+    let output = shared.graph.execute(&origin, action).await;
+    drop(in_flight);
+    let output = match output {
+        Ok(output) => output,
+        Err(CallError::Timeout) => {
+            // Graph may have created the call; if it did, its notifications find no owner.
+            shared.calls.note_uncertain_creation();
+            return Err(CallError::Timeout);
+        }
+        Err(e) => return Err(e),
+    };
     let ActionOutput::CallId(call_id) = output else {
         return Err(CallError::Other(
             "Graph returned no call id for the new call".into(),
@@ -98,6 +124,7 @@ pub(crate) async fn create_call(
             tenant_id,
             created_by_plugin: true,
         },
+        None,
     );
     Ok(call_id)
 }

@@ -1,8 +1,11 @@
 //! Counters of the dispatcher.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
+
+use super::drops::{DropCounters, DropReason};
 
 #[derive(Default)]
 pub(crate) struct Metrics {
@@ -12,10 +15,11 @@ pub(crate) struct Metrics {
     fallbacks: AtomicU64,
     unrouted: AtomicU64,
     actions_denied: AtomicU64,
+    dropped: DropCounters,
 }
 
 /// The counters at one moment.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct MetricsSnapshot {
     /// Notifications accepted.
     pub notifications: u64,
@@ -29,6 +33,9 @@ pub struct MetricsSnapshot {
     pub unrouted: u64,
     /// Call-control requests refused by the requesting plugin's policy.
     pub actions_denied: u64,
+    /// Notifications (or parts of them) that gave no plugin event, by reason
+    /// (`stale-tone`, `duplicate-delivery`, …); reasons never seen are left out.
+    pub dropped: BTreeMap<&'static str, u64>,
 }
 
 impl Metrics {
@@ -58,6 +65,11 @@ impl Metrics {
         }
     }
 
+    /// Logs a dropped notification at warn and counts it by reason.
+    pub(crate) fn dropped(&self, call_id: &str, resource: &str, reason: DropReason, detail: &str) {
+        super::drops::report(&self.dropped, call_id, resource, reason, detail);
+    }
+
     pub(crate) fn snapshot(&self) -> MetricsSnapshot {
         MetricsSnapshot {
             notifications: self.notifications.load(Ordering::Relaxed),
@@ -66,6 +78,7 @@ impl Metrics {
             fallbacks: self.fallbacks.load(Ordering::Relaxed),
             unrouted: self.unrouted.load(Ordering::Relaxed),
             actions_denied: self.actions_denied.load(Ordering::Relaxed),
+            dropped: self.dropped.snapshot(),
         }
     }
 }

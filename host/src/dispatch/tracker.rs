@@ -1,72 +1,149 @@
-//! Per-call tracking that turns Graph notifications into the events a workflow sees: drops
-//! duplicates, hides a stale `establishing` after `established`, keeps tones in order, and
-//! diffs roster snapshots into joined / left / updated.
+//! Per-call tracking that turns Graph notifications into the events a workflow sees.
+//!
+//! Graph's payloads carry no id of their own, so real repeats (a second failed transfer, a
+//! second return from hold, a third mute) look exactly like earlier notifications and are
+//! delivered. What is recognised as old news uses real identity only: the message id of a
+//! delivery posted twice, a tone's `sequenceId`, an operation's id and final status, a roster's
+//! `rosterSequenceNumber`, and the call's own progress (a stale `establishing` after
+//! `established`). Everything that yields no event is reported as [`Dropped`] with its reason.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Mutex;
 
+use super::drops::DropReason;
 use crate::call::{
-    CallEvent, CallEventKind, CallState, ChangeType, OperationCompleted, Participant,
-    ParticipantsChanged, StateChanged,
+    CallEvent, CallEventKind, CallState, ChangeType, OperationCompleted, OperationKind,
+    OperationStatus, Participant, ParticipantsChanged, StateChanged,
 };
-use crate::graph::model::odata_type_name;
+use crate::graph::id::id_key;
+use crate::graph::model::{self, odata_type_name};
 use crate::graph::notification::{self as n, CommsNotification, ResourceData, ResourceTarget};
 
-/// How many recent notifications are remembered to drop duplicates.
-const DEDUPE_WINDOW: usize = 512;
+/// How many delivery ids are remembered to recognise a body posted twice.
+const DELIVERY_WINDOW: usize = 256;
+
+/// A notification, or part of one, that gave the workflow no event, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dropped {
+    pub reason: DropReason,
+    pub detail: String,
+}
+
+/// What one notification meant.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub events: Vec<CallEvent>,
+    pub dropped: Vec<Dropped>,
+}
+
+/// The operations a plugin started on a call, by [`id_key`]: the id in the form the plugin
+/// was given, and what kind of operation it is. Completions name operations in either form
+/// and sometimes without `@odata.type`.
+#[derive(Debug, Default)]
+pub struct StartedOperations(Mutex<HashMap<String, (String, OperationKind)>>);
+
+impl StartedOperations {
+    pub fn insert(&self, id: &str, kind: OperationKind) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.insert(id_key(id).into_owned(), (id.to_owned(), kind));
+    }
+
+    fn take(&self, id: &str) -> Option<(String, OperationKind)> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.remove(id_key(id).as_ref())
+    }
+}
 
 /// What the host knows of one call, updated by each notification.
 #[derive(Debug)]
 pub struct CallTracker {
+    /// The state as the workflow last saw it (may be a state this version does not know).
     pub state: CallState,
+    /// The last known state, which a stale setup state is judged against.
+    progress: CallState,
     pub my_participant_id: Option<String>,
     pub tenant_id: Option<String>,
+    incoming_delivered: bool,
     roster: BTreeMap<String, Participant>,
     roster_sequence: Option<i64>,
     last_tone_sequence: Option<i64>,
     completed_operations: HashSet<String>,
-    seen: HashSet<u64>,
-    seen_order: VecDeque<u64>,
+    deliveries: HashSet<String>,
+    delivery_order: VecDeque<String>,
 }
 
 impl CallTracker {
     pub fn new(state: CallState) -> Self {
         Self {
             state,
+            progress: state,
             my_participant_id: None,
             tenant_id: None,
+            incoming_delivered: false,
             roster: BTreeMap::new(),
             roster_sequence: None,
             last_tone_sequence: None,
             completed_operations: HashSet::new(),
-            seen: HashSet::new(),
-            seen_order: VecDeque::new(),
+            deliveries: HashSet::new(),
+            delivery_order: VecDeque::new(),
         }
     }
 
-    /// The events a notification means for the workflow; empty for duplicates and stale news.
-    pub fn apply(&mut self, notification: &CommsNotification) -> Vec<CallEvent> {
-        if self.state.is_final() || self.is_duplicate(notification) {
-            return Vec::new();
+    /// The events a notification means for the workflow, and what of it was dropped.
+    pub fn apply(
+        &mut self,
+        notification: &CommsNotification,
+        started: &StartedOperations,
+    ) -> Applied {
+        let mut applied = Applied::default();
+        let dropped = &mut applied.dropped;
+        if let Some(id) = &notification.delivery_id
+            && !self.remember_delivery(id)
+        {
+            dropped.push(drop(
+                DropReason::DuplicateDelivery,
+                format!("message {id} was delivered before"),
+            ));
+            return applied;
         }
+        if self.state.is_final() {
+            dropped.push(drop(DropReason::CallEnded, "the call already ended"));
+            return applied;
+        }
+        let change = notification.change_type;
         let kinds = match (&notification.target, &notification.data) {
             (ResourceTarget::Call { .. }, ResourceData::Call(call)) => {
-                self.call_update(notification.change_type, call)
+                self.call_update(change, call, dropped)
             }
-            (ResourceTarget::Call { .. }, _) if notification.change_type == ChangeType::Deleted => {
+            (ResourceTarget::Call { .. }, _) if change == ChangeType::Deleted => {
                 self.terminate(None, None)
             }
+            // An incoming call whose resource is missing or did not parse is still a call
+            // ringing at the bot: it reaches the plugin with what is known.
+            (ResourceTarget::Call { .. }, ResourceData::Absent | ResourceData::Unparsed { .. })
+                if change == ChangeType::Created =>
+            {
+                self.incoming(&model::Call::default(), dropped)
+            }
             (ResourceTarget::Participants { .. }, ResourceData::Participants(list)) => {
-                self.roster_update(notification, list)
+                self.roster_update(notification, list, dropped)
             }
             (ResourceTarget::Operation { operation_id, .. }, ResourceData::Operation(op)) => {
-                self.operation_update(operation_id, op)
+                let completed = n::operation_completed(op, Some(operation_id));
+                let odata_type = op.odata_type.as_deref().map(qualified_type);
+                self.operation_update(change, completed, odata_type, started, dropped)
             }
-            (_, data) => vec![CallEventKind::Other {
-                resource_type: resource_type(data),
+            (ResourceTarget::Operation { operation_id, .. }, ResourceData::Absent)
+                if change == ChangeType::Deleted =>
+            {
+                let completed = n::operation_completed(&Default::default(), Some(operation_id));
+                self.operation_update(change, completed, None, started, dropped)
+            }
+            (target, data) => vec![CallEventKind::Other {
+                resource_type: resource_type(data).or_else(|| type_of_path(target)),
             }],
         };
-        kinds
+        applied.events = kinds
             .into_iter()
             .map(|kind| CallEvent {
                 kind,
@@ -74,7 +151,33 @@ impl CallTracker {
                 resource_url: notification.resource_url.clone(),
                 raw: notification.raw_resource_data.clone(),
             })
-            .collect()
+            .collect();
+        applied
+    }
+
+    /// An operation Graph reported as finished in the answer to the request that started it:
+    /// no notification follows, so the host delivers its completion.
+    pub fn operation_finished(&mut self, call_id: &str, op: OperationCompleted) -> Applied {
+        let mut applied = Applied::default();
+        if self.state.is_final() {
+            return applied;
+        }
+        if !self
+            .completed_operations
+            .insert(id_key(&op.operation_id).into_owned())
+        {
+            return applied;
+        }
+        applied.events.push(CallEvent {
+            resource_url: format!(
+                "/communications/calls/{call_id}/operations/{}",
+                op.operation_id
+            ),
+            kind: CallEventKind::OperationCompleted(op),
+            change_type: ChangeType::Deleted,
+            raw: "null".into(),
+        });
+        applied
     }
 
     /// A synthetic end, for a call Graph no longer knows (a 404 from keepAlive).
@@ -93,28 +196,37 @@ impl CallTracker {
         })
     }
 
-    fn is_duplicate(&mut self, notification: &CommsNotification) -> bool {
-        let mut hasher = DefaultHasher::new();
-        notification.change_type.hash(&mut hasher);
-        notification.resource_url.hash(&mut hasher);
-        notification.raw_resource_data.hash(&mut hasher);
-        let key = hasher.finish();
-        if !self.seen.insert(key) {
-            return true;
+    /// Whether the delivery is new; remembers it.
+    fn remember_delivery(&mut self, id: &str) -> bool {
+        if !self.deliveries.insert(id.to_owned()) {
+            return false;
         }
-        self.seen_order.push_back(key);
-        if self.seen_order.len() > DEDUPE_WINDOW
-            && let Some(old) = self.seen_order.pop_front()
+        self.delivery_order.push_back(id.to_owned());
+        if self.delivery_order.len() > DELIVERY_WINDOW
+            && let Some(old) = self.delivery_order.pop_front()
         {
-            self.seen.remove(&old);
+            self.deliveries.remove(&old);
         }
-        false
+        true
+    }
+
+    fn incoming(&mut self, call: &model::Call, dropped: &mut Vec<Dropped>) -> Vec<CallEventKind> {
+        if self.incoming_delivered || self.state != CallState::Incoming {
+            dropped.push(drop(
+                DropReason::IncomingCallRepeated,
+                "the incoming call was notified before",
+            ));
+            return Vec::new();
+        }
+        self.incoming_delivered = true;
+        vec![CallEventKind::IncomingCall(n::incoming_call(call))]
     }
 
     fn call_update(
         &mut self,
         change: ChangeType,
-        call: &crate::graph::model::Call,
+        call: &model::Call,
+        dropped: &mut Vec<Dropped>,
     ) -> Vec<CallEventKind> {
         if let Some(id) = call.my_participant_id() {
             self.my_participant_id = Some(id.to_string());
@@ -123,28 +235,31 @@ impl CallTracker {
             self.tenant_id = Some(tenant.to_string());
         }
         let state = call.state();
-        if change == ChangeType::Created
-            && state.is_none_or(|s| s == CallState::Incoming)
-            && self.state == CallState::Incoming
-        {
-            return vec![CallEventKind::IncomingCall(n::incoming_call(call))];
+        if change == ChangeType::Created && state.is_none_or(|s| s == CallState::Incoming) {
+            return self.incoming(call, dropped);
         }
         let result = call.result_info.as_ref().map(n::result_info);
         if change == ChangeType::Deleted || state == Some(CallState::Terminated) {
             return self.terminate(result, call.termination_reason.clone());
         }
+        let dropped_before = dropped.len();
         let mut kinds = Vec::new();
-        if let Some(tone) = call.tone_info.as_ref().and_then(n::tone_received)
-            && self
-                .last_tone_sequence
-                .is_none_or(|last| tone.sequence_id > last)
-        {
-            self.last_tone_sequence = Some(tone.sequence_id);
-            kinds.push(CallEventKind::ToneReceived(tone));
-        }
         match state {
-            Some(new) if new != self.state && !is_stale(self.state, new) => {
+            Some(new) if new != self.state && is_stale(self.progress, new) => {
+                dropped.push(drop(
+                    DropReason::StaleState,
+                    format!(
+                        "`{}` arrived after the call was `{}`",
+                        new.as_str(),
+                        self.progress.as_str()
+                    ),
+                ));
+            }
+            Some(new) if new != self.state => {
                 let previous = std::mem::replace(&mut self.state, new);
+                if new != CallState::Unknown {
+                    self.progress = new;
+                }
                 kinds.push(CallEventKind::StateChanged(StateChanged {
                     state: new,
                     previous,
@@ -152,12 +267,50 @@ impl CallTracker {
                     termination_reason: call.termination_reason.clone(),
                 }));
             }
-            _ if kinds.is_empty() && call.tone_info.is_none() => kinds.push(CallEventKind::Other {
-                resource_type: call.odata_type.as_deref().map(String::from),
-            }),
             _ => {}
         }
+        // A state update can carry a key press: both are delivered, the state first.
+        if let Some(info) = &call.tone_info {
+            self.tone(info, &mut kinds, dropped);
+        }
+        if kinds.is_empty() && dropped.len() == dropped_before {
+            let odata_type = call.odata_type.as_deref().unwrap_or("call");
+            kinds.push(CallEventKind::Other {
+                resource_type: Some(qualified_type(odata_type)),
+            });
+        }
         kinds
+    }
+
+    fn tone(
+        &mut self,
+        info: &model::ToneInfo,
+        kinds: &mut Vec<CallEventKind>,
+        dropped: &mut Vec<Dropped>,
+    ) {
+        let Some(tone) = n::tone_received(info) else {
+            dropped.push(drop(
+                DropReason::UnknownTone,
+                format!(
+                    "tone {:?} is not a DTMF key",
+                    info.tone.as_deref().unwrap_or("")
+                ),
+            ));
+            return;
+        };
+        match (info.sequence_id, self.last_tone_sequence) {
+            (Some(sequence), Some(last)) if sequence <= last => {
+                dropped.push(drop(
+                    DropReason::StaleTone,
+                    format!("tone sequence {sequence} arrived after {last}"),
+                ));
+                return;
+            }
+            (Some(sequence), _) => self.last_tone_sequence = Some(sequence),
+            // Without a sequence number a key press cannot be ordered; it is delivered.
+            (None, _) => {}
+        }
+        kinds.push(CallEventKind::ToneReceived(tone));
     }
 
     fn terminate(
@@ -166,6 +319,7 @@ impl CallTracker {
         reason: Option<String>,
     ) -> Vec<CallEventKind> {
         let previous = std::mem::replace(&mut self.state, CallState::Terminated);
+        self.progress = CallState::Terminated;
         vec![CallEventKind::StateChanged(StateChanged {
             state: CallState::Terminated,
             previous,
@@ -177,19 +331,31 @@ impl CallTracker {
     fn roster_update(
         &mut self,
         notification: &CommsNotification,
-        list: &[crate::graph::model::Participant],
+        list: &[model::Participant],
+        dropped: &mut Vec<Dropped>,
     ) -> Vec<CallEventKind> {
         let sequence = list.iter().filter_map(|p| p.roster_sequence_number).max();
         if let (Some(new), Some(last)) = (sequence, self.roster_sequence)
             && new < last
         {
+            dropped.push(drop(
+                DropReason::StaleRoster,
+                format!("roster {new} arrived after roster {last}"),
+            ));
             return Vec::new();
         }
         if sequence.is_some() {
             self.roster_sequence = sequence;
         }
         let me = self.my_participant_id.as_deref();
-        let incoming: Vec<Participant> = list.iter().map(|p| n::participant(p, me)).collect();
+        let incoming: Vec<(String, Participant)> = list
+            .iter()
+            .enumerate()
+            .map(|(index, p)| {
+                let p = n::participant(p, me);
+                (roster_key(&p, index), p)
+            })
+            .collect();
         let mut change = ParticipantsChanged {
             sequence_number: sequence,
             ..ParticipantsChanged::default()
@@ -200,38 +366,38 @@ impl CallTracker {
             .to_ascii_lowercase()
             .ends_with("participants");
         if notification.change_type == ChangeType::Deleted {
-            for p in incoming {
-                if let Some(gone) = self.roster.remove(&p.participant_id) {
-                    change.left.push(gone);
-                } else {
-                    change.left.push(p);
-                }
+            for (key, p) in incoming {
+                change.left.push(self.roster.remove(&key).unwrap_or(p));
             }
         } else {
-            let ids: HashSet<&str> = incoming.iter().map(|p| p.participant_id.as_str()).collect();
             if snapshot {
+                let keys: HashSet<&str> = incoming.iter().map(|(k, _)| k.as_str()).collect();
                 let left: Vec<String> = self
                     .roster
                     .keys()
-                    .filter(|id| !ids.contains(id.as_str()))
+                    .filter(|key| !keys.contains(key.as_str()))
                     .cloned()
                     .collect();
-                for id in left {
-                    if let Some(p) = self.roster.remove(&id) {
+                for key in left {
+                    if let Some(p) = self.roster.remove(&key) {
                         change.left.push(p);
                     }
                 }
             }
-            for p in incoming {
-                match self.roster.get(&p.participant_id) {
+            for (key, p) in incoming {
+                match self.roster.get(&key) {
                     None => change.joined.push(p.clone()),
                     Some(old) if old != &p => change.updated.push(p.clone()),
                     Some(_) => {}
                 }
-                self.roster.insert(p.participant_id.clone(), p);
+                self.roster.insert(key, p);
             }
         }
         if change.joined.is_empty() && change.left.is_empty() && change.updated.is_empty() {
+            dropped.push(drop(
+                DropReason::RosterUnchanged,
+                "the roster is the same as before",
+            ));
             return Vec::new();
         }
         vec![CallEventKind::ParticipantsChanged(change)]
@@ -239,20 +405,36 @@ impl CallTracker {
 
     fn operation_update(
         &mut self,
-        operation_id: &str,
-        op: &crate::graph::model::CommsOperation,
+        change: ChangeType,
+        mut completed: OperationCompleted,
+        odata_type: Option<String>,
+        started: &StartedOperations,
+        dropped: &mut Vec<Dropped>,
     ) -> Vec<CallEventKind> {
-        let completed: OperationCompleted = n::operation_completed(op, Some(operation_id));
-        if !completed.status.is_final() {
+        // A `deleted` operation is over, whatever status it reports (one capture: `unknown`).
+        if !completed.status.is_final() && change != ChangeType::Deleted {
             return vec![CallEventKind::Other {
-                resource_type: op.odata_type.as_deref().map(String::from),
+                resource_type: odata_type,
             }];
         }
         if !self
             .completed_operations
-            .insert(completed.operation_id.clone())
+            .insert(id_key(&completed.operation_id).into_owned())
         {
+            dropped.push(drop(
+                DropReason::OperationAlreadyCompleted,
+                format!("operation {} completed before", completed.operation_id),
+            ));
             return Vec::new();
+        }
+        if let Some((id, kind)) = started.take(&completed.operation_id) {
+            completed.operation_id = id;
+            if completed.kind == OperationKind::Unknown {
+                completed.kind = kind;
+            }
+        }
+        if completed.status == OperationStatus::Unknown && completed.result.is_none() {
+            tracing::debug!(operation = %completed.operation_id, "operation ended without a status");
         }
         vec![CallEventKind::OperationCompleted(completed)]
     }
@@ -263,8 +445,28 @@ impl CallTracker {
     }
 }
 
-/// An earlier state arriving after a later one (Graph may swap establishing and established).
-fn is_stale(current: CallState, new: CallState) -> bool {
+fn drop(reason: DropReason, detail: impl Into<String>) -> Dropped {
+    Dropped {
+        reason,
+        detail: detail.into(),
+    }
+}
+
+/// Who a roster entry is: its participant id; for invitees that have none yet, their
+/// identity; for entries with neither, their place in the roster.
+fn roster_key(p: &Participant, index: usize) -> String {
+    if !p.participant_id.is_empty() {
+        return p.participant_id.clone();
+    }
+    if !p.identity.id.is_empty() {
+        return format!("{}:{}", p.identity.kind.as_str(), p.identity.id);
+    }
+    format!("#{index}")
+}
+
+/// An earlier setup state arriving after a later one (Graph may swap establishing and
+/// established), judged against the last known state.
+fn is_stale(progress: CallState, new: CallState) -> bool {
     fn setup_rank(state: CallState) -> Option<u8> {
         match state {
             CallState::Incoming => Some(0),
@@ -272,7 +474,7 @@ fn is_stale(current: CallState, new: CallState) -> bool {
             _ => None,
         }
     }
-    match (setup_rank(new), setup_rank(current)) {
+    match (setup_rank(new), setup_rank(progress)) {
         (Some(new), Some(current)) => new < current,
         // A setup state after the call was set up is always stale.
         (Some(_), None) => true,
@@ -280,12 +482,40 @@ fn is_stale(current: CallState, new: CallState) -> bool {
     }
 }
 
-fn resource_type(data: &ResourceData) -> Option<String> {
-    match data {
-        ResourceData::Other(value) => value
-            .get("@odata.type")
-            .and_then(|t| t.as_str())
-            .map(|t| format!("#microsoft.graph.{}", odata_type_name(t))),
-        _ => None,
-    }
+fn qualified_type(odata_type: &str) -> String {
+    format!("#microsoft.graph.{}", odata_type_name(odata_type))
 }
+
+/// The type of the resources of a call's collection, from its URL, for resources that do not
+/// say (`…/contentsharingsessions` holds `contentSharingSession`s).
+fn type_of_path(target: &ResourceTarget) -> Option<String> {
+    let ResourceTarget::Other { path, .. } = target else {
+        return None;
+    };
+    let collection = path.split('/').next()?.to_ascii_lowercase();
+    let name = match collection.as_str() {
+        "contentsharingsessions" => "contentSharingSession",
+        "audioroutinggroups" => "audioRoutingGroup",
+        _ => return None,
+    };
+    Some(qualified_type(name))
+}
+
+/// The `@odata.type` of data that is not a call, roster or operation: of the object, or of
+/// the first element of an array.
+fn resource_type(data: &ResourceData) -> Option<String> {
+    let ResourceData::Other(value) = data else {
+        return None;
+    };
+    let sample = match value {
+        serde_json::Value::Array(items) => items.first()?,
+        other => other,
+    };
+    sample
+        .get("@odata.type")
+        .and_then(|t| t.as_str())
+        .map(qualified_type)
+}
+
+#[cfg(test)]
+mod tests;

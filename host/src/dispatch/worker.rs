@@ -38,8 +38,21 @@ pub(crate) async fn run(
     let mut keeping_alive = false;
     while let Some(work) = rx.recv().await {
         let events = match work {
-            Work::Notification(notification) => tracker.apply(&notification),
+            Work::Notification(notification) => {
+                let applied = tracker.apply(&notification, &entry.operations);
+                for dropped in &applied.dropped {
+                    let resource = &notification.resource_url;
+                    let (reason, detail) = (dropped.reason, &dropped.detail);
+                    shared
+                        .metrics
+                        .dropped(&entry.call_id, resource, reason, detail);
+                }
+                applied.events
+            }
             Work::EndLocally(result) => tracker.end_locally(result).into_iter().collect(),
+            Work::OperationFinished(completed) => {
+                tracker.operation_finished(&entry.call_id, completed).events
+            }
         };
         entry.set_tenant_id(tracker.tenant_id.clone());
         for event in events {
@@ -159,8 +172,11 @@ async fn apply_fallback(
     shared.metrics.fallback();
     let why = match outcome {
         None => "decision budget exceeded".to_string(),
-        Some(outcome) if outcome.returned() => {
+        Some(Outcome::Completed) => {
             "plugin returned without answering, rejecting or redirecting".to_string()
+        }
+        Some(Outcome::Failed { message }) => {
+            format!("plugin returned an error without deciding: {message}")
         }
         Some(outcome) => format!("plugin invocation ended with {}", outcome.kind()),
     };
@@ -213,6 +229,15 @@ async fn announce(
     };
     match shared.graph.execute(&origin, action).await {
         Ok(crate::call::ActionOutput::OperationId(id)) => *operation = Some(id),
+        // The prompt finished as it started: nothing more will come for it.
+        Ok(crate::call::ActionOutput::Finished(_)) => {
+            let hang_up = CallAction::HangUp {
+                call_id: entry.call_id.clone(),
+            };
+            if let Err(e) = shared.graph.execute(&origin, hang_up).await {
+                tracing::error!(call_id = %entry.call_id, error = %e, "the announce fallback's hang-up failed");
+            }
+        }
         Ok(_) => {}
         Err(e) => {
             tracing::error!(call_id = %entry.call_id, error = %e, "the announce fallback's request failed")

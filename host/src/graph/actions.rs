@@ -4,11 +4,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::future::BoxFuture;
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::client::{GraphClient, GraphError, GraphResponse};
+use super::model::CommsOperation;
+use super::notification::{operation_completed, result_info};
 use super::request::{GraphRequest, RequestContext, build};
-use crate::call::{ActionOrigin, ActionOutput, CallAction, CallControl, CallError, CallState};
+use crate::call::{
+    ActionOrigin, ActionOutput, CallAction, CallControl, CallError, CallState, OperationKind,
+    OperationStatus,
+};
 use crate::journal::{CallJournal, GraphExchange, JournalRecord};
 
 /// The production [`CallControl`]: Microsoft Graph.
@@ -57,7 +63,7 @@ impl GraphActions {
             }
             Err(e) => return Err(e.into()),
         };
-        Ok(output(&action, &response))
+        output(&action, &response)
     }
 
     /// Records the exchange under its call; a created call has no id until Graph returns one.
@@ -151,22 +157,51 @@ fn returned_id(response: &GraphResponse) -> Option<String> {
         })
 }
 
-fn output(action: &CallAction, response: &GraphResponse) -> ActionOutput {
-    use CallAction::*;
-    match action {
-        JoinMeeting(_) | PlaceCall(_) => returned_id(response)
+/// What the action returns. An operation Graph answers as `failed` is an error; one it answers
+/// as `completed` gets no notification, so its completion comes with the output.
+fn output(action: &CallAction, response: &GraphResponse) -> Result<ActionOutput, CallError> {
+    if let CallAction::JoinMeeting(_) | CallAction::PlaceCall(_) = action {
+        return Ok(returned_id(response)
             .map(ActionOutput::CallId)
-            .unwrap_or(ActionOutput::Done),
-        PlayPrompt { .. }
-        | RecordResponse { .. }
-        | SendDtmfTones { .. }
-        | MuteParticipant { .. }
-        | InviteParticipants { .. }
-        | StartHoldMusic { .. }
-        | StopHoldMusic { .. } => returned_id(response)
-            .map(ActionOutput::OperationId)
-            .unwrap_or(ActionOutput::Done),
-        _ => ActionOutput::Done,
+            .unwrap_or(ActionOutput::Done));
+    }
+    let operation: Option<CommsOperation> = response
+        .body
+        .as_ref()
+        .and_then(|body| CommsOperation::deserialize(body).ok());
+    let status = operation
+        .as_ref()
+        .and_then(|op| op.status.as_deref())
+        .map(OperationStatus::from_graph);
+    if status == Some(OperationStatus::Failed) {
+        let result = operation.as_ref().and_then(|op| op.result_info.as_ref());
+        let result = result.map(result_info);
+        return Err(CallError::Upstream {
+            status: response.status,
+            code: result
+                .as_ref()
+                .map_or_else(|| "failed".into(), |r| format!("{}/{}", r.code, r.subcode)),
+            message: result.and_then(|r| r.message).unwrap_or_else(|| {
+                format!("Graph reported the {} operation as failed", action.name())
+            }),
+        });
+    }
+    let Some(kind) = action.operation_kind() else {
+        return Ok(ActionOutput::Done);
+    };
+    let Some(id) = returned_id(response) else {
+        return Ok(ActionOutput::Done);
+    };
+    match (status, operation) {
+        (Some(OperationStatus::Completed), Some(op)) => {
+            let mut completed = operation_completed(&op, Some(&id));
+            completed.operation_id = id;
+            if completed.kind == OperationKind::Unknown {
+                completed.kind = kind;
+            }
+            Ok(ActionOutput::Finished(completed))
+        }
+        _ => Ok(ActionOutput::OperationId(id)),
     }
 }
 

@@ -200,9 +200,15 @@ impl GraphClient {
             .bearer_auth(token.secret())
             .header(CLIENT_REQUEST_ID, client_request_id.to_string())
             .timeout(limit);
-        if let Some(body) = &request.body {
-            builder = builder.json(body); // also sets Content-Type: application/json
-        }
+        builder = match &request.body {
+            Some(body) => builder.json(body), // also sets Content-Type: application/json
+            // A POST without a body still says so: Graph answers 411 to a POST that has no
+            // Content-Length (keepAlive).
+            None if request.method == Method::Post => builder
+                .header(reqwest::header::CONTENT_LENGTH, "0")
+                .body(Vec::<u8>::new()),
+            None => builder,
+        };
         let started = Instant::now();
         let response = match builder.send().await {
             Ok(response) => response,

@@ -5,6 +5,7 @@
 //! state tracking) is the dispatcher's job; [`convert`] offers the per-resource conversions.
 
 mod convert;
+mod keys;
 #[cfg(test)]
 mod lenient_tests;
 mod route;
@@ -44,16 +45,37 @@ pub struct CommsNotification {
     pub resource_url: String,
     pub target: ResourceTarget,
     pub data: ResourceData,
-    /// `resourceData` as compact JSON text; `null` when absent.
+    /// `resourceData` as compact JSON text (PascalCase keys in camelCase); `null` when absent.
     pub raw_resource_data: String,
     /// The callback URI Graph names in the notification, when it does.
     pub callback_uri: Option<String>,
+    /// Identifies this delivery when Graph said which message it is
+    /// (`X-Microsoft-Skype-Message-ID`), so that a body posted twice is recognised; see
+    /// [`parse_delivery`].
+    pub delivery_id: Option<String>,
 }
 
 impl CommsNotification {
     /// The call the notification is about, when its URL names one.
     pub fn call_id(&self) -> Option<&str> {
         self.target.call_id()
+    }
+
+    /// Whether this is the `created` notification of an incoming call: a call resource created
+    /// in state `incoming` (or with no state), also when its resource is missing or did not
+    /// parse. Calls the bot creates are known from the answer to the create request.
+    pub fn is_incoming_call(&self) -> bool {
+        matches!(self.target, ResourceTarget::Call { .. })
+            && self.change_type == ChangeType::Created
+            && match &self.data {
+                ResourceData::Call(call) => call
+                    .state()
+                    .is_none_or(|s| s == crate::call::CallState::Incoming),
+                ResourceData::Absent | ResourceData::Unparsed { .. } => true,
+                ResourceData::Participants(_)
+                | ResourceData::Operation(_)
+                | ResourceData::Other(_) => false,
+            }
     }
 }
 
@@ -76,47 +98,75 @@ pub enum ResourceData {
 
 /// Parses a callback body into its notifications, in the order Graph sent them.
 pub fn parse(body: &[u8]) -> Result<Vec<CommsNotification>, NotificationError> {
-    let document: Value =
-        serde_json::from_slice(body).map_err(|e| NotificationError::Malformed(e.to_string()))?;
-    let Value::Object(document) = document else {
-        return Err(NotificationError::NotCommsNotifications);
-    };
-    let entries = envelope_entries(&document)?;
-    entries
-        .iter()
-        .enumerate()
-        .map(|(index, entry)| parse_entry(index, entry))
-        .collect()
+    parse_delivery(body, None)
 }
 
-/// The `value` array of a `commsNotifications` document. A document without `@odata.type` is
-/// accepted when every entry has a `resourceUrl`, which the legacy format never has.
+/// [`parse`], for a body Graph sent with the message id `message_id`: each notification gets
+/// a [`CommsNotification::delivery_id`] made of the message id and its place in the body.
+///
+/// Graph's payloads vary in shape and the parser takes all of them: a `value` array with or
+/// without the envelope's `@odata.type`; keys in PascalCase (`MeetingUrl`); the legacy
+/// `resource` in place of `resourceUrl`; `resourceData` as an object, an array (one
+/// notification per call or operation it holds; a roster stays one), or absent.
+pub fn parse_delivery(
+    body: &[u8],
+    message_id: Option<&str>,
+) -> Result<Vec<CommsNotification>, NotificationError> {
+    let document: Value =
+        serde_json::from_slice(body).map_err(|e| NotificationError::Malformed(e.to_string()))?;
+    let Value::Object(mut document) = document else {
+        return Err(NotificationError::NotCommsNotifications);
+    };
+    if keys::has_pascal_case(&document) {
+        keys::lower_first(&mut document);
+    }
+    let entries = envelope_entries(&document)?;
+    let mut notifications = Vec::with_capacity(entries.len());
+    for (index, entry) in entries.iter().enumerate() {
+        let delivery = message_id.map(|id| format!("{id}#{index}"));
+        parse_entry(index, entry, delivery, &mut notifications)?;
+    }
+    Ok(notifications)
+}
+
+/// The `value` array of a `commsNotifications` document. The envelope's `@odata.type` varies
+/// (`#microsoft.graph.commsNotifications`, `#Microsoft.Graph.Notifications` in 2018, or
+/// none): what matters is a `value` array whose entries name their resource the Graph way
+/// ([`names_its_resource`]). A document typed `commsNotifications` is taken as such whatever
+/// its entries are.
 fn envelope_entries(document: &Map<String, Value>) -> Result<&[Value], NotificationError> {
     let value = document.get("value").and_then(Value::as_array);
     let odata_type = document
         .get("@odata.type")
         .and_then(Value::as_str)
         .map(odata_type_name);
-    match odata_type.map(str::to_ascii_lowercase).as_deref() {
-        Some("commsnotifications") => value.map(Vec::as_slice).ok_or_else(|| {
+    if odata_type.is_some_and(|t| t.eq_ignore_ascii_case("commsnotifications")) {
+        return value.map(Vec::as_slice).ok_or_else(|| {
             NotificationError::Malformed("commsNotifications without a `value` array".into())
-        }),
-        Some(_) => Err(NotificationError::NotCommsNotifications),
-        None => match value {
-            Some(entries)
-                if !entries.is_empty()
-                    && entries
-                        .iter()
-                        .all(|e| e.get("resourceUrl").is_some_and(Value::is_string)) =>
-            {
-                Ok(entries)
-            }
-            _ => Err(NotificationError::NotCommsNotifications),
-        },
+        });
+    }
+    match value {
+        Some(entries) if !entries.is_empty() && entries.iter().all(names_its_resource) => {
+            Ok(entries)
+        }
+        _ => Err(NotificationError::NotCommsNotifications),
     }
 }
 
-fn parse_entry(index: usize, entry: &Value) -> Result<CommsNotification, NotificationError> {
+/// Whether an entry of a bare `value` array is a Graph notification: it names its resource
+/// (`resourceUrl`, or `resource` as 2018–2020 traffic does) and is not a pre-Graph
+/// subscription notification (`subscriptionId`).
+fn names_its_resource(entry: &Value) -> bool {
+    let has = |key: &str| entry.get(key).is_some_and(Value::is_string);
+    has("resourceUrl") || (has("resource") && entry.get("subscriptionId").is_none())
+}
+
+fn parse_entry(
+    index: usize,
+    entry: &Value,
+    delivery: Option<String>,
+    out: &mut Vec<CommsNotification>,
+) -> Result<(), NotificationError> {
     let Value::Object(entry) = entry else {
         return Err(NotificationError::Malformed(format!(
             "notification {index} is not a JSON object"
@@ -133,15 +183,36 @@ fn parse_entry(index: usize, entry: &Value) -> Result<CommsNotification, Notific
         .unwrap_or_default()
         .to_owned();
     let target = ResourceTarget::route(&resource_url);
-    let raw = entry.get("resourceData").unwrap_or(&Value::Null);
-    Ok(CommsNotification {
+    let notification = |data, raw: &Value, delivery| CommsNotification {
         change_type: ChangeType::from_graph(text("changeType").unwrap_or_default()),
-        data: typed_data(raw, &target),
+        data,
         raw_resource_data: serde_json::to_string(raw).unwrap_or_else(|_| "null".into()),
         callback_uri: text("callbackUri").map(str::to_owned),
-        resource_url,
-        target,
-    })
+        resource_url: resource_url.clone(),
+        target: target.clone(),
+        delivery_id: delivery,
+    };
+    let raw = entry.get("resourceData").unwrap_or(&Value::Null);
+    match raw {
+        // A call or an operation sent as an array: one notification for each.
+        Value::Array(items) if !items.is_empty() && !is_collection(items, &target) => {
+            for (sub, item) in items.iter().enumerate() {
+                let delivery = match (&delivery, items.len()) {
+                    (Some(id), n) if n > 1 => Some(format!("{id}.{sub}")),
+                    (id, _) => id.clone(),
+                };
+                out.push(notification(typed_data(item, &target), item, delivery));
+            }
+        }
+        _ => out.push(notification(typed_data(raw, &target), raw, delivery)),
+    }
+    Ok(())
+}
+
+/// Whether an array `resourceData` is one collection resource (a roster, content-sharing
+/// sessions) rather than single resources sent as an array.
+fn is_collection(items: &[Value], target: &ResourceTarget) -> bool {
+    !matches!(kind_of(items.first(), target), Kind::Call | Kind::Operation)
 }
 
 /// What a resource is, from its `@odata.type`, else from the URL it came with.
@@ -173,6 +244,7 @@ fn typed_data(raw: &Value, target: &ResourceTarget) -> ResourceData {
         Value::Null => ResourceData::Absent,
         Value::Array(items) => match kind_of(items.first(), target) {
             Kind::Participant => typed(raw, ResourceData::Participants),
+            Kind::Call | Kind::Operation if items.is_empty() => ResourceData::Absent,
             _ => ResourceData::Other(raw.clone()),
         },
         Value::Object(_) => match kind_of(Some(raw), target) {

@@ -96,9 +96,6 @@ async fn graph(
         });
         (faults.slow, failure)
     };
-    if !slow.is_zero() {
-        tokio::time::sleep(slow).await;
-    }
     let revoked_upto = lock(&shared.faults).revoke_tokens_upto;
     let token_number = headers
         .get(header::AUTHORIZATION)
@@ -110,6 +107,16 @@ async fn graph(
             StatusCode::UNAUTHORIZED,
             "InvalidAuthenticationToken",
             "Access token is empty or not issued by the token endpoint.",
+        )
+    } else if method == Method::POST
+        && !headers.contains_key(header::CONTENT_LENGTH)
+        && !headers.contains_key(header::TRANSFER_ENCODING)
+    {
+        // As Graph does: a POST must say how long its body is, even when it has none.
+        odata_error(
+            StatusCode::LENGTH_REQUIRED,
+            "LengthRequired",
+            "A POST request needs a Content-Length header.",
         )
     } else if let Some((status, retry_after)) = failure {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
@@ -131,6 +138,10 @@ async fn graph(
     } else {
         handle(&shared, &method, &path, body.as_ref())
     };
+    // Graph acts, then answers late: a client that gave up may still find the effect.
+    if !slow.is_zero() {
+        tokio::time::sleep(slow).await;
+    }
     response.headers_mut().insert(
         "request-id",
         HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("a uuid is a header value"),

@@ -378,6 +378,22 @@ pub(crate) fn operation(
     completion: Value,
 ) -> Value {
     let op_id = super::replay::planned_id(shared, id, odata_type);
+    let (fail, at_once) = {
+        let mut faults = lock(&shared.faults);
+        let fail = faults.fail_operations > 0;
+        faults.fail_operations = faults.fail_operations.saturating_sub(1);
+        (fail, faults.complete_operations_at_once)
+    };
+    if fail {
+        return json!({
+            "@odata.type": format!("#microsoft.graph.{odata_type}"),
+            "id": op_id,
+            "status": "failed",
+            "clientContext": client_context,
+            "resultInfo": { "@odata.type": "#microsoft.graph.resultInfo", "code": 500, "subcode": 9999, "message": "Injected by the simulator." },
+        });
+    }
+    let duration = duration.filter(|_| !at_once);
     let mut running = json!({
         "@odata.type": format!("#microsoft.graph.{odata_type}"),
         "id": op_id,

@@ -49,6 +49,14 @@ fn domain_identity(kind: IdentityKind, id: &GraphIdentity) -> Identity {
     }
 }
 
+fn lower_first(value: &str) -> String {
+    let mut chars = value.chars();
+    chars
+        .next()
+        .map(|first| first.to_ascii_lowercase().to_string() + chars.as_str())
+        .unwrap_or_default()
+}
+
 fn non_empty(value: &Option<String>) -> Option<&str> {
     value.as_deref().filter(|v| !v.trim().is_empty())
 }
@@ -186,7 +194,8 @@ pub fn operation_completed(op: &CommsOperation, operation_id: Option<&str>) -> O
         result: op.result_info.as_ref().map(result_info),
         recording_location: non_empty(&op.recording_location).map(str::to_owned),
         recording_access_token: non_empty(&op.recording_access_token).map(str::to_owned),
-        completion_reason: non_empty(&op.completion_reason).map(str::to_owned),
+        // An enum of lower camel-case values (`completedSuccessfully`), sent in PascalCase too.
+        completion_reason: non_empty(&op.completion_reason).map(lower_first),
     }
 }
 

@@ -68,9 +68,15 @@ fn odata_types_without_hash_or_missing_and_unknown_values() {
     assert_eq!(call_of(&n).state(), Some(CallState::Unknown));
     assert_eq!(call_of(&n).state.as_deref(), Some("ringing"));
 
-    let legacy = json!({"value": [{"changeType": "created", "resource": "/app/calls/c9", "resourceData": {"@odata.type": "#microsoft.graph.call"}}]});
+    // 2018–2020 traffic: a bare `value` array routed by `resource` only.
+    let bare_legacy = json!({"value": [{"changeType": "created", "resource": "/app/calls/c9", "resourceData": {"@odata.type": "#microsoft.graph.call"}}]});
     assert_eq!(
-        parse(legacy.to_string().as_bytes()),
+        parse(bare_legacy.to_string().as_bytes()).unwrap()[0].call_id(),
+        Some("c9")
+    );
+    let pre_graph = json!({"value": [{"subscriptionId": "s", "resource": "/app/calls/c9", "changeType": "created"}]});
+    assert_eq!(
+        parse(pre_graph.to_string().as_bytes()),
         Err(NotificationError::NotCommsNotifications)
     );
     let legacy_in_envelope = body(json!([{"changeType": "created", "resource": "/app/calls/c9"}]));
@@ -106,6 +112,13 @@ fn garbage_and_foreign_documents_are_errors() {
             "{foreign}"
         );
     }
+    // A 2018 log types the envelope `#Microsoft.Graph.Notifications`.
+    let typed_2018 = json!({"@odata.type": "#Microsoft.Graph.Notifications", "value": [
+        {"changeType": "updated", "resourceUrl": "/communications/calls/c1", "resourceData": {"state": "established"}}]});
+    assert_eq!(
+        parse(typed_2018.to_string().as_bytes()).unwrap()[0].call_id(),
+        Some("c1")
+    );
     let no_value = json!({"@odata.type": "#microsoft.graph.commsNotifications"});
     assert!(matches!(
         parse(no_value.to_string().as_bytes()),

@@ -398,3 +398,59 @@ fn meeting_and_other_notifications() {
     );
     assert!(matches!(sharing.data, ResourceData::Other(Value::Array(_))));
 }
+
+#[test]
+fn pascal_case_keys_and_values_parse_like_camel_case() {
+    let body = br##"{"Value": [{"ChangeType": "Updated", "ResourceUrl": "/communications/calls/c1",
+        "ResourceData": {"@odata.type": "#microsoft.graph.call", "State": "Established",
+        "MeetingUrl": "https://teams.microsoft.com/x", "ToneInfo": {"SequenceId": 3, "Tone": "Tone5"}}}]}"##;
+    let n = parse(body).unwrap().remove(0);
+    assert_eq!(n.change_type, ChangeType::Updated);
+    assert_eq!(n.call_id(), Some("c1"));
+    let call = call_of(&n);
+    assert_eq!(call.state(), Some(crate::call::CallState::Established));
+    let tone = call.tone_info.as_ref().unwrap();
+    assert_eq!(
+        (tone.sequence_id, tone.tone.as_deref()),
+        (Some(3), Some("Tone5"))
+    );
+}
+
+#[test]
+fn single_resources_sent_as_arrays_become_one_notification_each() {
+    let body = br##"{"value": [{"changeType": "deleted", "resource": "/app/calls/c1/operations/o1",
+        "resourceData": [{"@odata.type": "microsoft.graph.playPromptOperation", "status": "completed"}]},
+        {"changeType": "updated", "resourceUrl": "/communications/calls/c2",
+        "resourceData": [{"state": "hold"}, {"state": "established"}]}]}"##;
+    let all = parse_delivery(body, Some("msg")).unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(
+        matches!(&all[0].data, ResourceData::Operation(op) if op.status.as_deref() == Some("completed"))
+    );
+    assert_eq!(all[0].resource_url, "/app/calls/c1/operations/o1");
+    assert_eq!(all[1].raw_resource_data, r#"{"state":"hold"}"#);
+    let ids: Vec<_> = all.iter().map(|n| n.delivery_id.clone().unwrap()).collect();
+    assert_eq!(ids, ["msg#0", "msg#1.0", "msg#1.1"]);
+    assert!(parse(body).unwrap().iter().all(|n| n.delivery_id.is_none()));
+}
+
+#[test]
+fn incoming_calls_are_recognised_in_every_shape() {
+    let incoming = |data: &str| {
+        let body = format!(
+            r#"{{"value": [{{"changeType": "Created", "resourceUrl": "/communications/calls/c1"{data}}}]}}"#
+        );
+        parse(body.as_bytes()).unwrap().remove(0).is_incoming_call()
+    };
+    assert!(incoming(r##", "resourceData": {"state": "Incoming"}"##));
+    assert!(incoming(
+        r##", "resourceData": [{"@odata.type": "#microsoft.graph.call", "state": "incoming"}]"##
+    ));
+    assert!(incoming(""));
+    assert!(incoming(
+        r##", "resourceData": {"@odata.type": "#microsoft.graph.call", "state": 5}"##
+    ));
+    assert!(!incoming(
+        r##", "resourceData": {"state": "establishing"}"##
+    ));
+}

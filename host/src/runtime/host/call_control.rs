@@ -22,12 +22,15 @@ impl EventCtx {
     }
 
     async fn act_id(&mut self, action: CallAction) -> Outcome<String> {
-        Ok(self.act(action).await?.and_then(|output| match output {
-            ActionOutput::CallId(id) | ActionOutput::OperationId(id) => Ok(id),
-            ActionOutput::Done => Err(convert::call_error(CallError::Other(
-                "Graph returned no id for this request".into(),
-            ))),
-        }))
+        Ok(self
+            .act(action)
+            .await?
+            .and_then(|output| match output.id() {
+                Some(id) => Ok(id.to_owned()),
+                None => Err(convert::call_error(CallError::Other(
+                    "Graph returned no id for this request".into(),
+                ))),
+            }))
     }
 }
 
