@@ -107,3 +107,64 @@ async fn replay_takes_hand_written_notifications_with_their_own_call_ids() {
         ]
     );
 }
+
+/// Rewrites every notification of `documents` in the older shapes Graph also sends: routed by
+/// the legacy `resource` only, PascalCase `changeType`, `@odata.type` without its `#`.
+fn in_older_shapes(documents: &[Value]) -> Vec<Value> {
+    fn strip_hash(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(t)) = map.get_mut("@odata.type") {
+                    *t = t.trim_start_matches('#').to_string();
+                }
+                map.values_mut().for_each(strip_hash);
+            }
+            Value::Array(items) => items.iter_mut().for_each(strip_hash),
+            _ => {}
+        }
+    }
+    documents
+        .iter()
+        .map(|document| {
+            let mut document = document.clone();
+            for entry in document["value"].as_array_mut().unwrap() {
+                let url = entry["resourceUrl"].as_str().unwrap().to_string();
+                let map = entry.as_object_mut().unwrap();
+                map.remove("resourceUrl");
+                map.insert(
+                    "resource".into(),
+                    json!(url.replace("/communications/calls/", "/app/calls/")),
+                );
+                let change = map["changeType"].as_str().unwrap().to_string();
+                map.insert(
+                    "changeType".into(),
+                    json!(change[..1].to_uppercase() + &change[1..]),
+                );
+                strip_hash(entry);
+            }
+            document
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_accepts_what_the_service_accepts() {
+    let path = repo_root().join("examples/scenarios/ivr-wrong-keys.toml");
+    let scenario = Scenario::load(&path).unwrap();
+    let spec = spec_for(&scenario, &path);
+    let report = simulate(&spec, &scenario).await.unwrap();
+    let recorded = report.timeline.as_ref().unwrap().notifications();
+    let mut documents = in_older_shapes(&recorded);
+    // A roster batched before its incoming call, in the call's first document.
+    let call = report.call_id.clone().unwrap();
+    let roster = json!({"changeType": "Updated", "resource": format!("/app/calls/{call}/participants"),
+        "resourceData": [{"@odata.type": "microsoft.graph.participant", "id": "p-caller",
+            "info": {"identity": {"user": {"id": "8a34a46b-3d17-4adc-8dce-dc4e7d572698"}}}}]});
+    documents[0]["value"]
+        .as_array_mut()
+        .unwrap()
+        .insert(0, roster);
+    let replayed = replay(&spec, &documents).await.unwrap();
+    let replayed: Vec<Value> = replayed.iter().map(|r| json!(r)).collect();
+    assert_eq!(replayed, recorded_requests(&report));
+}
