@@ -411,7 +411,7 @@ pub async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use axum::http::{Request, StatusCode, header};
@@ -421,6 +421,7 @@ mod tests {
 
     use super::*;
     use crate::server::auth::{CallbackTokenIssuer, IssueClaims};
+    use crate::test_support::built_plugin;
 
     const APP_ID: &str = "0c3b2a19-6d5e-4f70-8a9b-1c2d3e4f5a6b";
     const TENANT: &str = "11111111-1111-1111-1111-111111111111";
@@ -466,17 +467,6 @@ mod tests {
         }
     }
 
-    fn built_plugin() -> PathBuf {
-        let path =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugins/answer-and-greet.wasm");
-        assert!(
-            path.is_file(),
-            "{} is missing: run `cargo xtask build-plugins` first",
-            path.display()
-        );
-        path
-    }
-
     fn config(dir: &Path, keys: &KeyServer) -> Config {
         std::fs::write(dir.join("secret"), "test-secret").unwrap();
         let text = format!(
@@ -501,7 +491,7 @@ plugin = "greet"
 path = {plugin:?}
 "#,
             openid = keys.openid_url,
-            plugin = built_plugin().display().to_string(),
+            plugin = built_plugin("answer-and-greet").display().to_string(),
         );
         let mut config = Config::parse(&text).unwrap();
         config.base_dir = dir.to_path_buf();

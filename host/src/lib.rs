@@ -19,3 +19,5 @@ pub mod runtime;
 pub mod scenario;
 pub mod server;
 pub mod simulator;
+#[cfg(test)]
+mod test_support;

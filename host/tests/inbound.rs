@@ -83,19 +83,30 @@ fn completions(events: &Value) -> Vec<Value> {
 const ANSWER_AND_PLAY: &str = r#"[{"fn": "answer", "call": "$call", "modalities": ["audio"]},
     {"fn": "play-prompt", "call": "$call", "prompts": [{"uri": "https://media.example.com/a.wav"}], "client-context": "menu"}]"#;
 
-#[tokio::test]
-async fn an_operation_graph_reports_failed_at_once_is_an_error_to_the_plugin() {
-    let bot = recorder_bot(quiet(), serde_json::from_str(ANSWER_AND_PLAY).unwrap(), "").await;
-    bot.sim.set_faults(Faults {
-        fail_operations: 1,
-        ..Faults::default()
-    });
+/// A call answered with a prompt on a Graph with `settings` and `faults`: the service, the call, and the
+/// plugin's two results.
+async fn answer_and_play(settings: SimulatorSettings, faults: Faults) -> (Bot, String, Value) {
+    let bot = recorder_bot(settings, serde_json::from_str(ANSWER_AND_PLAY).unwrap(), "").await;
+    bot.sim.set_faults(faults);
     let call = bot
         .sim
         .incoming_call(caller(), Identity::application(BOT_APP_ID));
     let results = recorded(&bot, &call, "results", |r| {
         r.as_array().is_some_and(|r| r.len() == 2)
     })
+    .await;
+    (bot, call, results)
+}
+
+#[tokio::test]
+async fn an_operation_graph_reports_failed_at_once_is_an_error_to_the_plugin() {
+    let (_bot, _call, results) = answer_and_play(
+        quiet(),
+        Faults {
+            fail_operations: 1,
+            ..Faults::default()
+        },
+    )
     .await;
     let upstream = &results[1]["err"]["upstream"];
     assert_eq!(results[1]["fn"], "play-prompt");
@@ -105,17 +116,13 @@ async fn an_operation_graph_reports_failed_at_once_is_an_error_to_the_plugin() {
 
 #[tokio::test]
 async fn an_operation_graph_reports_completed_at_once_gets_its_completion() {
-    let bot = recorder_bot(quiet(), serde_json::from_str(ANSWER_AND_PLAY).unwrap(), "").await;
-    bot.sim.set_faults(Faults {
-        complete_operations_at_once: true,
-        ..Faults::default()
-    });
-    let call = bot
-        .sim
-        .incoming_call(caller(), Identity::application(BOT_APP_ID));
-    let results = recorded(&bot, &call, "results", |r| {
-        r.as_array().is_some_and(|r| r.len() == 2)
-    })
+    let (bot, call, results) = answer_and_play(
+        quiet(),
+        Faults {
+            complete_operations_at_once: true,
+            ..Faults::default()
+        },
+    )
     .await;
     let operation = results[1]["ok"]
         .as_str()
@@ -140,14 +147,7 @@ async fn one_call_and_one_operation_written_two_ways_are_one() {
         media_duration: Duration::from_secs(3600),
         ..quiet()
     };
-    let bot = recorder_bot(settings, serde_json::from_str(ANSWER_AND_PLAY).unwrap(), "").await;
-    let call = bot
-        .sim
-        .incoming_call(caller(), Identity::application(BOT_APP_ID));
-    let results = recorded(&bot, &call, "results", |r| {
-        r.as_array().is_some_and(|r| r.len() == 2)
-    })
-    .await;
+    let (bot, call, results) = answer_and_play(settings, Faults::default()).await;
     let operation = results[1]["ok"].as_str().unwrap().to_string();
     assert_ne!(
         other_form(&operation),
@@ -180,8 +180,9 @@ async fn one_call_and_one_operation_written_two_ways_are_one() {
     assert_eq!(bot.dispatcher.calls().len(), 1, "one call, not two");
 }
 
-/// An incoming call in a shape the parser once dropped: still delivered, and still decided.
-async fn incoming_in_shape(data: Option<Value>) -> (Bot, String) {
+/// The incoming-call event the plugin gets for a `created` call notification with `data` as
+/// its resourceData; asserts the call was decided all the same.
+async fn incoming_in_shape(data: Option<Value>) -> Value {
     // The recorder makes no request: the route's fallback (reject busy) decides the call.
     let bot = recorder_bot(quiet(), json!([]), "").await;
     let call = "0f6a1f00-3b1e-4c5a-9d4e-1a2b3c4d5e6f".to_string();
@@ -203,33 +204,23 @@ async fn incoming_in_shape(data: Option<Value>) -> (Bot, String) {
         "the fallback rejects the call; Graph got {:#?}",
         bot.sim.requests()
     );
-    (bot, call)
+    let events = recorded(&bot, &call, "events", |e| !event_kinds(e).is_empty()).await;
+    assert_eq!(event_kinds(&events), ["incoming-call"]);
+    events[0]["event"]["kind"]["incoming-call"].clone()
 }
 
 #[tokio::test]
-async fn an_incoming_call_as_a_one_element_array_reaches_the_plugin() {
-    let (bot, call) = incoming_in_shape(Some(json!([{
+async fn an_incoming_call_in_any_shape_reaches_the_plugin_and_is_decided() {
+    let as_array = incoming_in_shape(Some(json!([{
         "@odata.type": "#microsoft.graph.call", "state": "incoming", "direction": "incoming",
         "source": {"identity": {"user": {"id": "caller-7", "displayName": "Seven"}}}
     }])))
     .await;
-    let events = recorded(&bot, &call, "events", |e| !event_kinds(e).is_empty()).await;
-    assert_eq!(event_kinds(&events), ["incoming-call"]);
-    assert_eq!(
-        events[0]["event"]["kind"]["incoming-call"]["caller"]["id"],
-        "caller-7"
-    );
-}
-
-#[tokio::test]
-async fn an_incoming_call_without_resource_data_reaches_the_plugin() {
-    let (bot, call) = incoming_in_shape(None).await;
-    let events = recorded(&bot, &call, "events", |e| !event_kinds(e).is_empty()).await;
-    assert_eq!(event_kinds(&events), ["incoming-call"]);
-    assert_eq!(
-        events[0]["event"]["kind"]["incoming-call"]["caller"]["kind"],
-        "unknown"
-    );
+    assert_eq!(as_array["caller"]["id"], "caller-7");
+    let without_data = incoming_in_shape(None).await;
+    assert_eq!(without_data["caller"]["kind"], "unknown");
+    let unparsable = incoming_in_shape(Some(json!({"state": 7, "source": "nobody"}))).await;
+    assert_eq!(unparsable["caller"]["kind"], "unknown");
 }
 
 #[tokio::test]

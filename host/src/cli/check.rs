@@ -148,22 +148,11 @@ pub fn check_with(path: &Path, cache: &CheckCache) -> Result<CheckReport, Plugin
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A plugin `cargo xtask build-plugins` built.
-    fn built_plugin() -> PathBuf {
-        let path =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugins/answer-and-greet.wasm");
-        assert!(
-            path.is_file(),
-            "{} is missing: run `cargo xtask build-plugins` first",
-            path.display()
-        );
-        path
-    }
+    use crate::test_support::built_plugin;
 
     #[test]
     fn a_second_check_loads_from_the_compile_cache() {
-        let plugin = built_plugin();
+        let plugin = built_plugin("answer-and-greet");
         let cache = tempfile::tempdir().unwrap();
         let cache = CheckCache::Dir(cache.path().join("compile"));
         let first = check_with(&plugin, &cache).unwrap();
