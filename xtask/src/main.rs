@@ -12,7 +12,7 @@ mod wasm_target;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 const USAGE: &str = "\
 Usage: cargo xtask <task> [args...]
@@ -122,11 +122,60 @@ fn test(root: &Path, cargo_test_args: &[String]) -> Result<ExitCode> {
     cargo_test
         .args(["test", "--release", "--workspace"])
         .args(cargo_test_args)
-        .current_dir(root);
-    let status = command::status(&mut cargo_test)?;
+        .current_dir(root)
+        .stdout(std::process::Stdio::piped());
+    let mut child = cargo_test
+        .spawn()
+        .context("could not start `cargo test`; is cargo on PATH?")?;
+    let mut totals = TestTotals::default();
+    if let Some(stdout) = child.stdout.take() {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let line = line.context("reading the output of `cargo test`")?;
+            println!("{line}");
+            totals.add(&line);
+        }
+    }
+    let status = child.wait().context("waiting for `cargo test`")?;
+    // One closing line for the whole run, summed over every test binary.
+    println!(
+        "tests: {} passed, {} failed, {} skipped",
+        totals.passed, totals.failed, totals.ignored
+    );
     // Killed by a signal, cargo has no exit code: report a plain failure.
     let code = status.code().and_then(|code| u8::try_from(code).ok());
     Ok(ExitCode::from(code.unwrap_or(1)))
+}
+
+/// Test counts summed over the `test result:` lines of a `cargo test` run.
+#[derive(Default)]
+struct TestTotals {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl TestTotals {
+    /// Adds the counts of a line such as `test result: ok. 3 passed; 0 failed; 1 ignored; …`.
+    fn add(&mut self, line: &str) {
+        let Some(counts) = line.trim().strip_prefix("test result: ") else {
+            return;
+        };
+        for part in counts.split(['.', ';']) {
+            let mut words = part.split_whitespace();
+            let (Some(number), Some(what)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(number) = number.parse::<u64>() else {
+                continue;
+            };
+            match what {
+                "passed" => self.passed += number,
+                "failed" => self.failed += number,
+                "ignored" => self.ignored += number,
+                _ => {}
+            }
+        }
+    }
 }
 
 /// Builds the plugins, then runs `callhost demo` against them; quiet logs unless
@@ -143,4 +192,22 @@ fn demo(root: &Path) -> Result<ExitCode> {
     let status = command::status(&mut run)?;
     let code = status.code().and_then(|code| u8::try_from(code).ok());
     Ok(ExitCode::from(code.unwrap_or(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TestTotals;
+
+    #[test]
+    fn totals_sum_every_test_result_line() {
+        let mut totals = TestTotals::default();
+        for line in [
+            "test result: ok. 154 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 2.04s",
+            "running 3 tests",
+            "test result: FAILED. 2 passed; 1 failed; 4 ignored; 0 measured; 0 filtered out",
+        ] {
+            totals.add(line);
+        }
+        assert_eq!((totals.passed, totals.failed, totals.ignored), (156, 1, 4));
+    }
 }
