@@ -5,6 +5,7 @@
 //! [`CallAction`]s, and the Graph client turns actions into requests.
 
 mod action;
+mod action_kind;
 mod control;
 mod error;
 mod event;
@@ -14,6 +15,7 @@ pub use action::{
     ActionOutput, AnswerOptions, CallAction, Invitee, JoinMeeting, MeetingRef, PlaceCall,
     RecordOptions, RejectReason, TransferRequest, Transferee,
 };
+pub use action_kind::{ActionKind, Returns};
 pub use control::{ActionOrigin, CallControl};
 pub use error::CallError;
 pub use event::{

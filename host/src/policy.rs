@@ -9,32 +9,8 @@ use std::collections::BTreeSet;
 
 use serde::Deserialize;
 
-use crate::call::{CallAction, Identity, IdentityKind};
+use crate::call::{ActionKind, CallAction, Identity, IdentityKind};
 
-/// Every function of `call-control`, by its WIT name.
-pub const CALL_CONTROL_FUNCTIONS: &[&str] = &[
-    "answer",
-    "reject",
-    "redirect",
-    "transfer",
-    "hang-up",
-    "join-meeting",
-    "place-call",
-    "play-prompt",
-    "record-response",
-    "subscribe-to-tone",
-    "send-dtmf-tones",
-    "cancel-media-processing",
-    "mute",
-    "unmute",
-    "mute-participant",
-    "invite-participants",
-    "start-hold-music",
-    "stop-hold-music",
-];
-
-/// Functions a plugin may use when its policy does not say.
-const DEFAULT_DENIED: &[&str] = &["join-meeting", "place-call"];
 /// Target kinds a plugin may reach when its policy does not say.
 const DEFAULT_TARGETS: &[&str] = &["user", "application", "application-instance"];
 
@@ -55,7 +31,7 @@ pub struct PolicyConfig {
 /// A validated policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CapabilityPolicy {
-    allowed: BTreeSet<&'static str>,
+    allowed: BTreeSet<ActionKind>,
     targets: Vec<TargetRule>,
 }
 
@@ -84,22 +60,22 @@ impl CapabilityPolicy {
     /// Validates a configured policy; the error names the bad entry and the valid ones.
     pub fn from_config(config: &PolicyConfig) -> Result<Self, String> {
         let allowed = match &config.allow {
-            None => CALL_CONTROL_FUNCTIONS
-                .iter()
-                .copied()
-                .filter(|f| !DEFAULT_DENIED.contains(f))
+            None => ActionKind::plugin_functions()
+                .filter(|f| f.allowed_by_default())
                 .collect(),
             Some(names) => {
                 let mut allowed = BTreeSet::new();
                 for name in names {
                     if name == "*" {
-                        allowed.extend(CALL_CONTROL_FUNCTIONS.iter().copied());
-                    } else if let Some(f) = CALL_CONTROL_FUNCTIONS.iter().find(|f| **f == name) {
-                        allowed.insert(*f);
+                        allowed.extend(ActionKind::plugin_functions());
+                    } else if let Some(f) = ActionKind::from_name(name) {
+                        allowed.insert(f);
                     } else {
+                        let known: Vec<&str> =
+                            ActionKind::plugin_functions().map(|f| f.name()).collect();
                         return Err(format!(
                             "policy.allow: unknown function `{name}`; expected one of {} or \"*\"",
-                            CALL_CONTROL_FUNCTIONS.join(", ")
+                            known.join(", ")
                         ));
                     }
                 }
@@ -119,11 +95,12 @@ impl CapabilityPolicy {
 
     /// Checks an action; the error says which rule denies it.
     pub fn check(&self, action: &CallAction) -> Result<(), String> {
-        let name = action.name();
-        if matches!(action, CallAction::KeepAlive { .. }) {
+        let kind = action.kind();
+        let name = kind.name();
+        if !kind.is_plugin_function() {
             return Ok(());
         }
-        if !self.allowed.contains(name) {
+        if !self.allowed.contains(&kind) {
             return Err(format!(
                 "`{name}` is not in this plugin's policy.allow list"
             ));

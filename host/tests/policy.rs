@@ -11,8 +11,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use callhost::call::Identity;
-use callhost::policy::CALL_CONTROL_FUNCTIONS;
+use callhost::call::{ActionKind, Identity};
 use serde_json::{Value, json};
 use support::bot::{Bot, plugin_table};
 
@@ -118,14 +117,11 @@ fn case(
 
 fn cases() -> Vec<Case> {
     // Each function, refused when it is the one missing from `allow`.
-    let mut cases: Vec<Case> = CALL_CONTROL_FUNCTIONS
+    let names: Vec<&str> = ActionKind::plugin_functions().map(|f| f.name()).collect();
+    let mut cases: Vec<Case> = names
         .iter()
         .map(|f| {
-            let others: Vec<&str> = CALL_CONTROL_FUNCTIONS
-                .iter()
-                .copied()
-                .filter(|g| g != f)
-                .collect();
+            let others: Vec<&str> = names.iter().copied().filter(|g| g != f).collect();
             let policy = format!("allow = {others:?}\ntargets = [\"*\"]");
             case(&format!("without-{f}"), Some(&policy), true, action(f))
         })

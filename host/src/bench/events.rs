@@ -10,7 +10,7 @@ use futures::future::BoxFuture;
 use super::Stats;
 use crate::call::{
     ActionOrigin, ActionOutput, CallAction, CallContext, CallControl, CallDirection, CallError,
-    CallEvent, CallEventKind, CallState, ChangeType, Identity, IncomingCall, Modality,
+    CallEvent, CallEventKind, CallState, ChangeType, Identity, IncomingCall, Modality, Returns,
     StateChanged,
 };
 use crate::runtime::{
@@ -27,14 +27,10 @@ impl CallControl for NullControl {
         action: CallAction,
     ) -> BoxFuture<'a, Result<ActionOutput, CallError>> {
         Box::pin(async move {
-            Ok(match action {
-                CallAction::JoinMeeting(_) | CallAction::PlaceCall(_) => {
-                    ActionOutput::CallId("call".into())
-                }
-                CallAction::PlayPrompt { .. }
-                | CallAction::RecordResponse { .. }
-                | CallAction::SendDtmfTones { .. } => ActionOutput::OperationId("op".into()),
-                _ => ActionOutput::Done,
+            Ok(match action.kind().returns() {
+                Returns::CallId => ActionOutput::CallId("call".into()),
+                Returns::OperationId(_) => ActionOutput::OperationId("op".into()),
+                Returns::Nothing => ActionOutput::Done,
             })
         })
     }

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::action_kind::{ActionKind, Returns};
 use super::event::{OperationCompleted, OperationKind};
 use super::identity::{Identity, MediaPrompt, Modality, Tone};
 
@@ -206,61 +207,50 @@ impl CallAction {
         }
     }
 
-    /// The WIT function name, as used in capability policies and logs.
-    pub fn name(&self) -> &'static str {
+    /// Which call-control function this is; its row in [`ActionKind`] says the rest.
+    pub fn kind(&self) -> ActionKind {
         use CallAction::*;
         match self {
-            Answer { .. } => "answer",
-            Reject { .. } => "reject",
-            Redirect { .. } => "redirect",
-            Transfer { .. } => "transfer",
-            HangUp { .. } => "hang-up",
-            JoinMeeting(_) => "join-meeting",
-            PlaceCall(_) => "place-call",
-            PlayPrompt { .. } => "play-prompt",
-            RecordResponse { .. } => "record-response",
-            SubscribeToTone { .. } => "subscribe-to-tone",
-            SendDtmfTones { .. } => "send-dtmf-tones",
-            CancelMediaProcessing { .. } => "cancel-media-processing",
-            Mute { .. } => "mute",
-            Unmute { .. } => "unmute",
-            MuteParticipant { .. } => "mute-participant",
-            InviteParticipants { .. } => "invite-participants",
-            StartHoldMusic { .. } => "start-hold-music",
-            StopHoldMusic { .. } => "stop-hold-music",
-            KeepAlive { .. } => "keep-alive",
+            Answer { .. } => ActionKind::Answer,
+            Reject { .. } => ActionKind::Reject,
+            Redirect { .. } => ActionKind::Redirect,
+            Transfer { .. } => ActionKind::Transfer,
+            HangUp { .. } => ActionKind::HangUp,
+            JoinMeeting(_) => ActionKind::JoinMeeting,
+            PlaceCall(_) => ActionKind::PlaceCall,
+            PlayPrompt { .. } => ActionKind::PlayPrompt,
+            RecordResponse { .. } => ActionKind::RecordResponse,
+            SubscribeToTone { .. } => ActionKind::SubscribeToTone,
+            SendDtmfTones { .. } => ActionKind::SendDtmfTones,
+            CancelMediaProcessing { .. } => ActionKind::CancelMediaProcessing,
+            Mute { .. } => ActionKind::Mute,
+            Unmute { .. } => ActionKind::Unmute,
+            MuteParticipant { .. } => ActionKind::MuteParticipant,
+            InviteParticipants { .. } => ActionKind::InviteParticipants,
+            StartHoldMusic { .. } => ActionKind::StartHoldMusic,
+            StopHoldMusic { .. } => ActionKind::StopHoldMusic,
+            KeepAlive { .. } => ActionKind::KeepAlive,
         }
+    }
+
+    /// The WIT function name, as used in capability policies and logs.
+    pub fn name(&self) -> &'static str {
+        self.kind().name()
     }
 
     /// The kind of the long-running operation the action starts; `None` for actions that start
     /// none the workflow is given an id for.
     pub fn operation_kind(&self) -> Option<OperationKind> {
-        use CallAction::*;
-        Some(match self {
-            PlayPrompt { .. } => OperationKind::PlayPrompt,
-            RecordResponse { .. } => OperationKind::RecordResponse,
-            SendDtmfTones { .. } => OperationKind::SendDtmfTones,
-            MuteParticipant { .. } => OperationKind::MuteParticipant,
-            InviteParticipants { .. } => OperationKind::InviteParticipants,
-            StartHoldMusic { .. } => OperationKind::StartHoldMusic,
-            StopHoldMusic { .. } => OperationKind::StopHoldMusic,
-            _ => return None,
-        })
+        match self.kind().returns() {
+            Returns::OperationId(kind) => Some(kind),
+            Returns::Nothing | Returns::CallId => None,
+        }
     }
 
-    /// Whether repeating the request after a lost response is harmless. Graph has no
-    /// idempotency key, so a non-idempotent action is never retried blindly after a timeout.
+    /// Whether repeating the request after a lost response is harmless; see
+    /// [`ActionKind::is_idempotent`].
     pub fn is_idempotent(&self) -> bool {
-        matches!(
-            self,
-            CallAction::HangUp { .. }
-                | CallAction::KeepAlive { .. }
-                | CallAction::SubscribeToTone { .. }
-                | CallAction::CancelMediaProcessing { .. }
-                | CallAction::Mute { .. }
-                | CallAction::Unmute { .. }
-                | CallAction::MuteParticipant { .. }
-        )
+        self.kind().is_idempotent()
     }
 
     /// The identities this action would reach (targets of transfers, redirects, invites and
@@ -273,7 +263,22 @@ impl CallAction {
             CallAction::InviteParticipants { participants, .. } => {
                 participants.iter().map(|p| &p.identity).collect()
             }
-            _ => Vec::new(),
+            // Listed one by one: a new function that reaches someone must say whom.
+            CallAction::Answer { .. }
+            | CallAction::Reject { .. }
+            | CallAction::HangUp { .. }
+            | CallAction::JoinMeeting(_)
+            | CallAction::PlayPrompt { .. }
+            | CallAction::RecordResponse { .. }
+            | CallAction::SubscribeToTone { .. }
+            | CallAction::SendDtmfTones { .. }
+            | CallAction::CancelMediaProcessing { .. }
+            | CallAction::Mute { .. }
+            | CallAction::Unmute { .. }
+            | CallAction::MuteParticipant { .. }
+            | CallAction::StartHoldMusic { .. }
+            | CallAction::StopHoldMusic { .. }
+            | CallAction::KeepAlive { .. } => Vec::new(),
         }
     }
 }

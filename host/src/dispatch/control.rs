@@ -43,10 +43,7 @@ impl CallControl for PluginControl {
                 .get(&call_id)
                 .filter(|entry| entry.plugin_id == origin.plugin_id)
                 .ok_or(CallError::NotFound)?;
-            let decides = matches!(
-                action,
-                CallAction::Answer { .. } | CallAction::Reject { .. } | CallAction::Redirect { .. }
-            );
+            let decides = action.kind().decides_incoming_call();
             let target_origin = ActionOrigin {
                 plugin_id: origin.plugin_id.clone(),
                 call_id: call_id.clone(),

@@ -13,7 +13,7 @@ use super::notification::{operation_completed, result_info};
 use super::request::{GraphRequest, RequestContext, build};
 use crate::call::{
     ActionOrigin, ActionOutput, CallAction, CallControl, CallError, CallState, OperationKind,
-    OperationStatus,
+    OperationStatus, Returns,
 };
 use crate::journal::{CallJournal, GraphExchange, JournalRecord};
 
@@ -160,11 +160,15 @@ fn returned_id(response: &GraphResponse) -> Option<String> {
 /// What the action returns. An operation Graph answers as `failed` is an error; one it answers
 /// as `completed` gets no notification, so its completion comes with the output.
 fn output(action: &CallAction, response: &GraphResponse) -> Result<ActionOutput, CallError> {
-    if let CallAction::JoinMeeting(_) | CallAction::PlaceCall(_) = action {
-        return Ok(returned_id(response)
-            .map(ActionOutput::CallId)
-            .unwrap_or(ActionOutput::Done));
-    }
+    let kind = match action.kind().returns() {
+        Returns::Nothing => None,
+        Returns::CallId => {
+            return Ok(returned_id(response)
+                .map(ActionOutput::CallId)
+                .unwrap_or(ActionOutput::Done));
+        }
+        Returns::OperationId(kind) => Some(kind),
+    };
     let operation: Option<CommsOperation> = response
         .body
         .as_ref()
@@ -186,7 +190,7 @@ fn output(action: &CallAction, response: &GraphResponse) -> Result<ActionOutput,
             }),
         });
     }
-    let Some(kind) = action.operation_kind() else {
+    let Some(kind) = kind else {
         return Ok(ActionOutput::Done);
     };
     let Some(id) = returned_id(response) else {

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use callhost::call::{
     ActionOrigin, ActionOutput, CallAction, CallContext, CallControl, CallDirection, CallError,
     CallEvent, CallEventKind, CallState, ChangeType, Identity, IncomingCall, Modality,
-    OperationCompleted, OperationKind, OperationStatus, ResultInfo, StateChanged, Tone,
+    OperationCompleted, OperationKind, OperationStatus, ResultInfo, Returns, StateChanged, Tone,
     ToneReceived,
 };
 use futures::future::BoxFuture;
@@ -101,22 +101,14 @@ impl CallControl for RecordingControl {
                 .push((origin.clone(), action.clone()));
             let mut next = self.next_id.lock().unwrap();
             *next += 1;
-            let output = match action {
-                CallAction::JoinMeeting(_) | CallAction::PlaceCall(_) => {
-                    ActionOutput::CallId(format!("new-call-{next}"))
-                }
-                CallAction::PlayPrompt { .. }
-                | CallAction::RecordResponse { .. }
-                | CallAction::SendDtmfTones { .. }
-                | CallAction::MuteParticipant { .. }
-                | CallAction::InviteParticipants { .. }
-                | CallAction::StartHoldMusic { .. }
-                | CallAction::StopHoldMusic { .. } => {
+            let output = match action.kind().returns() {
+                Returns::CallId => ActionOutput::CallId(format!("new-call-{next}")),
+                Returns::OperationId(_) => {
                     let id = format!("op-{next}");
                     *self.last_operation.lock().unwrap() = Some(id.clone());
                     ActionOutput::OperationId(id)
                 }
-                _ => ActionOutput::Done,
+                Returns::Nothing => ActionOutput::Done,
             };
             Ok(output)
         })
