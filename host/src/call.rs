@@ -16,7 +16,7 @@ pub use action::{
     RecordOptions, RejectReason, TransferRequest, Transferee,
 };
 pub use action_kind::{ActionKind, Returns};
-pub use control::{ActionOrigin, CallControl};
+pub use control::{ActionOrigin, CallControl, HOST_ORIGIN};
 pub use error::CallError;
 pub use event::{
     CallContext, CallEvent, CallEventKind, ChangeType, IncomingCall, OperationCompleted,

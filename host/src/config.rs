@@ -8,14 +8,13 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::journal::JournalConfig;
-use crate::plugins::OnReload;
 use crate::policy::{CapabilityPolicy, PolicyConfig};
 use crate::runtime::{AllocationStrategy, PluginLimits};
 
-pub use routes::{CallerKind, FallbackConfig, RouteConfig, RouteMatch, parse_identity};
+pub use routes::{CallerKind, FallbackConfig, RouteConfig, RouteMatch};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -217,6 +216,20 @@ pub struct PluginConfig {
     /// version) or `migrate` (each call moves to the new version at its next event).
     #[serde(default)]
     pub on_reload: OnReload,
+}
+
+/// What happens to a plugin's calls in progress when a new version is loaded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnReload {
+    /// Each call stays with the version that handled its first event; the old version is
+    /// dropped when its last call ends.
+    #[default]
+    Pin,
+    /// Each call moves to the new version at its next event. Call state is kept (it belongs
+    /// to the plugin id and the call, not to a version), so the new version must read what
+    /// the old one wrote.
+    Migrate,
 }
 
 /// Graph sends callbacks only to `https://` URLs: `server.public_url` must be one, except on a

@@ -39,8 +39,7 @@ pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15 * 60);
 /// Notifications for a call not known yet (its create request has not returned) are held
 /// this long for it, by default.
 pub const ORPHAN_TTL: Duration = Duration::from_secs(15);
-/// The id actions of the host itself (fallbacks, keep-alives) are made under.
-pub const HOST_ORIGIN: &str = "callhost";
+pub use crate::call::HOST_ORIGIN;
 
 /// Settings of the dispatcher.
 #[derive(Debug, Clone)]
@@ -125,7 +124,7 @@ impl Dispatcher {
             journal_id,
             std::time::Instant::now(),
             JournalRecord::Notification {
-                body: crate::journal::notification_envelope(&notification),
+                body: notification.envelope(),
             },
         );
         if let Some(entry) = entry {

@@ -15,7 +15,6 @@ use serde_json::Value;
 pub use memory::MemoryJournal;
 pub use record::{
     GraphExchange, InvocationRecord, JournalRecord, Timeline, TimelineEntry, event_name,
-    notification_envelope,
 };
 
 /// Observes calls. Implementations must be cheap: they are called on every notification,

@@ -17,28 +17,15 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 
+pub use crate::config::OnReload;
 use crate::runtime::PluginVersion;
 pub use reloader::{RELOAD_DEBOUNCE, ReloadOutcome, start_reloader};
 pub use source::PluginSource;
 pub use version::{PinnedVersion, VersionSummary};
 use version::{VersionStatus, rfc3339};
-
-/// What happens to a plugin's calls in progress when a new version is loaded.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OnReload {
-    /// Each call stays with the version that handled its first event; the old version is
-    /// dropped when its last call ends.
-    #[default]
-    Pin,
-    /// Each call moves to the new version at its next event. Call state is kept (it belongs
-    /// to the plugin id and the call, not to a version), so the new version must read what
-    /// the old one wrote.
-    Migrate,
-}
 
 /// Why a reload asked for through [`PluginRegistry::reload`] did not happen.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -4,6 +4,9 @@ use futures::future::BoxFuture;
 
 use super::{ActionOutput, CallAction, CallError};
 
+/// The [`ActionOrigin::plugin_id`] of the host's own actions (fallbacks, keep-alives).
+pub const HOST_ORIGIN: &str = "callhost";
+
 /// Who asks for an action: the plugin and the call whose event is being handled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActionOrigin {

@@ -55,6 +55,36 @@ pub struct Identity {
     pub tenant_id: Option<String>,
 }
 
+impl std::str::FromStr for Identity {
+    type Err = String;
+
+    /// Parses `kind:id` (`user:…`, `application:…`, `application-instance:…`, `phone:…`,
+    /// `guest:…`), as configuration, scenarios and the admin API write identities.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (kind, id) = text.split_once(':').ok_or_else(|| {
+            format!(
+                "`{text}` is not of the form kind:id (for example user:<object id> or phone:+14255550100)"
+            )
+        })?;
+        let kind = match kind {
+            "user" => IdentityKind::User,
+            "application" => IdentityKind::Application,
+            "application-instance" => IdentityKind::ApplicationInstance,
+            "phone" => IdentityKind::Phone,
+            "guest" => IdentityKind::Guest,
+            other => {
+                return Err(format!(
+                    "`{text}`: unknown kind `{other}`; use user, application, application-instance, phone or guest"
+                ));
+            }
+        };
+        if id.is_empty() {
+            return Err(format!("`{text}` has an empty id"));
+        }
+        Ok(Identity::new(kind, id))
+    }
+}
+
 impl Identity {
     pub fn new(kind: IdentityKind, id: impl Into<String>) -> Self {
         Self {

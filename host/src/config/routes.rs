@@ -99,30 +99,6 @@ fn default_budget_ms() -> u64 {
     5_000
 }
 
-/// Parses `kind:id` (`user:…`, `application:…`, `application-instance:…`, `phone:…`,
-/// `guest:…`).
-pub fn parse_identity(text: &str) -> Result<Identity, String> {
-    let (kind, id) = text
-        .split_once(':')
-        .ok_or_else(|| format!("`{text}` is not of the form kind:id (for example user:<object id> or phone:+14255550100)"))?;
-    let kind = match kind {
-        "user" => IdentityKind::User,
-        "application" => IdentityKind::Application,
-        "application-instance" => IdentityKind::ApplicationInstance,
-        "phone" => IdentityKind::Phone,
-        "guest" => IdentityKind::Guest,
-        other => {
-            return Err(format!(
-                "`{text}`: unknown kind `{other}`; use user, application, application-instance, phone or guest"
-            ));
-        }
-    };
-    if id.is_empty() {
-        return Err(format!("`{text}` has an empty id"));
-    }
-    Ok(Identity::new(kind, id))
-}
-
 impl RouteMatch {
     /// Whether an incoming call matches.
     pub fn matches(&self, caller: &Identity, callees: &[Identity], tenant: Option<&str>) -> bool {
@@ -137,7 +113,7 @@ impl RouteMatch {
             return false;
         }
         if let Some(callee) = &self.callee {
-            let Ok(want) = parse_identity(callee) else {
+            let Ok(want) = callee.parse::<Identity>() else {
                 return false;
             };
             let id_matches = |id: &str| match want.id.strip_suffix('*') {
@@ -169,7 +145,7 @@ pub(super) fn validate(
             ));
         }
         if let Some(callee) = &route.matches.callee
-            && let Err(e) = parse_identity(callee)
+            && let Err(e) = callee.parse::<Identity>()
         {
             problems.push(format!("{name}: match.callee {e}"));
         }
@@ -181,7 +157,7 @@ pub(super) fn validate(
             }
             FallbackConfig::Redirect { targets } => {
                 for target in targets {
-                    if let Err(e) = parse_identity(target) {
+                    if let Err(e) = target.parse::<Identity>() {
                         problems.push(format!("{name}: fallback target {e}"));
                     }
                 }

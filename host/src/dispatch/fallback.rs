@@ -1,7 +1,7 @@
 //! What happens to an incoming call its plugin did not decide on within the route's budget.
 
 use crate::call::{AnswerOptions, CallAction, Identity, MediaPrompt, Modality, RejectReason};
-use crate::config::{FallbackConfig, parse_identity};
+use crate::config::FallbackConfig;
 
 /// A route's fallback.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +28,7 @@ impl Fallback {
             FallbackConfig::Redirect { targets } => Fallback::Redirect(
                 targets
                     .iter()
-                    .map(|t| parse_identity(t))
+                    .map(|t| t.parse::<Identity>())
                     .collect::<Result<_, _>>()?,
             ),
             FallbackConfig::Announce { prompt } => Fallback::Announce(MediaPrompt::new(prompt)),

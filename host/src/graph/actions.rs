@@ -84,7 +84,7 @@ impl GraphActions {
         }
         let base_url = &self.client.settings().base_url;
         let duration = started.elapsed();
-        let exchange = GraphExchange::new(&origin.plugin_id, base_url, request, result, duration);
+        let exchange = exchange(&origin.plugin_id, base_url, request, result, duration);
         journal.record(&call_id, started, JournalRecord::GraphRequest(exchange));
     }
 
@@ -136,6 +136,34 @@ impl GraphActions {
         } else {
             Err(CallError::Timeout)
         }
+    }
+}
+
+/// A journal entry for `request`, sent to Graph at `base_url`, and what came of it.
+fn exchange(
+    origin: &str,
+    base_url: &str,
+    request: &GraphRequest,
+    result: &Result<GraphResponse, GraphError>,
+    duration: std::time::Duration,
+) -> GraphExchange {
+    let base_path = url::Url::parse(base_url)
+        .map(|u| u.path().trim_end_matches('/').to_string())
+        .unwrap_or_default();
+    let error = result.as_ref().err().map(|e| e.to_string());
+    let status = match result {
+        Ok(response) => Some(response.status),
+        Err(GraphError::Status { status, .. }) => Some(*status),
+        Err(_) => None,
+    };
+    GraphExchange {
+        origin: origin.to_string(),
+        method: request.method.as_str().to_string(),
+        path: format!("{base_path}{}", request.path),
+        body: request.body.clone(),
+        status,
+        duration,
+        error,
     }
 }
 

@@ -61,6 +61,24 @@ impl CommsNotification {
         self.target.call_id()
     }
 
+    /// The notification as a `commsNotifications` document of its own, with `resourceData` as
+    /// it was read, for journals and replays.
+    pub fn envelope(&self) -> Value {
+        let mut entry = serde_json::json!({
+            "@odata.type": "#microsoft.graph.commsNotification",
+            "changeType": self.change_type,
+            "resourceUrl": self.resource_url,
+        });
+        if let Some(uri) = &self.callback_uri {
+            entry["callbackUri"] = Value::from(uri.as_str());
+        }
+        let data: Value = serde_json::from_str(&self.raw_resource_data).unwrap_or(Value::Null);
+        if !data.is_null() {
+            entry["resourceData"] = data;
+        }
+        serde_json::json!({ "@odata.type": "#microsoft.graph.commsNotifications", "value": [entry] })
+    }
+
     /// Whether this is the `created` notification of an incoming call: a call resource created
     /// in state `incoming` (or with no state), also when its resource is missing or did not
     /// parse. Calls the bot creates are known from the answer to the create request.

@@ -52,7 +52,7 @@ impl fmt::Display for TimelineEntry {
                     r.path,
                     r.duration.as_millis()
                 )?;
-                if r.origin == crate::dispatch::HOST_ORIGIN {
+                if r.origin == crate::call::HOST_ORIGIN {
                     write!(f, " (by callhost)")?;
                 }
                 Ok(())

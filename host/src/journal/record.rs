@@ -3,12 +3,9 @@
 use std::time::Duration;
 
 use serde::{Serialize, Serializer};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::call::CallEventKind;
-use crate::graph::client::{GraphError, GraphResponse};
-use crate::graph::notification::CommsNotification;
-use crate::graph::request::GraphRequest;
 use crate::runtime::Outcome;
 
 /// One thing that happened on a call.
@@ -59,43 +56,6 @@ pub struct GraphExchange {
     pub duration: Duration,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-}
-
-impl GraphExchange {
-    /// Describes `request`, sent to Graph at `base_url`, and what came of it.
-    pub fn new(
-        origin: &str,
-        base_url: &str,
-        request: &GraphRequest,
-        result: &Result<GraphResponse, GraphError>,
-        duration: Duration,
-    ) -> Self {
-        let base_path = url::Url::parse(base_url)
-            .map(|u| u.path().trim_end_matches('/').to_string())
-            .unwrap_or_default();
-        let (status, error) = match result {
-            Ok(response) => (Some(response.status), None),
-            Err(GraphError::Status { status, .. }) => (Some(*status), Some(result_text(result))),
-            Err(_) => (None, Some(result_text(result))),
-        };
-        Self {
-            origin: origin.to_string(),
-            method: request.method.as_str().to_string(),
-            path: format!("{base_path}{}", request.path),
-            body: request.body.clone(),
-            status,
-            duration,
-            error,
-        }
-    }
-}
-
-fn result_text(result: &Result<GraphResponse, GraphError>) -> String {
-    result
-        .as_ref()
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default()
 }
 
 /// One entry of a [`Timeline`].
@@ -149,24 +109,6 @@ impl Timeline {
             _ => None,
         })
     }
-}
-
-/// A notification as a `commsNotifications` document of its own, `resourceData` exactly as
-/// Graph sent it.
-pub fn notification_envelope(notification: &CommsNotification) -> Value {
-    let mut entry = json!({
-        "@odata.type": "#microsoft.graph.commsNotification",
-        "changeType": notification.change_type,
-        "resourceUrl": notification.resource_url,
-    });
-    if let Some(uri) = &notification.callback_uri {
-        entry["callbackUri"] = json!(uri);
-    }
-    let data: Value = serde_json::from_str(&notification.raw_resource_data).unwrap_or(Value::Null);
-    if !data.is_null() {
-        entry["resourceData"] = data;
-    }
-    json!({ "@odata.type": "#microsoft.graph.commsNotifications", "value": [entry] })
 }
 
 /// The WIT name of an event's kind.

@@ -11,7 +11,6 @@ use super::model::{
 };
 use super::requests::REQUEST_KINDS;
 use crate::call::{Identity, MeetingRef, RejectReason, Tone};
-use crate::config::parse_identity;
 
 /// How long `wait_for` waits unless told.
 pub const DEFAULT_WAIT_FOR: Duration = Duration::from_secs(5);
@@ -94,7 +93,7 @@ fn simulator_options(table: &SimulatorTable, problems: &mut Vec<String>) -> Simu
 }
 
 fn identity(text: &str, key: &str, problems: &mut Vec<String>) -> Option<Identity> {
-    parse_identity(text)
+    text.parse::<crate::call::Identity>()
         .map_err(|e| problems.push(format!("{key}: {e}")))
         .ok()
 }

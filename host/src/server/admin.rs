@@ -16,7 +16,6 @@ use serde_json::json;
 
 use super::ApiError;
 use crate::call::{CallAction, Identity, JoinMeeting, MeetingRef, PlaceCall};
-use crate::config::parse_identity;
 use crate::dispatch::Dispatcher;
 use crate::plugins::{PluginsReport, ReloadError, ReloadOutcome};
 
@@ -117,8 +116,10 @@ async fn place_call(
     State(state): State<AdminState>,
     Json(body): Json<PlaceBody>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let parse =
-        |t: &String| parse_identity(t).map_err(|e| ApiError::bad_request(format!("target {e}")));
+    let parse = |t: &String| {
+        t.parse::<crate::call::Identity>()
+            .map_err(|e| ApiError::bad_request(format!("target {e}")))
+    };
     let targets: Vec<Identity> = body.targets.iter().map(parse).collect::<Result<_, _>>()?;
     if targets.is_empty() {
         return Err(ApiError::bad_request(
