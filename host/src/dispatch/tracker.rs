@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use super::drops::DropReason;
 use crate::call::{
     CallEvent, CallEventKind, CallState, ChangeType, OperationCompleted, OperationKind,
-    OperationStatus, Participant, ParticipantsChanged, StateChanged,
+    Participant, ParticipantsChanged, StateChanged,
 };
 use crate::graph::id::id_key;
 use crate::graph::model::{self, odata_type_name};
@@ -432,9 +432,6 @@ impl CallTracker {
             if completed.kind == OperationKind::Unknown {
                 completed.kind = kind;
             }
-        }
-        if completed.status == OperationStatus::Unknown && completed.result.is_none() {
-            tracing::debug!(operation = %completed.operation_id, "operation ended without a status");
         }
         vec![CallEventKind::OperationCompleted(completed)]
     }

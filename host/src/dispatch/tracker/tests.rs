@@ -1,7 +1,7 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::call::{IdentityKind, Tone};
+use crate::call::{IdentityKind, OperationStatus, Tone};
 
 const CALL: &str = "57dab8b1-894c-409a-b240-bd8beae78896";
 
