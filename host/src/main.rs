@@ -60,7 +60,7 @@ enum Command {
         markdown: Option<PathBuf>,
         /// Run only these sections (repeat or separate with commas); all when absent.
         #[arg(long, value_enum, value_delimiter = ',')]
-        only: Vec<callhost::bench::Section>,
+        only: Vec<callhost_bench::Section>,
     },
     /// Run the bot service: Graph callbacks, plugins, admin API.
     Serve {
@@ -109,7 +109,7 @@ enum Command {
     New {
         /// The language: rust, python, js or c.
         #[arg(long)]
-        lang: callhost::cli::new::Language,
+        lang: callhost_cli::new::Language,
         /// The plugin's name: lowercase letters, digits and dashes (`front-desk`).
         name: String,
         /// Where to make the plugin's directory.
@@ -135,7 +135,7 @@ fn main() -> ExitCode {
             no_cache,
         } => check(plugin, config, cache_dir, no_cache),
         Command::BuildC { dir } => {
-            callhost::cli::build_c::build_c(&dir).map(|wasm| println!("{}", wasm.display()))
+            callhost_cli::build_c::build_c(&dir).map(|wasm| println!("{}", wasm.display()))
         }
         Command::Serve { config } => serve(config),
         Command::Simulate {
@@ -143,15 +143,15 @@ fn main() -> ExitCode {
             config,
             scenario,
             json,
-        } => callhost::cli::simulate::simulate(&plugin, config.as_deref(), &scenario, json),
+        } => callhost_cli::simulate::simulate(&plugin, config.as_deref(), &scenario, json),
         Command::Replay {
             plugin,
             config,
             notifications,
             json,
-        } => callhost::cli::replay::replay_file(&plugin, config.as_deref(), &notifications, json),
-        Command::Demo { plugins } => callhost::cli::demo::demo(&plugins),
-        Command::New { lang, name, dir } => callhost::cli::new::new(lang, &name, &dir)
+        } => callhost_cli::replay::replay_file(&plugin, config.as_deref(), &notifications, json),
+        Command::Demo { plugins } => callhost_cli::demo::demo(&plugins),
+        Command::New { lang, name, dir } => callhost_cli::new::new(lang, &name, &dir)
             .map(|plugin| println!("{plugin}"))
             .map_err(anyhow::Error::from),
         Command::Bench {
@@ -177,7 +177,7 @@ fn check(
     cache_dir: Option<PathBuf>,
     no_cache: bool,
 ) -> anyhow::Result<()> {
-    use callhost::cli::check::CheckCache;
+    use callhost_cli::check::CheckCache;
     let cache = match (config, cache_dir, no_cache) {
         (_, _, true) => CheckCache::Off,
         (Some(config), _, _) => {
@@ -186,7 +186,7 @@ fn check(
         (None, Some(dir), false) => CheckCache::Dir(dir),
         (None, None, false) => CheckCache::Default,
     };
-    let report = callhost::cli::check::check_with(&plugin, &cache)?;
+    let report = callhost_cli::check::check_with(&plugin, &cache)?;
     println!("{report}");
     Ok(())
 }
@@ -206,11 +206,11 @@ fn bench(
     plugins_dir: PathBuf,
     json: Option<PathBuf>,
     markdown: Option<PathBuf>,
-    only: Vec<callhost::bench::Section>,
+    only: Vec<callhost_bench::Section>,
 ) -> anyhow::Result<()> {
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let runtime = tokio::runtime::Runtime::new()?;
-    let report = runtime.block_on(callhost::bench::run(callhost::bench::BenchOptions {
+    let report = runtime.block_on(callhost_bench::run(callhost_bench::BenchOptions {
         plugins_dir,
         quick,
         command,

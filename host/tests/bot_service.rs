@@ -7,7 +7,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use callhost::call::{Identity, Tone};
-use callhost::simulator::{Faults, RecordedRequest};
+use callhost_simulator::{Faults, RecordedRequest};
 use serde_json::{Value, json};
 use support::bot::{BOT_APP_ID, Bot, plugin_table};
 
@@ -296,7 +296,7 @@ async fn plugins_join_meetings_by_classic_url_short_url_and_meeting_id() {
     assert_eq!(body(&r)["meetingInfo"]["passcode"], "ZkgAgYv3");
     assert_eq!(
         body(&r)["tenantId"],
-        callhost::simulator::SIM_TENANT,
+        callhost_simulator::SIM_TENANT,
         "the default tenant fills in for a short link"
     );
 
@@ -537,7 +537,7 @@ async fn keepalive_keeps_calls_up_and_a_404_ends_them() {
         "answer-and-greet",
         &[("greeting", "https://media.example.com/hello.wav")],
     );
-    let settings = callhost::simulator::SimulatorSettings {
+    let settings = callhost_simulator::SimulatorSettings {
         bot_app_id: BOT_APP_ID.into(),
         keepalive_timeout: Duration::from_millis(400),
         media_duration: Duration::from_secs(3600),

@@ -5,8 +5,8 @@ mod support;
 
 use std::time::Duration;
 
-use callhost::server::auth::{CallbackTokenIssuer, ClaimTime, IssueClaims};
-use callhost::simulator::{Notification, SIM_TENANT};
+use callhost_simulator::{CallbackTokenIssuer, ClaimTime, IssueClaims};
+use callhost_simulator::{Notification, SIM_TENANT};
 use serde_json::json;
 use support::bot::{BOT_APP_ID, Bot, plugin_table};
 

@@ -18,8 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use callhost::runtime::state_store::{StateScope, StateStore};
-use callhost::server::auth::IssueClaims;
-use callhost::simulator::{SIM_TENANT, SimRecord, SimulatorSettings};
+use callhost_simulator::IssueClaims;
+use callhost_simulator::{SIM_TENANT, SimRecord, SimulatorSettings};
 use serde_json::{Value, json};
 use support::bot::{BOT_APP_ID, Bot, plugin_table};
 use traps::{Context, Delivery, TRAPS, guid_hex, replace_guid};
@@ -30,7 +30,7 @@ const WAIT: Duration = Duration::from_secs(30);
 const INCOMING: &str = "notification-incoming-call.json";
 
 fn fixtures_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/graph")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/graph/fixtures")
 }
 
 fn read_fixture(name: &str) -> Value {

@@ -12,13 +12,13 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use callhost::graph::callback_auth::issuer::{CallbackTokenIssuer, ClaimTime, IssueClaims};
+use callhost::graph::callback_auth::{
+    AuthError, CallbackAuthSettings, CallbackAuthenticator, GRAPH_ISSUER,
+};
 use callhost::graph::client::{GraphClient, GraphClientSettings};
 use callhost::graph::request::GraphRequest;
 use callhost::graph::token::{ClientSecret, TokenProvider, TokenSettings};
-use callhost::server::auth::{
-    AuthError, CallbackAuthSettings, CallbackAuthenticator, CallbackTokenIssuer, ClaimTime,
-    GRAPH_ISSUER, IssueClaims,
-};
 use serde_json::{Value, json};
 
 const APP_ID: &str = "0efc74f7-41c3-47a4-8775-7259bfef4241";

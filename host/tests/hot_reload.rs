@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use callhost::app::App;
 use callhost::call::Tone;
-use callhost::simulator::SimRecord;
+use callhost_simulator::SimRecord;
 use fixture::*;
 
 /// Calls in progress when the file changes.
@@ -266,10 +266,10 @@ async fn restarts_compile_only_what_changed_and_reloads_use_the_same_cache() {
     assert!(cached, "once");
 
     replace(&path, &variant(&v1, "reloaded"));
-    let outcome = app.plugins.reload("ivr").await.unwrap();
+    let outcome = app.reload.reload("ivr").await.unwrap();
     assert!(outcome.reloaded && !outcome.from_cache, "{outcome:?}");
     replace(&path, &variant(&v1, "changed"));
-    let outcome = app.plugins.reload("ivr").await.unwrap();
+    let outcome = app.reload.reload("ivr").await.unwrap();
     assert!(outcome.reloaded && outcome.from_cache, "{outcome:?}");
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use callhost::call::Identity;
 use callhost::runtime::StateScope;
-use callhost::simulator::{Faults, SimulatorSettings};
+use callhost_simulator::{Faults, SimulatorSettings};
 use serde_json::{Value, json};
 use support::bot::{BOT_APP_ID, Bot, plugin_table};
 

@@ -16,10 +16,10 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 
 use callhost::call::{AnswerOptions, CallAction, CallState, Modality};
-use callhost::cli::new::Language;
 use callhost::runtime::{
     EventInput, MemoryStateStore, Outcome, PluginSpec, Runtime, RuntimeSettings,
 };
+use callhost_cli::new::Language;
 use support::*;
 
 const CALL: &str = "call-1";

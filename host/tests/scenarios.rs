@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use callhost::scenario::{Scenario, ServiceSpec, simulate};
-use callhost::simulator::SimRecord;
+use callhost_simulator::SimRecord;
+use callhost_simulator::scenario::{Scenario, ServiceSpec, simulate};
 use serde_json::{Value, json};
 use support::bot::{BOT_APP_ID, Bot, plugin_table};
 use support::{plugin_path, repo_root};

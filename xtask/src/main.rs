@@ -183,7 +183,7 @@ impl TestTotals {
 fn demo(root: &Path) -> Result<ExitCode> {
     plugins::build(root)?;
     let mut run = command::cargo();
-    run.args(["run", "--release", "-p", "callhost", "--", "demo"])
+    run.args(["run", "--release", "-p", "callhost-cli", "--", "demo"])
         .current_dir(root)
         .env(
             "CALLHOST_LOG",

@@ -67,7 +67,7 @@ pub fn profile(root: &Path) -> Result<()> {
     plugins::build(root)?;
     let mut build = command::cargo();
     build
-        .args(["build", "--release", "-p", "callhost"])
+        .args(["build", "--release", "-p", "callhost-cli"])
         .current_dir(root);
     command::run(&mut build, "fix the build errors above")?;
     apt::ensure("perf", "linux-perf", || {

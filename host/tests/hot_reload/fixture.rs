@@ -8,7 +8,7 @@ use std::time::Duration;
 use callhost::call::Identity;
 use callhost::dispatch::CallSummary;
 use callhost::plugins::{PluginRegistry, PluginSummary, PluginsReport};
-use callhost::simulator::SimulatorSettings;
+use callhost_simulator::SimulatorSettings;
 use serde_json::{Value, json};
 
 use crate::support::bot::{BOT_APP_ID, Bot, plugin_table_at};
@@ -59,7 +59,7 @@ pub fn built(plugin: &str) -> Vec<u8> {
 /// `component` with one more custom section holding `tag`: a valid component that behaves
 /// the same and has another hash, so another version.
 pub fn variant(component: &[u8], tag: &str) -> Vec<u8> {
-    callhost::bench::tagged_variant(component, tag)
+    callhost_bench::tagged_variant(component, tag)
 }
 
 /// The short version of a component: how logs, journals and the admin API name it.

@@ -2,7 +2,7 @@
 
 use crate::fixture::*;
 use crate::support::bot::Bot;
-use callhost::plugins::RELOAD_DEBOUNCE;
+use callhost::reload::RELOAD_DEBOUNCE;
 
 #[tokio::test]
 async fn broken_files_are_rejected_and_the_previous_version_keeps_serving() {

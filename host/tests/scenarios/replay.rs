@@ -1,12 +1,12 @@
 //! Replays: a recorded call fed back through its plugin makes the same Graph requests, and
 //! hand-written notifications are taken with whatever call ids they name.
 
-use callhost::cli::replay::replay;
+use callhost_cli::replay::replay;
 
 use super::*;
 
 /// The Graph requests about a call, as the journal recorded them.
-fn recorded_requests(report: &callhost::scenario::ScenarioReport) -> Vec<Value> {
+fn recorded_requests(report: &callhost_simulator::scenario::ScenarioReport) -> Vec<Value> {
     let timeline = report.timeline.as_ref().expect("a timeline");
     timeline
         .graph_requests()

@@ -1,12 +1,12 @@
 //! The simulator's notifications against the documentation's examples
-//! (host/tests/fixtures/graph): for every documented sequence, the same keys at every level and
+//! (crates/graph/fixtures): for every documented sequence, the same keys at every level and
 //! the same `@odata.type`s, placeholder values aside.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use callhost::call::{Identity, Tone};
-use callhost::simulator::{SimRecord, Simulator, SimulatorSettings};
+use callhost_simulator::{SimRecord, Simulator, SimulatorSettings};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -80,10 +80,10 @@ const DOCUMENTED_ELSEWHERE: &[(&str, &str)] = &[
 ];
 
 fn fixtures_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/graph");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../crates/graph/fixtures");
     assert!(
         dir.is_dir(),
-        "the Graph documentation fixtures are missing: expected them in {}; restore host/tests/fixtures/graph from the repository",
+        "the Graph documentation fixtures are missing: expected them in {}; restore crates/graph/fixtures from the repository",
         dir.display()
     );
     dir

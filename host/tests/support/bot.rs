@@ -6,7 +6,7 @@ use std::time::Duration;
 use callhost::app::App;
 use callhost::config::Config;
 use callhost::dispatch::Dispatcher;
-use callhost::simulator::{Simulator, SimulatorSettings};
+use callhost_simulator::{Simulator, SimulatorSettings};
 
 use super::{plugin_path, repo_root};
 
@@ -109,7 +109,7 @@ listen = "{admin_addr}"
 {calls}
 {extra}
 "#,
-            tenant = callhost::simulator::SIM_TENANT,
+            tenant = callhost_simulator::SIM_TENANT,
             graph = sim.graph_url(),
             token = sim.token_url(),
             openid = sim.openid_url(),

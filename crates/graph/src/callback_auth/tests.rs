@@ -1,0 +1,66 @@
+//! What only the inside can show: a verified token is not checked again. The rest of
+//! callback authentication is tested through the public API in tests/graph_auth.rs.
+
+use axum::Router;
+use axum::routing::get;
+use serde_json::Value;
+
+use super::issuer::{CallbackTokenIssuer, IssueClaims};
+use super::*;
+
+#[tokio::test]
+async fn verified_token_is_accepted_again_without_keys() {
+    let issuer = Arc::new(CallbackTokenIssuer::new());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let jwks_uri = format!("{base}/keys");
+    let (config_issuer, keys_issuer) = (issuer.clone(), issuer.clone());
+    let config: Value = config_issuer.openid_configuration(&jwks_uri);
+    let router = Router::new()
+        .route("/openid", get(move || async move { axum::Json(config) }))
+        .route(
+            "/keys",
+            get(move || async move { axum::Json(keys_issuer.jwks_json()) }),
+        );
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+    let mut settings = CallbackAuthSettings::new("app-id");
+    settings.openid_configuration_url = format!("{base}/openid");
+    let auth = CallbackAuthenticator::new(settings, reqwest::Client::new());
+    let header = format!(
+        "Bearer {}",
+        issuer.issue(IssueClaims::graph_callback("app-id", "t1"))
+    );
+
+    let first = auth.verify(Some(&header)).await.unwrap();
+    // Without keys (and no fetch allowed), only the cache can accept the token now.
+    auth.inner.keys.forget();
+    let again = auth.verify(Some(&header)).await.unwrap();
+    assert_eq!(first, again);
+
+    let other = format!(
+        "Bearer {}",
+        issuer.issue(IssueClaims::graph_callback("app-id", "t2"))
+    );
+    let err = auth.verify(Some(&other)).await.unwrap_err();
+    assert!(matches!(err, AuthError::KeysUnavailable { .. }), "{err:?}");
+}
+
+#[test]
+fn verification_can_run_on_any_executor_thread() {
+    fn assert_send<T: Send>(_: &T) {}
+    let auth = CallbackAuthenticator::new(CallbackAuthSettings::new("a"), reqwest::Client::new());
+    assert_send(&auth.verify(None));
+}
+
+#[test]
+fn bearer_scheme_is_case_insensitive() {
+    assert_eq!(bearer_token("bearer abc"), Ok("abc"));
+    assert_eq!(bearer_token("Bearer  abc "), Ok("abc"));
+    assert_eq!(bearer_token("Basic abc"), Err(AuthError::BadScheme));
+    assert_eq!(bearer_token("Bearer"), Err(AuthError::BadScheme));
+    assert!(matches!(
+        bearer_token("Bearer  "),
+        Err(AuthError::BadScheme | AuthError::Malformed(_))
+    ));
+}

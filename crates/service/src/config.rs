@@ -1,0 +1,514 @@
+//! The `callhost.toml` configuration: one sub-table per part of the service, unknown keys
+//! rejected, defaults documented, and [`Config::validate`] reporting every problem at once
+//! before any port is bound. Secrets never live here: see [`BotConfig::client_secret_file`].
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::Deserialize;
+
+use crate::dispatch;
+use crate::graph::callback_auth::{self, CallbackAuthSettings};
+use crate::graph::client::GraphClientSettings;
+use crate::graph::token;
+use crate::journal::JournalConfig;
+use crate::policy::CapabilityPolicy;
+use crate::runtime::{AllocationStrategy, PluginSpec, RuntimeSettings};
+
+pub use crate::dispatch::{CallerKind, FallbackConfig, RouteConfig, RouteMatch};
+pub use crate::plugins::{OnReload, PluginConfig, PluginSource};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub bot: BotConfig,
+    #[serde(default)]
+    pub graph: GraphConfig,
+    #[serde(default)]
+    pub runtime: RuntimeConfig,
+    #[serde(default)]
+    pub admin: AdminConfig,
+    #[serde(default)]
+    pub calls: CallsConfig,
+    /// What is kept of each call for the admin API's timelines; see [`JournalConfig`].
+    #[serde(default)]
+    pub journal: JournalConfig,
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+    #[serde(default)]
+    pub plugins: BTreeMap<String, PluginConfig>,
+    /// Directory the relative paths of this file are resolved against (its own directory,
+    /// or the directory `serve` runs in when the path has none).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+    /// The file this configuration was read from; `None` when built from text. Watched for
+    /// changes to its routes and plugins when `runtime.watch` is on.
+    #[serde(skip)]
+    pub path: Option<PathBuf>,
+}
+
+/// The callback listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on, e.g. `127.0.0.1:8080` behind a TLS-terminating proxy.
+    pub listen: SocketAddr,
+    /// The public https base URL Graph reaches this service at; callbacks go to
+    /// `<public_url><callback_path>`. Graph refuses callback URLs that are not https, so
+    /// `http://` is accepted only for a loopback host (127.0.0.0/8, `[::1]`, `localhost`),
+    /// for local testing.
+    pub public_url: String,
+    /// Path of the notification endpoint. Default `/api/calls`.
+    #[serde(default = "default_callback_path")]
+    pub callback_path: String,
+    /// Largest notification body accepted, in bytes. Default 1 MiB.
+    #[serde(default = "default_body_limit")]
+    pub body_limit_bytes: usize,
+    /// Serve TLS directly (PEM files) instead of behind a proxy.
+    pub tls: Option<TlsConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// The bot's identity.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BotConfig {
+    /// The bot's Microsoft App (client) id: the audience of Graph's callback tokens and the
+    /// client id of its own token requests.
+    pub app_id: String,
+    /// Name shown for the bot when it joins meetings. Default `callhost`.
+    #[serde(default = "default_display_name")]
+    pub display_name: String,
+    /// Tenants whose callbacks are accepted; empty accepts any tenant.
+    #[serde(default)]
+    pub tenants: Vec<String>,
+    /// Tenant used when a request names none (short meeting links, placed calls).
+    pub default_tenant: Option<String>,
+    /// File holding the client secret. Without it, the secret comes from the environment
+    /// variable `CALLHOST_CLIENT_SECRET`.
+    pub client_secret_file: Option<PathBuf>,
+}
+
+/// Where Microsoft's endpoints are. Defaults are the public cloud's.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GraphConfig {
+    pub base_url: String,
+    /// `{tenant}` is replaced by the tenant id.
+    pub token_url: String,
+    pub scope: String,
+    /// OpenID configuration whose `jwks_uri` lists the keys of Graph's callback tokens.
+    pub openid_config_url: String,
+    /// Accepted issuers of callback tokens.
+    pub issuers: Vec<String>,
+    /// Per-request timeout, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// Attempts per request, retries on 429/503/504 included.
+    pub max_attempts: u32,
+}
+
+impl Default for GraphConfig {
+    /// The defaults of the Graph client, the token provider and callback authentication.
+    fn default() -> Self {
+        let client = GraphClientSettings::default();
+        Self {
+            base_url: client.base_url,
+            token_url: token::DEFAULT_TOKEN_URL.into(),
+            scope: token::DEFAULT_SCOPE.into(),
+            openid_config_url: callback_auth::DEFAULT_OPENID_CONFIGURATION_URL.into(),
+            issuers: CallbackAuthSettings::new("").allowed_issuers,
+            request_timeout_ms: client.request_timeout.as_millis() as u64,
+            max_attempts: client.retry.max_attempts,
+        }
+    }
+}
+
+/// The plugin runtime.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeConfig {
+    /// Where compiled plugins are cached. Default `.callhost/cache` beside this file.
+    pub cache_dir: Option<PathBuf>,
+    /// Plugin instances alive at once. Default 256.
+    pub max_instances: u32,
+    /// `auto` (pooling when possible), `pooling` or `on-demand`.
+    pub allocation: AllocationStrategy,
+    /// Reload plugins, routes and plugin settings when their files change. Default true;
+    /// without it they reload on SIGHUP and `POST /admin/plugins/{id}/reload`.
+    pub watch: bool,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        let runtime = RuntimeSettings::default();
+        Self {
+            cache_dir: runtime.cache_dir,
+            max_instances: runtime.max_instances,
+            allocation: runtime.allocation,
+            watch: true,
+        }
+    }
+}
+
+/// Call lifecycle.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallsConfig {
+    /// How often established calls are kept alive, in seconds. Default 900 (Graph ends a call
+    /// without keepAlive after 45 minutes).
+    pub keepalive_interval_s: f64,
+    /// How long notifications for a call not known yet (its create request has not returned)
+    /// are held for it, in seconds. Default 15.
+    pub orphan_hold_s: f64,
+}
+
+impl Default for CallsConfig {
+    fn default() -> Self {
+        Self {
+            keepalive_interval_s: dispatch::KEEPALIVE_INTERVAL.as_secs_f64(),
+            orphan_hold_s: dispatch::ORPHAN_TTL.as_secs_f64(),
+        }
+    }
+}
+
+/// The admin API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Default `127.0.0.1:8081`. Anywhere but loopback, `CALLHOST_ADMIN_TOKEN` is required.
+    pub listen: SocketAddr,
+    pub enabled: bool,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            enabled: true,
+        }
+    }
+}
+
+/// Graph sends callbacks only to `https://` URLs: `server.public_url` must be one, except on a
+/// loopback host (127.0.0.0/8, `[::1]`, `localhost`), where plain `http://` serves local tests
+/// with a simulated Graph.
+fn check_public_url(public_url: &str) -> Result<(), String> {
+    const FIX: &str = "set it to the https URL Graph reaches this service at (TLS ends at a \
+        proxy in front of callhost, or at callhost itself with [server.tls])";
+    let url = url::Url::parse(public_url)
+        .map_err(|e| format!("server.public_url `{public_url}` is not a URL ({e}); {FIX}"))?;
+    let Some(host) = url.host() else {
+        return Err(format!(
+            "server.public_url `{public_url}` has no host; {FIX}"
+        ));
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(&host) => Ok(()),
+        "http" => Err(format!(
+            "server.public_url `{public_url}` is http://, and Graph refuses callback URLs that \
+             are not https; {FIX}. Plain http:// is allowed only for a loopback host \
+             (127.0.0.0/8, [::1] or localhost), for local testing"
+        )),
+        scheme => Err(format!(
+            "server.public_url `{public_url}` is a {scheme}: URL, not https; {FIX}"
+        )),
+    }
+}
+
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
+}
+
+fn default_callback_path() -> String {
+    "/api/calls".into()
+}
+
+fn default_body_limit() -> usize {
+    1 << 20
+}
+
+fn default_display_name() -> String {
+    "callhost".into()
+}
+
+/// Every problem found in a configuration, one line each.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration {path}:\n{}", problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigError {
+    pub path: String,
+    pub problems: Vec<String>,
+}
+
+impl Config {
+    /// A configuration with every default, no routes and no plugins, for building a service in
+    /// code; relative paths resolve against the working directory.
+    pub fn new(
+        listen: SocketAddr,
+        public_url: impl Into<String>,
+        app_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            server: ServerConfig {
+                listen,
+                public_url: public_url.into(),
+                callback_path: default_callback_path(),
+                body_limit_bytes: default_body_limit(),
+                tls: None,
+            },
+            bot: BotConfig {
+                app_id: app_id.into(),
+                display_name: default_display_name(),
+                tenants: Vec::new(),
+                default_tenant: None,
+                client_secret_file: None,
+            },
+            graph: GraphConfig::default(),
+            runtime: RuntimeConfig::default(),
+            admin: AdminConfig::default(),
+            calls: CallsConfig::default(),
+            journal: JournalConfig::default(),
+            routes: Vec::new(),
+            plugins: BTreeMap::new(),
+            base_dir: PathBuf::from("."),
+            path: None,
+        }
+    }
+
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let fail = |problem: String| ConfigError {
+            path: path.display().to_string(),
+            problems: vec![problem],
+        };
+        let text =
+            std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read it: {e}")))?;
+        let mut config = Self::parse(&text).map_err(fail)?;
+        config.base_dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        config.path = Some(path.to_path_buf());
+        config.validate().map_err(|problems| ConfigError {
+            path: path.display().to_string(),
+            problems,
+        })?;
+        Ok(config)
+    }
+
+    /// Parses TOML text (no validation).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))
+    }
+
+    /// Every problem with the configuration, or nothing.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut problems = Vec::new();
+        if self.bot.app_id.trim().is_empty() {
+            problems
+                .push("bot.app_id is empty; set it to the bot's Microsoft App (client) id".into());
+        }
+        if let Err(problem) = check_public_url(&self.server.public_url) {
+            problems.push(problem);
+        }
+        if !self.server.callback_path.starts_with('/') {
+            problems.push(format!(
+                "server.callback_path `{}` must start with /",
+                self.server.callback_path
+            ));
+        }
+        for (what, url) in [
+            ("graph.base_url", &self.graph.base_url),
+            ("graph.token_url", &self.graph.token_url),
+            ("graph.openid_config_url", &self.graph.openid_config_url),
+        ] {
+            if url::Url::parse(url).is_err() {
+                problems.push(format!("{what} `{url}` is not a URL"));
+            }
+        }
+        if self.graph.issuers.is_empty() {
+            problems.push("graph.issuers is empty; no callback could ever be accepted".into());
+        }
+        if !(0.01..=2400.0).contains(&self.calls.keepalive_interval_s) {
+            problems.push(format!(
+                "calls.keepalive_interval_s {} must be between 0.01 and 2400 (Graph ends calls without keepAlive after 45 minutes)",
+                self.calls.keepalive_interval_s
+            ));
+        }
+        if !(0.01..=600.0).contains(&self.calls.orphan_hold_s) {
+            problems.push(format!(
+                "calls.orphan_hold_s {} must be between 0.01 and 600",
+                self.calls.orphan_hold_s
+            ));
+        }
+        if self.runtime.max_instances == 0 {
+            problems.push("runtime.max_instances must be at least 1".into());
+        }
+        for (id, plugin) in &self.plugins {
+            let path = self.resolve(&plugin.path);
+            if !path.is_file() {
+                problems.push(format!(
+                    "plugins.{id}.path {} does not exist; build the plugins (`cargo xtask build-plugins`) or fix the path",
+                    path.display()
+                ));
+            }
+            if let Err(e) = CapabilityPolicy::from_config(&plugin.policy) {
+                problems.push(format!("plugins.{id}.{e}"));
+            }
+            if let Some(sha) = &plugin.sha256
+                && (sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit()))
+            {
+                problems.push(format!("plugins.{id}.sha256 must be 64 hex digits"));
+            }
+            if plugin.limits.memory_bytes < (1 << 20) {
+                problems.push(format!("plugins.{id}.limits.memory_bytes is below 1 MiB"));
+            }
+            if plugin.limits.deadline.is_zero() {
+                problems.push(format!("plugins.{id}.limits.deadline_ms must be above 0"));
+            }
+        }
+        crate::dispatch::validate_routes(
+            &self.routes,
+            |id| self.plugins.contains_key(id),
+            &mut problems,
+        );
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// A path from this file, resolved against its directory.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base_dir.join(path)
+        }
+    }
+
+    /// Where compiled plugins are kept: `runtime.cache_dir`, resolved against this file's
+    /// directory, by default `.callhost/cache` beside it.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.runtime
+            .cache_dir
+            .as_ref()
+            .map(|dir| self.resolve(dir))
+            .unwrap_or_else(|| self.base_dir.join(".callhost/cache"))
+    }
+
+    /// The plugin `id` of a validated configuration, its path resolved against this file.
+    pub fn plugin_source(&self, id: &str) -> anyhow::Result<PluginSource> {
+        let plugin = self
+            .plugins
+            .get(id)
+            .with_context(|| format!("no plugin `{id}` in the configuration"))?;
+        let policy = CapabilityPolicy::from_config(&plugin.policy)
+            .map_err(|e| anyhow::anyhow!("plugin {id}: {e}"))?;
+        Ok(PluginSource {
+            path: self.resolve(&plugin.path),
+            sha256: plugin.sha256.clone(),
+            on_reload: plugin.on_reload,
+            spec: PluginSpec {
+                id: id.to_string(),
+                config: plugin.config.clone(),
+                limits: plugin.limits.clone(),
+                policy,
+            },
+        })
+    }
+
+    /// The full callback URL Graph posts to.
+    pub fn callback_url(&self) -> String {
+        format!(
+            "{}{}",
+            self.server.public_url.trim_end_matches('/'),
+            self.server.callback_path
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems_with_public_url(public_url: &str) -> Vec<String> {
+        let text = format!(
+            "[server]\nlisten = \"127.0.0.1:8080\"\npublic_url = \"{public_url}\"\n\
+             [bot]\napp_id = \"app\"\n"
+        );
+        let config = Config::parse(&text).unwrap();
+        match config.validate() {
+            Ok(()) => Vec::new(),
+            Err(problems) => problems,
+        }
+    }
+
+    #[test]
+    fn public_url_must_be_https() {
+        for url in [
+            "http://bot.example.com",
+            "http://10.0.0.5:8080",
+            "http://[2001:db8::1]",
+        ] {
+            let problems = problems_with_public_url(url);
+            assert_eq!(problems.len(), 1, "{url}: {problems:?}");
+            let problem = &problems[0];
+            for part in ["server.public_url", url, "https", "loopback", "127.0.0.0/8"] {
+                assert!(problem.contains(part), "`{problem}` names {part}");
+            }
+        }
+        for url in ["ftp://bot.example.com", "bot.example.com", "https://"] {
+            let problems = problems_with_public_url(url);
+            assert!(
+                problems.len() == 1 && problems[0].contains("server.public_url"),
+                "{url}: {problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn https_and_loopback_http_are_accepted() {
+        for url in [
+            "https://bot.example.com",
+            "https://bot.example.com:8443/base/",
+            "http://127.0.0.1:8080",
+            "http://127.1.2.3",
+            "http://[::1]:8080",
+            "http://localhost:3978",
+            "http://LOCALHOST",
+        ] {
+            assert_eq!(problems_with_public_url(url), Vec::<String>::new(), "{url}");
+        }
+    }
+
+    #[test]
+    fn the_cache_dir_is_beside_the_file_unless_configured() {
+        let text = "[server]\nlisten = \"127.0.0.1:8080\"\npublic_url = \"https://b\"\n\
+                    [bot]\napp_id = \"app\"\n";
+        let mut config = Config::parse(text).unwrap();
+        config.base_dir = PathBuf::from("/srv/callhost");
+        assert_eq!(
+            config.cache_dir(),
+            Path::new("/srv/callhost/.callhost/cache")
+        );
+        config.runtime.cache_dir = Some(PathBuf::from("cache"));
+        assert_eq!(config.cache_dir(), Path::new("/srv/callhost/cache"));
+    }
+}

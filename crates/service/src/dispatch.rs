@@ -1,0 +1,296 @@
+//! From notifications to plugin invocations: one ordered queue per call (events of a call are
+//! handled in arrival order, calls run concurrently), routing of new calls, decision budgets
+//! and fallbacks, keep-alives, and release of a call's state when it ends.
+
+mod calls;
+mod control;
+mod drops;
+mod fallback;
+mod keepalive;
+mod metrics;
+mod route_config;
+mod router;
+pub(crate) mod tracker;
+mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+
+pub use calls::CallSummary;
+pub use control::PluginControl;
+pub use drops::DropReason;
+pub use fallback::Fallback;
+pub use metrics::MetricsSnapshot;
+pub use route_config::{CallerKind, FallbackConfig, RouteConfig, RouteMatch, validate_routes};
+pub use router::{CallMatch, Route};
+pub use tracker::CallTracker;
+pub use tracker::{Applied, Dropped, StartedOperations};
+
+use crate::call::{ActionOrigin, ActionOutput, CallAction, CallControl, CallDirection, CallError};
+use crate::graph::notification::{CommsNotification, ResourceData};
+use crate::journal::{CallJournal, JournalConfig, JournalRecord, MemoryJournal};
+use crate::plugins::PluginRegistry;
+use crate::runtime::{Runtime, StateStore};
+use calls::{CallRegistry, NewCall, Work};
+use metrics::Metrics;
+
+/// Graph ends calls that get no keepAlive within 45 minutes; every 15 is recommended.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15 * 60);
+/// Notifications for a call not known yet (its create request has not returned) are held
+/// this long for it, by default.
+pub const ORPHAN_TTL: Duration = Duration::from_secs(15);
+pub use crate::call::HOST_ORIGIN;
+
+/// Settings of the dispatcher.
+#[derive(Debug, Clone)]
+pub struct DispatcherSettings {
+    pub bot_app_id: String,
+    pub keepalive_interval: Duration,
+    /// How long notifications for a call not registered yet are held for it.
+    pub orphan_hold: Duration,
+    /// Where notifications and plugin invocations are recorded, per call.
+    pub journal: Arc<dyn CallJournal>,
+}
+
+impl DispatcherSettings {
+    pub fn new(bot_app_id: impl Into<String>) -> Self {
+        Self {
+            bot_app_id: bot_app_id.into(),
+            keepalive_interval: KEEPALIVE_INTERVAL,
+            orphan_hold: ORPHAN_TTL,
+            journal: Arc::new(MemoryJournal::new(JournalConfig::default())),
+        }
+    }
+}
+
+/// Routes notifications to per-call workers. Cheap to clone.
+#[derive(Clone)]
+pub struct Dispatcher {
+    shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) settings: DispatcherSettings,
+    pub(crate) runtime: Runtime,
+    pub(crate) plugins: PluginRegistry,
+    /// Replaced as a whole when the configuration is reloaded.
+    pub(crate) routes: ArcSwap<Vec<Arc<Route>>>,
+    pub(crate) calls: CallRegistry,
+    pub(crate) state: Arc<dyn StateStore>,
+    /// Carries out actions without ownership or policy checks (the Graph client).
+    pub(crate) graph: Arc<dyn CallControl>,
+    pub(crate) metrics: Metrics,
+}
+
+impl Dispatcher {
+    pub fn new(
+        settings: DispatcherSettings,
+        runtime: Runtime,
+        plugins: PluginRegistry,
+        routes: Vec<Route>,
+        state: Arc<dyn StateStore>,
+        graph: Arc<dyn CallControl>,
+    ) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                settings,
+                runtime,
+                plugins,
+                routes: ArcSwap::from_pointee(routes.into_iter().map(Arc::new).collect()),
+                calls: CallRegistry::default(),
+                state,
+                graph,
+                metrics: Metrics::default(),
+            }),
+        }
+    }
+
+    /// Queues one notification for its call. Never blocks on plugin work.
+    pub fn enqueue(&self, notification: CommsNotification, tenant: Option<&str>) {
+        let shared = &self.shared;
+        shared.metrics.notification();
+        let Some(call_id) = notification.call_id().map(str::to_string) else {
+            let resource = &notification.resource_url;
+            let detail = "its resource URL names no call";
+            shared
+                .metrics
+                .dropped("", resource, DropReason::NoCall, detail);
+            return;
+        };
+        let entry = shared.calls.get(&call_id);
+        // One journal per call, under the id in the form the call was registered with.
+        let journal_id = entry.as_ref().map_or(call_id.as_str(), |e| &e.call_id);
+        shared.settings.journal.record(
+            journal_id,
+            std::time::Instant::now(),
+            JournalRecord::Notification {
+                body: notification.envelope(),
+            },
+        );
+        if let Some(entry) = entry {
+            entry.send(Work::Notification(notification));
+            return;
+        }
+        if notification.is_incoming_call() {
+            self.start_incoming(call_id, notification, tenant);
+            return;
+        }
+        if notification.change_type == crate::call::ChangeType::Deleted {
+            let detail = "the end of a call callhost does not track";
+            let resource = &notification.resource_url;
+            let reason = DropReason::UntrackedCall;
+            shared.metrics.dropped(&call_id, resource, reason, detail);
+            return;
+        }
+        tracing::debug!(
+            call_id,
+            "notification for a call not registered yet; holding it"
+        );
+        shared
+            .calls
+            .hold_orphan(shared, &call_id, Work::Notification(notification));
+    }
+
+    /// Routes a new incoming call to its plugin. A call that no route or no loaded plugin can
+    /// take still gets a decision: the route's fallback, or a busy reject without a route.
+    fn start_incoming(
+        &self,
+        call_id: String,
+        notification: CommsNotification,
+        tenant: Option<&str>,
+    ) {
+        let shared = &self.shared;
+        let unknown = crate::graph::model::Call::default();
+        let call = match &notification.data {
+            ResourceData::Call(call) => call.as_ref(),
+            // The resource is missing or did not parse: the call is ringing all the same.
+            _ => &unknown,
+        };
+        let incoming = crate::graph::notification::incoming_call(call);
+        let call_tenant = call
+            .tenant_id()
+            .map(str::to_string)
+            .or(tenant.map(str::to_string));
+        let routes = shared.routes.load();
+        let Some(route) = router::select(&routes, &incoming, call_tenant.as_deref()) else {
+            tracing::warn!(call_id, caller = %incoming.caller.id, "no route matches this incoming call and there is no default route; rejecting it as busy");
+            shared.metrics.unrouted();
+            self.decide_without_plugin(call_id, call_tenant, Fallback::default());
+            return;
+        };
+        let Some(version) = shared.plugins.current(&route.plugin) else {
+            tracing::error!(call_id, plugin = %route.plugin, fallback = route.fallback.name(), "the route names a plugin that is not loaded; applying the route's fallback");
+            shared.metrics.fallback();
+            self.decide_without_plugin(call_id, call_tenant, route.fallback.clone());
+            return;
+        };
+        shared.calls.register(
+            self.shared.clone(),
+            NewCall {
+                call_id,
+                version,
+                route: Some(route),
+                direction: CallDirection::Incoming,
+                tenant_id: call_tenant,
+                created_by_plugin: false,
+            },
+            Some(Work::Notification(notification)),
+        );
+    }
+
+    /// Decides on an incoming call no plugin can take: rejects or redirects it. An announce
+    /// needs a call to follow, so without a plugin it becomes a busy reject.
+    fn decide_without_plugin(&self, call_id: String, tenant: Option<String>, fallback: Fallback) {
+        let fallback = match fallback {
+            Fallback::Announce(_) => Fallback::default(),
+            other => other,
+        };
+        let graph = self.shared.graph.clone();
+        tokio::spawn(async move {
+            let origin = ActionOrigin {
+                plugin_id: HOST_ORIGIN.into(),
+                call_id: call_id.clone(),
+                tenant_id: tenant,
+            };
+            if let Err(e) = graph
+                .execute(&origin, fallback.first_action(&call_id))
+                .await
+            {
+                tracing::error!(call_id, error = %e, "deciding on the incoming call failed");
+            }
+        });
+    }
+
+    /// Creates a call (join a meeting or place a call) owned by `plugin_id`, as the admin API
+    /// does. Returns the new call's id.
+    pub async fn create_call(
+        &self,
+        plugin_id: &str,
+        action: CallAction,
+    ) -> Result<String, CallError> {
+        let Some(version) = self.shared.plugins.current(plugin_id) else {
+            return Err(CallError::InvalidArgument(format!(
+                "no plugin `{plugin_id}` is loaded"
+            )));
+        };
+        control::create_call(&self.shared, version, action).await
+    }
+
+    /// Hangs up a call, as the admin API does.
+    pub async fn hang_up(&self, call_id: &str) -> Result<(), CallError> {
+        let entry = self.shared.calls.get(call_id).ok_or(CallError::NotFound)?;
+        let origin = ActionOrigin {
+            plugin_id: HOST_ORIGIN.into(),
+            call_id: entry.call_id.clone(),
+            tenant_id: entry.tenant_id(),
+        };
+        self.shared
+            .graph
+            .execute(
+                &origin,
+                CallAction::HangUp {
+                    call_id: entry.call_id.clone(),
+                },
+            )
+            .await
+            .map(|_: ActionOutput| ())
+    }
+
+    /// The calls in progress.
+    pub fn calls(&self) -> Vec<CallSummary> {
+        self.shared.calls.summaries()
+    }
+
+    /// The journal of the calls: their timelines and notifications.
+    pub fn journal(&self) -> &Arc<dyn CallJournal> {
+        &self.shared.settings.journal
+    }
+
+    /// Routes new incoming calls by `routes` from now on; calls in progress keep theirs.
+    pub fn set_routes(&self, routes: Vec<Route>) {
+        let routes = routes.into_iter().map(Arc::new).collect();
+        self.shared.routes.store(Arc::new(routes));
+    }
+
+    /// The plugins and their versions.
+    pub fn plugins(&self) -> &PluginRegistry {
+        &self.shared.plugins
+    }
+
+    /// The state plugins keep per call and per plugin.
+    pub fn state_store(&self) -> &Arc<dyn StateStore> {
+        &self.shared.state
+    }
+
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.shared.metrics.snapshot()
+    }
+
+    /// Waits until every accepted notification has been handled, or `timeout` passed.
+    /// Returns whether all were.
+    pub async fn drain(&self, timeout: Duration) -> bool {
+        self.shared.calls.drained(timeout).await
+    }
+}

@@ -1,0 +1,112 @@
+//! The entries of a call's journal and its timeline, as the admin API serves them.
+
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+
+use crate::call::{CallEventKind, GraphExchange};
+use crate::runtime::Outcome;
+
+/// One thing that happened on a call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum JournalRecord {
+    /// A notification Graph posted about the call, as one `commsNotifications` document.
+    Notification { body: Value },
+    /// The plugin ran for one event.
+    Invocation(InvocationRecord),
+    /// A request to Graph about the call and its answer.
+    GraphRequest(GraphExchange),
+    /// The route's fallback took over an incoming call the plugin did not decide on.
+    Fallback { fallback: String, reason: String },
+}
+
+/// One plugin invocation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvocationRecord {
+    pub plugin: String,
+    /// The plugin version's short hash.
+    pub version: String,
+    /// The event delivered (`incoming-call`, `tone-received`, …).
+    pub event: String,
+    #[serde(rename = "durationMs", serialize_with = "millis")]
+    pub duration: Duration,
+    /// How it ended; a decision budget that ran out is a `timeout`.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// One entry of a [`Timeline`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimelineEntry {
+    /// Since the call's first entry.
+    #[serde(rename = "atMs", serialize_with = "millis")]
+    pub at: Duration,
+    #[serde(flatten)]
+    pub record: JournalRecord,
+}
+
+/// Everything recorded for one call, in the order it started.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Timeline {
+    pub call_id: String,
+    /// Whether the call has ended.
+    pub ended: bool,
+    /// Entries over the per-call limit, counted but not kept.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub dropped_entries: usize,
+    pub entries: Vec<TimelineEntry>,
+}
+
+impl Timeline {
+    /// The notifications, as the `commsNotifications` documents they arrived in.
+    pub fn notifications(&self) -> Vec<Value> {
+        self.entries
+            .iter()
+            .filter_map(|e| match &e.record {
+                JournalRecord::Notification { body } => Some(body.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The Graph requests, with when they were sent.
+    pub fn graph_requests(&self) -> impl Iterator<Item = (Duration, &GraphExchange)> {
+        self.entries.iter().filter_map(|e| match &e.record {
+            JournalRecord::GraphRequest(exchange) => Some((e.at, exchange)),
+            _ => None,
+        })
+    }
+
+    /// The plugin invocations.
+    pub fn invocations(&self) -> impl Iterator<Item = &InvocationRecord> {
+        self.entries.iter().filter_map(|e| match &e.record {
+            JournalRecord::Invocation(invocation) => Some(invocation),
+            _ => None,
+        })
+    }
+}
+
+/// The WIT name of an event's kind.
+pub fn event_name(kind: &CallEventKind) -> &'static str {
+    match kind {
+        CallEventKind::IncomingCall(_) => "incoming-call",
+        CallEventKind::StateChanged(_) => "state-changed",
+        CallEventKind::ToneReceived(_) => "tone-received",
+        CallEventKind::OperationCompleted(_) => "operation-completed",
+        CallEventKind::ParticipantsChanged(_) => "participants-changed",
+        CallEventKind::Other { .. } => "other",
+    }
+}
+
+fn millis<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(duration.as_millis() as u64)
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
