@@ -27,12 +27,15 @@ impl std::io::Write for Captured {
     }
 }
 
+/// One call of `log`: level, message and fields.
+type Line = (Level, String, Vec<(String, String)>);
+
 /// Logs `lines` through a fresh context with the given budgets: returns the host log's text,
 /// the lines dropped and each call's result.
 fn run(
     host_calls: u32,
     log_lines: u32,
-    lines: Vec<(Level, String, Vec<(String, String)>)>,
+    lines: Vec<Line>,
 ) -> (String, u32, Vec<wasmtime::Result<()>>) {
     let captured = Captured::default();
     let writer = captured.clone();
