@@ -11,7 +11,8 @@ use super::e2e::{FakeGraph, call_script, drive, start_bare_handler};
 use super::events::{load_example, plugin_event_costs};
 use super::parts;
 use callhost::app::App;
-use callhost::config::Config;
+use callhost::config::{Config, PluginConfig, RouteConfig};
+use callhost::graph::token::ClientSecret;
 use callhost::runtime::{Runtime, RuntimeSettings};
 use callhost_simulator::IssueClaims;
 use callhost_simulator::{SIM_TENANT, Simulator, SimulatorSettings};
@@ -191,52 +192,36 @@ async fn start_service(
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
-    let dir = std::env::temp_dir().join(format!("callhost-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join("secret"), "bench-secret")?;
-    let text = format!(
-        r#"
-[server]
-listen = "{addr}"
-public_url = "http://{addr}"
-[bot]
-app_id = "{BOT}"
-client_secret_file = {secret:?}
-default_tenant = "{SIM_TENANT}"
-[graph]
-base_url = "http://{graph_addr}/v1.0"
-token_url = "http://{graph_addr}/{{tenant}}/oauth2/v2.0/token"
-openid_config_url = "{openid}"
-[runtime]
-cache_dir = {cache:?}
-[admin]
-enabled = false
-[[routes]]
-plugin = "ivr"
-[plugins.ivr]
-path = {plugin:?}
-[plugins.ivr.config]
-menu = "https://media.example.com/menu.wav"
-info = "https://media.example.com/info.wav"
-goodbye = "https://media.example.com/goodbye.wav"
-sales = "user:5e3ce6c0-2b1f-4285-8d4b-75ee78787346"
-operator = "user:6f5a4bc1-3c2e-4396-9e5c-86ff89898457"
-[plugins.ivr.limits]
-host_calls = 100000
-"#,
-        secret = dir.join("secret").display().to_string(),
-        openid = sim.openid_url(),
-        cache = cache.display().to_string(),
-        plugin = plugin.display().to_string(),
-    );
-    let mut config = Config::parse(&text).map_err(anyhow::Error::msg)?;
-    config.base_dir = dir;
+    let mut config = Config::new(addr, format!("http://{addr}"), BOT);
+    config.bot.default_tenant = Some(SIM_TENANT.to_string());
+    config.graph.base_url = format!("http://{graph_addr}/v1.0");
+    config.graph.token_url = format!("http://{graph_addr}/{{tenant}}/oauth2/v2.0/token");
+    config.graph.openid_config_url = sim.openid_url();
+    config.runtime.cache_dir = Some(cache.to_path_buf());
+    config.admin.enabled = false;
+    config.routes = vec![RouteConfig::to("ivr")];
+    let mut ivr = PluginConfig::new(plugin);
+    ivr.config = [
+        ("menu", "https://media.example.com/menu.wav"),
+        ("info", "https://media.example.com/info.wav"),
+        ("goodbye", "https://media.example.com/goodbye.wav"),
+        ("sales", "user:5e3ce6c0-2b1f-4285-8d4b-75ee78787346"),
+        ("operator", "user:6f5a4bc1-3c2e-4396-9e5c-86ff89898457"),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_string(), value.to_string()))
+    .collect();
+    ivr.limits.host_calls = 100_000;
+    config.plugins.insert("ivr".into(), ivr);
     config
         .validate()
         .map_err(|p| anyhow::anyhow!(p.join("; ")))?;
     let app = service
         .spawn(async move {
-            let app = App::build(config).await?;
+            let app = App::builder(config)
+                .with_secret(ClientSecret::new("bench-secret"))
+                .build()
+                .await?;
             let listener = tokio::net::TcpListener::from_std(listener)?;
             let router = app.callbacks.clone();
             tokio::spawn(async move { axum::serve(listener, router).await });

@@ -78,40 +78,50 @@ pub(crate) fn call_state(s: call::CallState) -> wit::CallState {
     }
 }
 
-const TONES: [(call::Tone, wit::Tone); 17] = [
-    (call::Tone::Tone0, wit::Tone::Zero),
-    (call::Tone::Tone1, wit::Tone::One),
-    (call::Tone::Tone2, wit::Tone::Two),
-    (call::Tone::Tone3, wit::Tone::Three),
-    (call::Tone::Tone4, wit::Tone::Four),
-    (call::Tone::Tone5, wit::Tone::Five),
-    (call::Tone::Tone6, wit::Tone::Six),
-    (call::Tone::Tone7, wit::Tone::Seven),
-    (call::Tone::Tone8, wit::Tone::Eight),
-    (call::Tone::Tone9, wit::Tone::Nine),
-    (call::Tone::Star, wit::Tone::Star),
-    (call::Tone::Pound, wit::Tone::Pound),
-    (call::Tone::A, wit::Tone::A),
-    (call::Tone::B, wit::Tone::B),
-    (call::Tone::C, wit::Tone::C),
-    (call::Tone::D, wit::Tone::D),
-    (call::Tone::Flash, wit::Tone::Flash),
-];
-
 pub(crate) fn tone(t: call::Tone) -> wit::Tone {
-    TONES
-        .iter()
-        .find(|(d, _)| *d == t)
-        .map(|(_, w)| *w)
-        .unwrap_or(wit::Tone::Flash)
+    use call::Tone as T;
+    match t {
+        T::Tone0 => wit::Tone::Zero,
+        T::Tone1 => wit::Tone::One,
+        T::Tone2 => wit::Tone::Two,
+        T::Tone3 => wit::Tone::Three,
+        T::Tone4 => wit::Tone::Four,
+        T::Tone5 => wit::Tone::Five,
+        T::Tone6 => wit::Tone::Six,
+        T::Tone7 => wit::Tone::Seven,
+        T::Tone8 => wit::Tone::Eight,
+        T::Tone9 => wit::Tone::Nine,
+        T::Star => wit::Tone::Star,
+        T::Pound => wit::Tone::Pound,
+        T::A => wit::Tone::A,
+        T::B => wit::Tone::B,
+        T::C => wit::Tone::C,
+        T::D => wit::Tone::D,
+        T::Flash => wit::Tone::Flash,
+    }
 }
 
 pub(crate) fn tone_from_wit(t: wit::Tone) -> call::Tone {
-    TONES
-        .iter()
-        .find(|(_, w)| *w == t)
-        .map(|(d, _)| *d)
-        .unwrap_or(call::Tone::Flash)
+    use wit::Tone as T;
+    match t {
+        T::Zero => call::Tone::Tone0,
+        T::One => call::Tone::Tone1,
+        T::Two => call::Tone::Tone2,
+        T::Three => call::Tone::Tone3,
+        T::Four => call::Tone::Tone4,
+        T::Five => call::Tone::Tone5,
+        T::Six => call::Tone::Tone6,
+        T::Seven => call::Tone::Tone7,
+        T::Eight => call::Tone::Tone8,
+        T::Nine => call::Tone::Tone9,
+        T::Star => call::Tone::Star,
+        T::Pound => call::Tone::Pound,
+        T::A => call::Tone::A,
+        T::B => call::Tone::B,
+        T::C => call::Tone::C,
+        T::D => call::Tone::D,
+        T::Flash => call::Tone::Flash,
+    }
 }
 
 fn result_info(r: &call::ResultInfo) -> wit::ResultInfo {
@@ -354,5 +364,42 @@ pub(crate) fn invitee(i: cc::Invitee) -> call::Invitee {
         identity: identity_from_wit(i.identity),
         replaces_call_id: i.replaces_call_id,
         participant_id: i.participant_id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tone_maps_to_itself_both_ways() {
+        use wit::Tone as W;
+        let all = [
+            W::Zero,
+            W::One,
+            W::Two,
+            W::Three,
+            W::Four,
+            W::Five,
+            W::Six,
+            W::Seven,
+            W::Eight,
+            W::Nine,
+            W::Star,
+            W::Pound,
+            W::A,
+            W::B,
+            W::C,
+            W::D,
+            W::Flash,
+        ];
+        let domain: Vec<call::Tone> = all.iter().copied().map(tone_from_wit).collect();
+        for (i, d) in domain.iter().enumerate() {
+            assert!(
+                !domain[..i].contains(d),
+                "{d:?} is the mirror of two WIT tones"
+            );
+            assert_eq!(tone(*d), all[i]);
+        }
     }
 }

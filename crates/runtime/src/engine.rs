@@ -7,12 +7,12 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde::Deserialize;
 use tokio::sync::Semaphore;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::Linker;
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use super::bindings::Workflow;
 use super::compile_cache::CompileCache;
 use super::event_ctx::EventCtx;
+use super::host;
 use super::plugin::{self, PluginLoadError, PluginSpec, PluginVersion};
 
 /// How instances get their memory.
@@ -70,7 +70,7 @@ impl Runtime {
         start_epoch_ticker(&engine, settings.epoch_tick);
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        Workflow::add_to_linker::<_, HasSelf<_>>(&mut linker, |ctx| ctx)?;
+        host::add_to_linker(&mut linker)?;
         let cache = match &settings.cache_dir {
             Some(dir) => Some(CompileCache::open(dir).with_context(|| {
                 format!(

@@ -1,34 +1,32 @@
 //! The data of one event's store: the sandbox (WASI with nothing granted), limits, counters,
-//! and what the host interfaces act on.
+//! and what the host interfaces act on. Each interface sees only its part, through the
+//! projections below.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::limits::StoreLimiter;
-use super::outcome::HostLimitExceeded;
+use super::host::{CallControlCtx, ConfigCtx, LogCtx, StateCtx};
+use super::limits::{ActionBudget, HostCallBudget, LogBudget, StoreLimiter};
 use super::output::CapturedOutput;
 use super::plugin::PluginInfo;
 use super::state_store::StateTxn;
-use callhost_call::{ActionOrigin, ActionOutput, CallAction, CallControl, CallError};
+use callhost_call::{ActionOrigin, CallControl};
 
 pub(crate) struct EventCtx {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limiter: StoreLimiter,
-    pub(crate) plugin: Arc<PluginInfo>,
-    pub(crate) origin: ActionOrigin,
+    plugin: Arc<PluginInfo>,
+    origin: ActionOrigin,
     control: Arc<dyn CallControl>,
     pub(crate) call_state: StateTxn,
     pub(crate) plugin_state: StateTxn,
-    host_calls: u32,
-    actions: u32,
-    log_lines: u32,
-    pub(crate) logs_dropped: u32,
-    /// Call-control requests the plugin's policy refused.
-    pub(crate) actions_denied: u32,
+    host_calls: HostCallBudget,
+    pub(crate) actions: ActionBudget,
+    pub(crate) log_lines: LogBudget,
     /// When the plugin's compute time runs out; pushed back by time spent waiting for Graph.
     pub(crate) deadline: Instant,
     pub(crate) stdout: CapturedOutput,
@@ -62,72 +60,57 @@ impl EventCtx {
             table: ResourceTable::new(),
             limiter: StoreLimiter::new(limits),
             deadline: Instant::now() + limits.deadline,
+            host_calls: HostCallBudget::new(limits.host_calls),
+            actions: ActionBudget::new(limits.actions),
+            log_lines: LogBudget::new(limits.log_lines),
             plugin: parts.plugin,
             origin: parts.origin,
             control: parts.control,
             call_state: parts.call_state,
             plugin_state: parts.plugin_state,
-            host_calls: 0,
-            actions: 0,
-            log_lines: 0,
-            logs_dropped: 0,
-            actions_denied: 0,
             stdout,
             stderr,
         }
     }
 
-    /// Counts one host call; past the plugin's limit the plugin is stopped.
-    pub(crate) fn host_call(&mut self) -> wasmtime::Result<()> {
-        self.host_calls += 1;
-        let limit = self.plugin.limits.host_calls;
-        if self.host_calls > limit {
-            return Err(wasmtime::Error::new(HostLimitExceeded {
-                what: "host calls",
-                limit,
-            }));
+    /// What the `state` interface acts on.
+    pub(crate) fn state(&mut self) -> StateCtx<'_> {
+        StateCtx {
+            call: &mut self.call_state,
+            plugin: &mut self.plugin_state,
+            host_calls: &mut self.host_calls,
         }
-        Ok(())
     }
 
-    /// Whether one more log line fits in the event's budget.
-    pub(crate) fn log_line_allowed(&mut self) -> bool {
-        self.log_lines += 1;
-        let allowed = self.log_lines <= self.plugin.limits.log_lines;
-        if !allowed {
-            self.logs_dropped += 1;
+    /// What the `log` interface acts on.
+    pub(crate) fn log(&mut self) -> LogCtx<'_> {
+        LogCtx {
+            plugin_id: &self.plugin.id,
+            call_id: &self.origin.call_id,
+            lines: &mut self.log_lines,
+            host_calls: &mut self.host_calls,
         }
-        allowed
     }
 
-    /// Carries out a call-control action. Time spent waiting for it does not count against
-    /// the plugin's compute deadline.
-    pub(crate) async fn perform(
-        &mut self,
-        action: CallAction,
-    ) -> wasmtime::Result<Result<ActionOutput, CallError>> {
-        self.host_call()?;
-        self.actions += 1;
-        let limit = self.plugin.limits.actions;
-        if self.actions > limit {
-            return Err(wasmtime::Error::new(HostLimitExceeded {
-                what: "call-control actions",
-                limit,
-            }));
+    /// What the `config` interface acts on.
+    pub(crate) fn config(&mut self) -> ConfigCtx<'_> {
+        ConfigCtx {
+            config: &self.plugin.config,
+            host_calls: &mut self.host_calls,
         }
-        if let Err(reason) = self.plugin.policy.check(&action) {
-            self.actions_denied += 1;
-            tracing::warn!(plugin = %self.plugin.id, call_id = %self.origin.call_id, action = action.name(), %reason, "call-control action denied by policy");
-            return Ok(Err(CallError::NotPermitted(reason)));
-        }
-        let started = Instant::now();
-        let result = self.control.execute(&self.origin, action).await;
-        self.extend_deadline(started.elapsed());
-        Ok(result)
     }
 
-    fn extend_deadline(&mut self, waited: Duration) {
-        self.deadline += waited;
+    /// What the `call-control` interface acts on.
+    pub(crate) fn call_control(&mut self) -> CallControlCtx<'_> {
+        CallControlCtx {
+            plugin_id: &self.plugin.id,
+            policy: &self.plugin.policy,
+            origin: &self.origin,
+            control: &*self.control,
+            host_calls: &mut self.host_calls,
+            actions: &mut self.actions,
+            deadline: &mut self.deadline,
+        }
     }
 }
 

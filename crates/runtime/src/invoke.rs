@@ -117,8 +117,8 @@ impl Runtime {
         let call_id = input.call.call_id.as_str();
         output::emit("stdout", &stdout, &info.id, call_id);
         output::emit("stderr", &stderr, &info.id, call_id);
-        let logs_dropped = ctx.logs_dropped;
-        let actions_denied = ctx.actions_denied;
+        let logs_dropped = ctx.log_lines.dropped;
+        let actions_denied = ctx.actions.denied;
         if logs_dropped > 0 {
             tracing::warn!(plugin = %info.id, call_id, dropped = logs_dropped, "plugin log lines over the per-event limit were dropped");
         }

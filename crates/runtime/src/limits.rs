@@ -4,6 +4,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod budget;
+
+pub(crate) use budget::{ActionBudget, HostCallBudget, LogBudget};
+
 /// Per-plugin limits, applied to every event.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -1,36 +1,78 @@
 //! `call-control` (wit/call-control.wit): each function becomes a [`CallAction`] that passes
-//! the plugin's policy and goes to the [`callhost_call::CallControl`] of the event.
+//! the plugin's policy and goes to the [`CallControl`] of the event.
+
+use std::time::Instant;
 
 use crate::bindings::call_control::{
     self as cc, AnswerOptions as WitAnswerOptions, Invitee, JoinRequest, PlaceCallRequest,
     RecordOptions, RejectReason, TransferRequest,
 };
-use crate::bindings::types::{CallError as WitCallError, Identity, MediaPrompt, Tone};
+use crate::bindings::types::{self, CallError as WitCallError, Identity, MediaPrompt, Tone};
 use crate::convert;
-use crate::event_ctx::EventCtx;
-use callhost_call::{ActionOutput, AnswerOptions, CallAction, CallError};
+use crate::limits::{ActionBudget, HostCallBudget};
+use callhost_call::policy::CapabilityPolicy;
+use callhost_call::{
+    ActionOrigin, ActionOutput, AnswerOptions, CallAction, CallControl, CallError,
+};
 
-type Outcome<T> = wasmtime::Result<Result<T, WitCallError>>;
+/// How a call-control function fails: with a `call-error` the workflow sees, or with a trap
+/// that stops the plugin (a limit of the event was hit).
+#[derive(Debug)]
+pub(crate) enum CallControlError {
+    /// Returned to the workflow as its `call-error`.
+    Call(CallError),
+    /// Stops the plugin; classified into its outcome.
+    Trap(wasmtime::Error),
+}
 
-impl EventCtx {
-    async fn act(&mut self, action: CallAction) -> Outcome<ActionOutput> {
-        Ok(self.perform(action).await?.map_err(convert::call_error))
+impl From<CallError> for CallControlError {
+    fn from(error: CallError) -> Self {
+        CallControlError::Call(error)
     }
+}
 
-    async fn act_done(&mut self, action: CallAction) -> Outcome<()> {
-        Ok(self.act(action).await?.map(|_| ()))
+impl From<wasmtime::Error> for CallControlError {
+    fn from(trap: wasmtime::Error) -> Self {
+        CallControlError::Trap(trap)
     }
+}
 
-    async fn act_id(&mut self, action: CallAction) -> Outcome<String> {
-        Ok(self
-            .act(action)
-            .await?
-            .and_then(|output| match output.id() {
-                Some(id) => Ok(id.to_owned()),
-                None => Err(convert::call_error(CallError::Other(
-                    "Graph returned no id for this request".into(),
-                ))),
-            }))
+/// What the `call-control` interface acts on: the plugin's policy, the event's call control
+/// and the budgets and deadline the actions count against.
+pub(crate) struct CallControlCtx<'a> {
+    pub plugin_id: &'a str,
+    pub policy: &'a CapabilityPolicy,
+    pub origin: &'a ActionOrigin,
+    pub control: &'a dyn CallControl,
+    pub host_calls: &'a mut HostCallBudget,
+    pub actions: &'a mut ActionBudget,
+    /// Pushed back by the time spent waiting for an action.
+    pub deadline: &'a mut Instant,
+}
+
+impl CallControlCtx<'_> {
+    /// Carries out a call-control action. Time spent waiting for it does not count against
+    /// the plugin's compute deadline.
+    async fn perform(&mut self, action: CallAction) -> Result<ActionOutput, CallControlError> {
+        self.host_calls.charge()?;
+        self.actions.charge()?;
+        if let Err(reason) = self.policy.check(&action) {
+            self.actions.denied += 1;
+            tracing::warn!(plugin = %self.plugin_id, call_id = %self.origin.call_id, action = action.name(), %reason, "call-control action denied by policy");
+            return Err(CallError::NotPermitted(reason).into());
+        }
+        let started = Instant::now();
+        let result = self.control.execute(self.origin, action).await;
+        *self.deadline += started.elapsed();
+        Ok(result?)
+    }
+}
+
+/// The id an action that creates a call or starts an operation returns to the workflow.
+fn returned_id(output: ActionOutput) -> Result<String, CallControlError> {
+    match output.id() {
+        Some(id) => Ok(id.to_owned()),
+        None => Err(CallError::Other("Graph returned no id for this request".into()).into()),
     }
 }
 
@@ -38,8 +80,21 @@ fn prompts(list: Vec<MediaPrompt>) -> Vec<callhost_call::MediaPrompt> {
     list.into_iter().map(convert::prompt_from_wit).collect()
 }
 
-impl cc::Host for EventCtx {
-    async fn answer(&mut self, call_id: String, options: WitAnswerOptions) -> Outcome<()> {
+impl types::Host for CallControlCtx<'_> {
+    fn convert_call_error(&mut self, error: CallControlError) -> wasmtime::Result<WitCallError> {
+        match error {
+            CallControlError::Call(error) => Ok(convert::call_error(error)),
+            CallControlError::Trap(trap) => Err(trap),
+        }
+    }
+}
+
+impl cc::Host for CallControlCtx<'_> {
+    async fn answer(
+        &mut self,
+        call_id: String,
+        options: WitAnswerOptions,
+    ) -> Result<(), CallControlError> {
         let options = AnswerOptions {
             modalities: options
                 .modalities
@@ -48,12 +103,19 @@ impl cc::Host for EventCtx {
                 .collect(),
             prefetch: prompts(options.prefetch),
         };
-        self.act_done(CallAction::Answer { call_id, options }).await
+        self.perform(CallAction::Answer { call_id, options })
+            .await?;
+        Ok(())
     }
 
-    async fn reject(&mut self, call_id: String, reason: RejectReason) -> Outcome<()> {
+    async fn reject(
+        &mut self,
+        call_id: String,
+        reason: RejectReason,
+    ) -> Result<(), CallControlError> {
         let reason = convert::reject_reason(reason);
-        self.act_done(CallAction::Reject { call_id, reason }).await
+        self.perform(CallAction::Reject { call_id, reason }).await?;
+        Ok(())
     }
 
     async fn redirect(
@@ -61,37 +123,46 @@ impl cc::Host for EventCtx {
         call_id: String,
         targets: Vec<Identity>,
         timeout_seconds: Option<u32>,
-    ) -> Outcome<()> {
+    ) -> Result<(), CallControlError> {
         let targets = targets
             .into_iter()
             .map(convert::identity_from_wit)
             .collect();
-        self.act_done(CallAction::Redirect {
+        self.perform(CallAction::Redirect {
             call_id,
             targets,
             timeout_seconds,
         })
-        .await
+        .await?;
+        Ok(())
     }
 
-    async fn transfer(&mut self, call_id: String, request: TransferRequest) -> Outcome<()> {
+    async fn transfer(
+        &mut self,
+        call_id: String,
+        request: TransferRequest,
+    ) -> Result<(), CallControlError> {
         let request = convert::transfer_request(request);
-        self.act_done(CallAction::Transfer { call_id, request })
-            .await
+        self.perform(CallAction::Transfer { call_id, request })
+            .await?;
+        Ok(())
     }
 
-    async fn hang_up(&mut self, call_id: String) -> Outcome<()> {
-        self.act_done(CallAction::HangUp { call_id }).await
+    async fn hang_up(&mut self, call_id: String) -> Result<(), CallControlError> {
+        self.perform(CallAction::HangUp { call_id }).await?;
+        Ok(())
     }
 
-    async fn join_meeting(&mut self, request: JoinRequest) -> Outcome<String> {
-        self.act_id(CallAction::JoinMeeting(convert::join_request(request)))
-            .await
+    async fn join_meeting(&mut self, request: JoinRequest) -> Result<String, CallControlError> {
+        let request = convert::join_request(request);
+        let output = self.perform(CallAction::JoinMeeting(request)).await?;
+        returned_id(output)
     }
 
-    async fn place_call(&mut self, request: PlaceCallRequest) -> Outcome<String> {
-        self.act_id(CallAction::PlaceCall(convert::place_call_request(request)))
-            .await
+    async fn place_call(&mut self, request: PlaceCallRequest) -> Result<String, CallControlError> {
+        let request = convert::place_call_request(request);
+        let output = self.perform(CallAction::PlaceCall(request)).await?;
+        returned_id(output)
     }
 
     async fn play_prompt(
@@ -99,36 +170,41 @@ impl cc::Host for EventCtx {
         call_id: String,
         list: Vec<MediaPrompt>,
         client_context: Option<String>,
-    ) -> Outcome<String> {
+    ) -> Result<String, CallControlError> {
         let prompts = prompts(list);
-        self.act_id(CallAction::PlayPrompt {
-            call_id,
-            prompts,
-            client_context,
-        })
-        .await
+        let output = self
+            .perform(CallAction::PlayPrompt {
+                call_id,
+                prompts,
+                client_context,
+            })
+            .await?;
+        returned_id(output)
     }
 
     async fn record_response(
         &mut self,
         call_id: String,
         options: RecordOptions,
-    ) -> Outcome<String> {
+    ) -> Result<String, CallControlError> {
         let options = convert::record_options(options);
-        self.act_id(CallAction::RecordResponse { call_id, options })
-            .await
+        let output = self
+            .perform(CallAction::RecordResponse { call_id, options })
+            .await?;
+        returned_id(output)
     }
 
     async fn subscribe_to_tone(
         &mut self,
         call_id: String,
         client_context: Option<String>,
-    ) -> Outcome<()> {
-        self.act_done(CallAction::SubscribeToTone {
+    ) -> Result<(), CallControlError> {
+        self.perform(CallAction::SubscribeToTone {
             call_id,
             client_context,
         })
-        .await
+        .await?;
+        Ok(())
     }
 
     async fn send_dtmf_tones(
@@ -137,43 +213,56 @@ impl cc::Host for EventCtx {
         tones: Vec<Tone>,
         delay_between_tones_ms: Option<u32>,
         client_context: Option<String>,
-    ) -> Outcome<String> {
+    ) -> Result<String, CallControlError> {
         let tones = tones.into_iter().map(convert::tone_from_wit).collect();
-        self.act_id(CallAction::SendDtmfTones {
-            call_id,
-            tones,
-            delay_between_tones_ms,
-            client_context,
-        })
-        .await
+        let output = self
+            .perform(CallAction::SendDtmfTones {
+                call_id,
+                tones,
+                delay_between_tones_ms,
+                client_context,
+            })
+            .await?;
+        returned_id(output)
     }
 
     async fn cancel_media_processing(
         &mut self,
         call_id: String,
         client_context: Option<String>,
-    ) -> Outcome<()> {
-        self.act_done(CallAction::CancelMediaProcessing {
+    ) -> Result<(), CallControlError> {
+        self.perform(CallAction::CancelMediaProcessing {
             call_id,
             client_context,
         })
-        .await
+        .await?;
+        Ok(())
     }
 
-    async fn mute(&mut self, call_id: String, client_context: Option<String>) -> Outcome<()> {
-        self.act_done(CallAction::Mute {
+    async fn mute(
+        &mut self,
+        call_id: String,
+        client_context: Option<String>,
+    ) -> Result<(), CallControlError> {
+        self.perform(CallAction::Mute {
             call_id,
             client_context,
         })
-        .await
+        .await?;
+        Ok(())
     }
 
-    async fn unmute(&mut self, call_id: String, client_context: Option<String>) -> Outcome<()> {
-        self.act_done(CallAction::Unmute {
+    async fn unmute(
+        &mut self,
+        call_id: String,
+        client_context: Option<String>,
+    ) -> Result<(), CallControlError> {
+        self.perform(CallAction::Unmute {
             call_id,
             client_context,
         })
-        .await
+        .await?;
+        Ok(())
     }
 
     async fn mute_participant(
@@ -181,13 +270,15 @@ impl cc::Host for EventCtx {
         call_id: String,
         participant_id: String,
         client_context: Option<String>,
-    ) -> Outcome<String> {
-        self.act_id(CallAction::MuteParticipant {
-            call_id,
-            participant_id,
-            client_context,
-        })
-        .await
+    ) -> Result<String, CallControlError> {
+        let output = self
+            .perform(CallAction::MuteParticipant {
+                call_id,
+                participant_id,
+                client_context,
+            })
+            .await?;
+        returned_id(output)
     }
 
     async fn invite_participants(
@@ -195,14 +286,16 @@ impl cc::Host for EventCtx {
         call_id: String,
         participants: Vec<Invitee>,
         client_context: Option<String>,
-    ) -> Outcome<String> {
+    ) -> Result<String, CallControlError> {
         let participants = participants.into_iter().map(convert::invitee).collect();
-        self.act_id(CallAction::InviteParticipants {
-            call_id,
-            participants,
-            client_context,
-        })
-        .await
+        let output = self
+            .perform(CallAction::InviteParticipants {
+                call_id,
+                participants,
+                client_context,
+            })
+            .await?;
+        returned_id(output)
     }
 
     async fn start_hold_music(
@@ -211,15 +304,17 @@ impl cc::Host for EventCtx {
         participant_id: String,
         custom_prompt: Option<MediaPrompt>,
         client_context: Option<String>,
-    ) -> Outcome<String> {
+    ) -> Result<String, CallControlError> {
         let custom_prompt = custom_prompt.map(convert::prompt_from_wit);
-        self.act_id(CallAction::StartHoldMusic {
-            call_id,
-            participant_id,
-            custom_prompt,
-            client_context,
-        })
-        .await
+        let output = self
+            .perform(CallAction::StartHoldMusic {
+                call_id,
+                participant_id,
+                custom_prompt,
+                client_context,
+            })
+            .await?;
+        returned_id(output)
     }
 
     async fn stop_hold_music(
@@ -227,12 +322,17 @@ impl cc::Host for EventCtx {
         call_id: String,
         participant_id: String,
         client_context: Option<String>,
-    ) -> Outcome<String> {
-        self.act_id(CallAction::StopHoldMusic {
-            call_id,
-            participant_id,
-            client_context,
-        })
-        .await
+    ) -> Result<String, CallControlError> {
+        let output = self
+            .perform(CallAction::StopHoldMusic {
+                call_id,
+                participant_id,
+                client_context,
+            })
+            .await?;
+        returned_id(output)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,11 +1,23 @@
 //! `log` (wit/log.wit): plugin log lines into the host log, tagged with plugin and call.
 
 use crate::bindings::log::{self, Level};
-use crate::event_ctx::EventCtx;
+use crate::limits::{HostCallBudget, LogBudget};
 
 /// Longest message or field value kept; the rest is cut.
 const MAX_TEXT: usize = 4096;
 
+/// Fields kept per line; the rest are dropped.
+const MAX_FIELDS: usize = 32;
+
+/// What the `log` interface acts on: the tags of its lines and the event's line budget.
+pub(crate) struct LogCtx<'a> {
+    pub plugin_id: &'a str,
+    pub call_id: &'a str,
+    pub lines: &'a mut LogBudget,
+    pub host_calls: &'a mut HostCallBudget,
+}
+
+/// `text` cut to at most [`MAX_TEXT`] bytes, at a character boundary.
 fn clip(text: &str) -> &str {
     if text.len() <= MAX_TEXT {
         return text;
@@ -17,23 +29,23 @@ fn clip(text: &str) -> &str {
     &text[..end]
 }
 
-impl log::Host for EventCtx {
+impl log::Host for LogCtx<'_> {
     async fn log(
         &mut self,
         level: Level,
         message: String,
         fields: Vec<(String, String)>,
     ) -> wasmtime::Result<()> {
-        self.host_call()?;
-        if !self.log_line_allowed() {
+        self.host_calls.charge()?;
+        if !self.lines.admit() {
             return Ok(());
         }
-        let plugin = self.plugin.id.as_str();
-        let call_id = self.origin.call_id.as_str();
+        let plugin = self.plugin_id;
+        let call_id = self.call_id;
         let message = clip(&message);
         let fields = fields
             .iter()
-            .take(32)
+            .take(MAX_FIELDS)
             .map(|(k, v)| format!("{}={}", clip(k), clip(v)))
             .collect::<Vec<_>>()
             .join(" ");
@@ -52,3 +64,6 @@ impl log::Host for EventCtx {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

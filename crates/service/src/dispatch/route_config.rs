@@ -25,6 +25,20 @@ pub struct RouteConfig {
     pub decision_budget_ms: u64,
 }
 
+impl RouteConfig {
+    /// A rule that takes every call to `plugin`, with the default fallback and decision
+    /// budget.
+    pub fn to(plugin: impl Into<String>) -> Self {
+        Self {
+            name: None,
+            plugin: plugin.into(),
+            matches: RouteMatch::default(),
+            fallback: FallbackConfig::default(),
+            decision_budget_ms: default_budget_ms(),
+        }
+    }
+}
+
 /// Conditions on an incoming call; all given ones must hold.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -43,3 +43,18 @@ pub enum OnReload {
     /// the old one wrote.
     Migrate,
 }
+
+impl PluginConfig {
+    /// The component at `path` with no config values, the default limits and policy, and
+    /// [`OnReload::Pin`].
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            config: BTreeMap::new(),
+            limits: PluginLimits::default(),
+            policy: PolicyConfig::default(),
+            sha256: None,
+            on_reload: OnReload::default(),
+        }
+    }
+}

@@ -12,14 +12,14 @@ use callhost::call::Identity;
 use callhost::journal::{JournalRecord, Timeline};
 
 /// What became of the call.
-pub(super) struct CallOutcome<'a> {
+pub(super) struct ObservedCall<'a> {
     pub timeline: Option<&'a Timeline>,
     /// Whether the call ended before the scenario's end timeout.
     pub ended: bool,
     pub end_timeout: Duration,
 }
 
-impl CallOutcome<'_> {
+impl ObservedCall<'_> {
     /// The requests on the call, with when they were sent, by kind.
     fn requests(&self, kind: &str) -> Vec<(Duration, &GraphExchange)> {
         self.timeline
@@ -80,7 +80,7 @@ fn listed<'a>(values: impl Iterator<Item = &'a str>) -> String {
     }
 }
 
-pub(super) fn check(expect: &Expectations, call: &CallOutcome) -> Vec<StepResult> {
+pub(super) fn check(expect: &Expectations, call: &ObservedCall) -> Vec<StepResult> {
     let mut results = Vec::new();
     let answers = call.requests("answer");
     if let Some(answered) = expect.answered {

@@ -11,7 +11,11 @@ const OTHER_REQUESTS: [&str; 2] = ["getCall", "removeParticipant"];
 /// Every request kind a scenario may name: one per [`ActionKind`], and [`OTHER_REQUESTS`].
 pub static REQUEST_KINDS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
     let mut kinds = Vec::new();
-    for kind in ActionKind::ALL.iter().map(|k| k.graph_request()).chain(OTHER_REQUESTS) {
+    for kind in ActionKind::ALL
+        .iter()
+        .map(|k| k.graph_request())
+        .chain(OTHER_REQUESTS)
+    {
         if !kinds.contains(&kind) {
             kinds.push(kind);
         }

@@ -62,7 +62,7 @@ pub async fn run(scenario: &Scenario, service: &SimulatedService) -> ScenarioRep
         .is_some();
     service.dispatcher.drain(DRAIN).await;
     let timeline = journal.timeline(&call_id);
-    let outcome = expect::CallOutcome {
+    let outcome = expect::ObservedCall {
         timeline: timeline.as_ref(),
         ended,
         end_timeout: scenario.end_timeout,

@@ -41,15 +41,11 @@ impl ServiceSpec {
             .map(|s| s.to_string_lossy().into_owned())
             .filter(|s| !s.is_empty())
             .with_context(|| format!("{} names no plugin file", plugin_path.display()))?;
-        // From TOML, so that every key has the default `serve` gives it.
-        let path = plugin_path.display().to_string();
-        let plugin: PluginConfig = toml::from_str(&format!("path = {path:?}"))?;
-        let route: RouteConfig = toml::from_str(&format!("plugin = {id:?}"))?;
         Ok(Self {
             plugin_path: plugin_path.to_path_buf(),
+            plugin: PluginConfig::new(plugin_path),
+            route: RouteConfig::to(&id),
             plugin_id: id,
-            plugin,
-            route,
             cache_dir: None,
         })
     }
