@@ -276,7 +276,7 @@ async fn restarts_compile_only_what_changed_and_reloads_use_the_same_cache() {
 /// File change to new version in service, for the Rust IVR menu and (when built) the Python
 /// one, with a cold and a warm compile cache.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a benchmark: cargo test --release -p callhost --test hot_reload -- --ignored --nocapture"]
+#[ignore = "a benchmark: cargo test --release -p callhost-cli --test hot_reload -- --ignored --nocapture"]
 async fn reload_latency() {
     for plugin in ["ivr-menu", "ivr-menu-python"] {
         if !support::repo_root()

@@ -421,7 +421,7 @@ ivr_menu_in_every_language!(
 );
 
 /// The cost of one event per language: a fresh instance plus `on-event`, as the host runs
-/// every event. `cargo test --release -p callhost --test workflows -- --ignored --nocapture`
+/// every event. `cargo test --release -p callhost-cli --test workflows -- --ignored --nocapture`
 #[tokio::test]
 #[ignore = "a measurement, not a test"]
 async fn ivr_menu_cost_per_event() {
