@@ -2,14 +2,12 @@
 //! router, plugins run, and their call-control calls arrive at the simulated Graph as the
 //! exact requests the docs describe.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::bot::{BOT_APP_ID, Bot, plugin_table};
 use callhost::call::{Identity, Tone};
 use callhost_simulator::{Faults, RecordedRequest};
 use serde_json::{Value, json};
-use support::bot::{BOT_APP_ID, Bot, plugin_table};
 
 const WAIT: Duration = Duration::from_secs(10);
 

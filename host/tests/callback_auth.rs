@@ -1,14 +1,12 @@
 //! Graph's callbacks at the real router: only validly signed tokens for this bot get through;
 //! everything else is refused before any plugin runs or any Graph request is made.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::bot::{BOT_APP_ID, Bot, plugin_table};
 use callhost_simulator::{CallbackTokenIssuer, ClaimTime, IssueClaims};
 use callhost_simulator::{Notification, SIM_TENANT};
 use serde_json::json;
-use support::bot::{BOT_APP_ID, Bot, plugin_table};
 
 async fn bot() -> Bot {
     let plugin = plugin_table(

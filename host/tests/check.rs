@@ -1,11 +1,9 @@
 //! `callhost check`: valid plugins are described; every kind of bad file gets one clear line.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::plugin_path;
+use crate::support::plugin_path;
 
 fn callhost_check(path: &Path) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_callhost"))

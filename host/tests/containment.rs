@@ -1,17 +1,15 @@
 //! Misbehaving plugins are contained: each ends with the right outcome, the host stays up, and
 //! other calls proceed meanwhile.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use callhost::call::{CallAction, CallState};
 use callhost::runtime::{
     EventInput, Invocation, MemoryStateStore, Outcome, PluginLimits, PluginSpec, PluginVersion,
     Runtime, RuntimeSettings,
 };
-use support::*;
 
 fn runtime() -> Runtime {
     Runtime::new(RuntimeSettings::default()).unwrap()

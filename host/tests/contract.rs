@@ -2,11 +2,10 @@
 //! reaches a plugin with every field, and every call-control function reaches the host with
 //! every argument. Plus call state across the events of a call, and its release at the end.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::*;
 use callhost::call::*;
 use callhost::dispatch::{Dispatcher, DispatcherSettings, Route};
 use callhost::plugins::{PluginRegistry, PluginSource};
@@ -16,7 +15,6 @@ use callhost::runtime::{
     StateScope, StateStore,
 };
 use serde_json::{Value, json};
-use support::*;
 
 const CALL: &str = "c1";
 

@@ -9,7 +9,6 @@
 //! fails. `FIDELITY_FILTER=<substring>` runs the combinations whose label (`fixture × trap`, or
 //! the sequence's name) contains it; `FIDELITY_DEBUG=1` also prints each transformed body.
 
-mod support;
 #[path = "fidelity/traps.rs"]
 mod traps;
 
@@ -17,11 +16,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::bot::{BOT_APP_ID, Bot, plugin_table};
 use callhost::runtime::state_store::{StateScope, StateStore};
 use callhost_simulator::IssueClaims;
 use callhost_simulator::{SIM_TENANT, SimRecord, SimulatorSettings};
 use serde_json::{Value, json};
-use support::bot::{BOT_APP_ID, Bot, plugin_table};
 use traps::{Context, Delivery, TRAPS, guid_hex, replace_guid};
 
 const PLUGIN: &str = "recorder";

@@ -4,8 +4,6 @@
 //! in service, configuration changes apply as a whole or not at all, and restarts compile only
 //! what changed.
 
-mod support;
-
 #[path = "hot_reload/bench.rs"]
 mod bench;
 #[path = "hot_reload/fixture.rs"]
@@ -276,10 +274,10 @@ async fn restarts_compile_only_what_changed_and_reloads_use_the_same_cache() {
 /// File change to new version in service, for the Rust IVR menu and (when built) the Python
 /// one, with a cold and a warm compile cache.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a benchmark: cargo test --release -p callhost-cli --test hot_reload -- --ignored --nocapture"]
+#[ignore = "a benchmark: cargo test --release -p callhost-cli --test e2e -- --ignored --nocapture hot_reload::"]
 async fn reload_latency() {
     for plugin in ["ivr-menu", "ivr-menu-python"] {
-        if !support::repo_root()
+        if !crate::support::repo_root()
             .join(format!("target/plugins/{plugin}.wasm"))
             .exists()
         {

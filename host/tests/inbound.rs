@@ -2,15 +2,13 @@
 //! any form, resources in any shape, operations Graph reports as already over, incoming calls
 //! no plugin can take, and calls Graph created after their create request timed out.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::bot::{BOT_APP_ID, Bot, plugin_table};
 use callhost::call::Identity;
 use callhost::runtime::StateScope;
 use callhost_simulator::{Faults, SimulatorSettings};
 use serde_json::{Value, json};
-use support::bot::{BOT_APP_ID, Bot, plugin_table};
 
 const WAIT: Duration = Duration::from_secs(10);
 

@@ -5,15 +5,13 @@
 //! One service runs one recorder per case, each with its own policy and a route by callee;
 //! each case's call asks for one action after answering.
 
-mod support;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::bot::{Bot, plugin_table};
 use callhost::call::{ActionKind, Identity};
 use serde_json::{Value, json};
-use support::bot::{Bot, plugin_table};
 
 const WAIT: Duration = Duration::from_secs(30);
 const CALLS: &str = "/v1.0/communications/calls";
@@ -192,10 +190,12 @@ impl Write for Logs {
 async fn refused_actions_never_reach_graph_and_are_logged_and_counted() {
     let logs = Logs::default();
     let writer = logs.clone();
-    tracing_subscriber::fmt()
+    // This test's thread only: other tests in the binary log elsewhere.
+    let subscriber = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
         .with_ansi(false)
-        .init();
+        .finish();
+    let _logs = tracing::subscriber::set_default(subscriber);
 
     let cases = cases();
     let mut config = String::new();

@@ -9,18 +9,16 @@
 //! cache (`npm ci --offline` with the template's lock file), clang-19 and wasi-libc from apt.
 //! A missing one fails the test with what to run.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 
+use crate::support::*;
 use callhost::call::{AnswerOptions, CallAction, CallState, Modality};
 use callhost::runtime::{
     EventInput, MemoryStateStore, Outcome, PluginSpec, Runtime, RuntimeSettings,
 };
 use callhost_cli::new::Language;
-use support::*;
 
 const CALL: &str = "call-1";
 const BUILD_TOOLCHAINS_FIRST: &str = "run `cargo xtask build-plugins` first";

@@ -7,17 +7,16 @@
 mod replay;
 #[path = "scenarios/shapes.rs"]
 mod shapes;
-mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use crate::support::bot::{BOT_APP_ID, Bot, plugin_table};
+use crate::support::{plugin_path, repo_root};
 use callhost_simulator::SimRecord;
 use callhost_simulator::scenario::{Scenario, ServiceSpec, simulate};
 use serde_json::{Value, json};
-use support::bot::{BOT_APP_ID, Bot, plugin_table};
-use support::{plugin_path, repo_root};
 
 /// The example plugins with scenarios, and the configuration each runs with.
 const WORKFLOWS: &[(&str, &str)] = &[

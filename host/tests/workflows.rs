@@ -5,12 +5,11 @@
 //! each of them (`ivr_menu_python::key_1_transfers_to_sales`, …), so a failure names the
 //! language, and the four must agree on actions, call state and error messages.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
+use crate::support::*;
 use callhost::call::{
     AnswerOptions, CallAction, CallEvent, CallEventKind, CallState, ChangeType, Identity,
     MediaPrompt, Modality, ResultInfo, StateChanged, TransferRequest,
@@ -20,7 +19,6 @@ use callhost::runtime::{
     EventInput, MemoryStateStore, Outcome, PluginSpec, PluginVersion, Runtime, RuntimeSettings,
     StateScope, StateStore,
 };
-use support::*;
 
 const CALL: &str = "call-1";
 
@@ -421,7 +419,7 @@ ivr_menu_in_every_language!(
 );
 
 /// The cost of one event per language: a fresh instance plus `on-event`, as the host runs
-/// every event. `cargo test --release -p callhost-cli --test workflows -- --ignored --nocapture`
+/// every event. `cargo test --release -p callhost-cli --test e2e -- --ignored --nocapture workflows::`
 #[tokio::test]
 #[ignore = "a measurement, not a test"]
 async fn ivr_menu_cost_per_event() {

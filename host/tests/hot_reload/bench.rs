@@ -10,7 +10,7 @@ use callhost::app::App;
 use callhost::config::Config;
 use callhost::plugins::PluginRegistry;
 
-use crate::fixture::{IVR_CONFIG, PluginFiles, built, plugin, replace, variant, version_of};
+use super::fixture::{IVR_CONFIG, PluginFiles, built, plugin, replace, variant, version_of};
 use crate::support::bot::{BOT_APP_ID, plugin_table_at};
 
 /// Runs per plugin and cache state.

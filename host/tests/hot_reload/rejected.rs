@@ -1,6 +1,6 @@
 //! New versions that must not go in service, and files caught while being written.
 
-use crate::fixture::*;
+use super::fixture::*;
 use crate::support::bot::Bot;
 use callhost::reload::RELOAD_DEBOUNCE;
 

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::fixture::*;
+use super::fixture::*;
 use crate::support::bot::{Bot, test_cache_dir};
 
 #[tokio::test]
