@@ -36,11 +36,6 @@ impl IdentityPattern {
                 .is_some_and(|start| start.eq_ignore_ascii_case(prefix)),
         }
     }
-
-    /// Whether the pattern names one identity (a kind and a whole id), not a set of them.
-    pub fn is_exact(&self) -> bool {
-        self.kind.is_some() && matches!(self.id, IdPattern::Exact(_))
-    }
 }
 
 impl FromStr for IdentityPattern {

@@ -165,17 +165,13 @@ impl App {
         }
 
         let readiness = Readiness::new();
+        let secret_file = config
+            .bot
+            .client_secret_file
+            .as_deref()
+            .map(|p| config.resolve(p));
         let secret = match secret.map_or_else(
-            || {
-                ClientSecret::from_env_or_file(
-                    config
-                        .bot
-                        .client_secret_file
-                        .as_deref()
-                        .map(|p| config.resolve(p))
-                        .as_deref(),
-                )
-            },
+            || ClientSecret::from_env_or_file(secret_file.as_deref()),
             Ok,
         ) {
             Ok(secret) => secret,
