@@ -193,7 +193,7 @@ async fn rejoin(
     });
     let joined = service
         .dispatcher
-        .create_call(&service.plugin_id, action)
+        .create_call(&service.plugin_id, action, true)
         .await
         .context("joining its meeting again")?;
     if !same_id(&joined, call_id) {

@@ -14,6 +14,30 @@ pub fn id_key(id: &str) -> Cow<'_, str> {
     }
 }
 
+/// Longest id accepted from Graph (a GUID is 36 characters; the ids Graph writes otherwise
+/// are shorter than this).
+pub const MAX_ID_LEN: usize = 128;
+
+/// Why an id in a notification is refused: too long, empty, or with characters no Graph id
+/// has (which could change a request's path or forge a log line).
+pub fn check_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("it is empty".into());
+    }
+    if id.len() > MAX_ID_LEN {
+        return Err(format!(
+            "it is {} bytes long, more than {MAX_ID_LEN}",
+            id.len()
+        ));
+    }
+    match id.chars().find(|c| {
+        !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '{' | '}' | ':' | '@'))
+    }) {
+        Some(c) => Err(format!("it contains {c:?}, which no Graph id has")),
+        None => Ok(()),
+    }
+}
+
 /// Whether `a` and `b` name the same thing.
 pub fn same_id(a: &str, b: &str) -> bool {
     a == b || id_key(a) == id_key(b)
@@ -51,6 +75,26 @@ fn guid_digits(id: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_graph_writes_pass_and_others_are_refused_with_the_reason() {
+        for id in [
+            "57dab8b1-894c-409a-b240-bd8beae78896",
+            "{57DAB8B1-894C-409A-B240-BD8BEAE78896}",
+            "491f0b00-ffff-4bc9-a43e-b226498ec22a",
+            "19:meeting_abc@thread.v2",
+        ] {
+            assert_eq!(check_id(id), Ok(()), "{id}");
+        }
+        assert!(check_id("").unwrap_err().contains("empty"));
+        assert!(
+            check_id(&"a".repeat(129))
+                .unwrap_err()
+                .contains("129 bytes")
+        );
+        assert!(check_id("abc\nforged").unwrap_err().contains("'\\n'"));
+        assert!(check_id("../x").is_err());
+    }
 
     #[test]
     fn a_guid_is_one_id_in_every_form() {

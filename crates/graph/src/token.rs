@@ -28,6 +28,14 @@ const MAX_REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 /// … or earlier by a tenth of its lifetime when that is shorter.
 const REFRESH_MARGIN_DIVISOR: u32 = 10;
 const DEFAULT_TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest lifetime a token is trusted for, whatever `expires_in` says (Entra ID issues app
+/// tokens for 60–90 minutes).
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+/// Attempts of one token request when the login endpoint cannot be reached or answers
+/// 429 or 5xx.
+const TOKEN_ATTEMPTS: u32 = 3;
+/// Wait before the second attempt; doubled before each further one.
+const TOKEN_RETRY_BACKOFF: Duration = Duration::from_millis(200);
 
 /// How the bot asks for its own tokens.
 #[derive(Debug, Clone)]
@@ -168,7 +176,7 @@ impl TokenProvider {
                 return Ok(current.token.clone());
             }
         }
-        match self.fetch(&tenant).await {
+        match self.fetch_with_retries(&tenant).await {
             Ok(fresh) => {
                 let token = fresh.token.clone();
                 *cached = Some(fresh);
@@ -195,6 +203,24 @@ impl TokenProvider {
     fn slot(&self, tenant: &str) -> Arc<tokio::sync::Mutex<Option<CachedToken>>> {
         let mut slots = self.inner.slots.lock().unwrap_or_else(|e| e.into_inner());
         slots.entry(tenant.to_owned()).or_default().clone()
+    }
+
+    /// [`Self::fetch`], again after a short wait when the failure may pass (the endpoint
+    /// unreachable, 429, 5xx).
+    async fn fetch_with_retries(&self, tenant: &str) -> Result<CachedToken, TokenError> {
+        let mut wait = TOKEN_RETRY_BACKOFF;
+        let mut attempt = 1;
+        loop {
+            match self.fetch(tenant).await {
+                Err(e) if attempt < TOKEN_ATTEMPTS && e.is_transient() => {
+                    warn!(%tenant, attempt, error = %e, retry_in_ms = wait.as_millis() as u64, "token request failed; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
     }
 
     async fn fetch(&self, tenant: &str) -> Result<CachedToken, TokenError> {
@@ -246,7 +272,8 @@ impl TokenProvider {
         }
         let lifetime = seconds(&parsed.expires_in)
             .map(Duration::from_secs)
-            .ok_or_else(|| invalid("expires_in is not a number of seconds"))?;
+            .ok_or_else(|| invalid("expires_in is not a number of seconds"))?
+            .min(MAX_TOKEN_LIFETIME);
         debug!(%tenant, expires_in = lifetime.as_secs(), "got a Graph app token");
         Ok(CachedToken {
             token: AccessToken {

@@ -18,7 +18,10 @@ use crate::journal::MemoryJournal;
 use crate::plugins::PluginRegistry;
 use crate::reload::{ReloadHandle, start_reloader};
 use crate::runtime::{MemoryStateStore, Runtime, RuntimeSettings};
-use crate::server::{AdminState, CallbackState, Readiness, admin_router, callback_router};
+use crate::server::{
+    AdminState, BodyLimits, CallbackState, ConnectionLimits, Readiness, admin_router,
+    callback_router,
+};
 
 /// How long shutdown waits for accepted notifications to be handled.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -225,6 +228,7 @@ impl App {
                 keepalive_interval: Duration::from_secs_f64(config.calls.keepalive_interval_s),
                 orphan_hold: Duration::from_secs_f64(config.calls.orphan_hold_s),
                 journal: journal.clone(),
+                limits: config.calls.limits(),
                 ..DispatcherSettings::new(config.bot.app_id.clone())
             },
             runtime.clone(),
@@ -238,9 +242,12 @@ impl App {
                 dispatcher: dispatcher.clone(),
                 auth: auth.clone(),
                 readiness: readiness.clone(),
+                limits: BodyLimits {
+                    body_limit_bytes: config.server.body_limit_bytes,
+                    body_read_timeout: Duration::from_millis(config.server.body_read_timeout_ms),
+                },
             },
             &config.server.callback_path,
-            config.server.body_limit_bytes,
         );
         let admin = if config.admin.enabled {
             let token = std::env::var(crate::server::admin::ADMIN_TOKEN_ENV)
@@ -256,7 +263,10 @@ impl App {
             Some(admin_router(AdminState {
                 dispatcher: dispatcher.clone(),
                 reload: reload.clone(),
+                loopback_only: listen.ip().is_loopback(),
                 token: token.map(Into::into),
+                readiness: readiness.clone(),
+                auth: auth.clone(),
             }))
         } else {
             None
@@ -369,56 +379,39 @@ impl App {
         listeners: Listeners,
         stop: tokio::sync::watch::Receiver<bool>,
     ) -> Vec<tokio::task::JoinHandle<anyhow::Result<()>>> {
-        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-            let _ = rx.wait_for(|s| *s).await;
+        let server = &self.config.server;
+        let limits = ConnectionLimits {
+            max_connections: server.max_connections,
+            header_read_timeout: Duration::from_millis(server.header_read_timeout_ms),
+            shutdown_grace: SHUTDOWN_GRACE,
         };
         let callback = self.config.callback_url();
-        let mut servers = Vec::new();
-        let local = listeners.callbacks.local_addr().ok();
-        let listen = local.map_or_else(|| self.config.server.listen.to_string(), |a| a.to_string());
-        match listeners.tls {
-            Some(tls_config) => {
-                let server = listeners.callbacks.into_std().map(|listener| {
-                    let handle = axum_server::Handle::new();
-                    let server = axum_server::tls_rustls::from_tcp_rustls(listener, tls_config)
-                        .handle(handle.clone())
-                        .serve(self.callbacks.clone().into_make_service());
-                    (handle, server)
-                });
-                match server {
-                    Ok((handle, server)) => {
-                        let rx = stop.clone();
-                        tokio::spawn(async move {
-                            stopped(rx).await;
-                            handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
-                        });
-                        tracing::info!(%listen, %callback, "serving callbacks over TLS");
-                        servers.push(tokio::spawn(async move {
-                            server.await.context("callback listener")
-                        }));
-                    }
-                    Err(e) => servers.push(tokio::spawn(async move {
-                        Err(anyhow::Error::from(e).context("callback listener"))
-                    })),
-                }
-            }
-            None => {
-                tracing::info!(%listen, %callback, "serving callbacks");
-                let server = axum::serve(listeners.callbacks, self.callbacks.clone())
-                    .with_graceful_shutdown(stopped(stop.clone()));
-                servers.push(tokio::spawn(async move {
-                    server.await.context("callback listener")
-                }));
-            }
+        let listen = listeners
+            .callbacks
+            .local_addr()
+            .map_or_else(|_| server.listen.to_string(), |a| a.to_string());
+        let tls = listeners.tls.map(|tls| {
+            tracing::info!(%listen, %callback, "serving callbacks over TLS");
+            tokio_rustls::TlsAcceptor::from(tls.get_inner())
+        });
+        if tls.is_none() {
+            tracing::info!(%listen, %callback, "serving callbacks");
         }
+        let mut servers = vec![tokio::spawn(crate::server::serve(
+            "callbacks",
+            listeners.callbacks,
+            self.callbacks.clone(),
+            tls,
+            limits.clone(),
+            stop.clone(),
+        ))];
         if let (Some(listener), Some(admin)) = (listeners.admin, self.admin.clone()) {
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(listen = %addr, "serving the admin API");
             }
-            let server = axum::serve(listener, admin).with_graceful_shutdown(stopped(stop.clone()));
-            servers.push(tokio::spawn(async move {
-                server.await.context("admin listener")
-            }));
+            servers.push(tokio::spawn(crate::server::serve(
+                "admin", listener, admin, None, limits, stop,
+            )));
         }
         servers
     }
@@ -570,11 +563,14 @@ path = {plugin:?}
         let (_stop, stop) = tokio::sync::watch::channel(false);
         let _servers = app.serve_on(listeners, stop);
 
-        // Bound and answering before any plugin is compiled.
+        // Bound and answering before any plugin is compiled; the public listener says only
+        // whether it is ready.
         let (status, body) = get_json(&format!("{base}/readyz")).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-        assert_eq!(body["ready"], false);
-        let reason = body["reason"].as_str().unwrap();
+        assert_eq!(body, serde_json::json!({ "ready": false }));
+        // Why not is for the operator (log, admin API).
+        let reasons = || app.readiness.reasons(&app.auth).join("; ");
+        let reason = reasons();
         assert!(reason.contains("plugins are not loaded"), "{reason}");
         let callback = reqwest::Client::new()
             .post(format!("{base}/api/calls"))
@@ -589,7 +585,7 @@ path = {plugin:?}
         assert!(app.plugins.current("greet").is_some());
         let (status, body) = get_json(&format!("{base}/readyz")).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-        let reason = body["reason"].as_str().unwrap();
+        let reason = reasons();
         assert!(
             reason.contains("signing keys") && !reason.contains("plugins"),
             "{reason}"
@@ -609,7 +605,7 @@ path = {plugin:?}
         .unwrap();
         let (status, body) = get_json(&format!("{base}/readyz")).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-        let reason = body["reason"].as_str().unwrap();
+        let reason = reasons();
         assert!(reason.contains("cannot be fetched"), "{reason}");
         assert!(!reason.contains(&keys.openid_url), "{reason}");
 

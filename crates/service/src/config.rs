@@ -65,9 +65,22 @@ pub struct ServerConfig {
     /// Path of the notification endpoint. Default `/api/calls`.
     #[serde(default = "default_callback_path")]
     pub callback_path: String,
-    /// Largest notification body accepted, in bytes. Default 1 MiB.
+    /// Largest notification body accepted, in bytes; a larger one is answered `413`.
+    /// Default 1 MiB.
     #[serde(default = "default_body_limit")]
     pub body_limit_bytes: usize,
+    /// Time for a request's headers (and a TLS handshake), in milliseconds; a connection
+    /// slower than that is closed. Default 10000.
+    #[serde(default = "default_header_read_timeout_ms")]
+    pub header_read_timeout_ms: u64,
+    /// Time for a callback's body once its token was verified, in milliseconds; a slower
+    /// one is answered `408`. Default 10000.
+    #[serde(default = "default_body_read_timeout_ms")]
+    pub body_read_timeout_ms: u64,
+    /// Connections open at once on the callback listener; more are closed as they arrive.
+    /// Default 1024.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
     /// Serve TLS directly (PEM files) instead of behind a proxy.
     pub tls: Option<TlsConfig>,
 }
@@ -170,13 +183,58 @@ pub struct CallsConfig {
     /// How long notifications for a call not known yet (its create request has not returned)
     /// are held for it, in seconds. Default 15.
     pub orphan_hold_s: f64,
+    /// Notifications queued for one call; a callback past it is answered `503` with
+    /// `Retry-After`. Default 500.
+    pub queue_per_call: usize,
+    /// Events a call's plugin runs for per second (and at once); past it they are dropped
+    /// with a warning. Defaults 100 and 200.
+    pub events_per_second: f64,
+    pub event_burst: u32,
+    /// Graph requests a call's plugin may make per second (and at once); past it they fail
+    /// with `throttled`. Defaults 10 and 40.
+    pub actions_per_second: f64,
+    pub action_burst: u32,
+    /// Notifications held for one call not known yet, calls held for, and their bytes in
+    /// all; past any, the oldest are dropped with a warning. Defaults 64, 1000, 16 MiB.
+    pub orphans_per_call: usize,
+    pub orphan_calls: usize,
+    pub orphan_bytes: usize,
+    /// Calls tracked at once; an incoming call past it is rejected as busy. Default 10000.
+    pub max_calls: usize,
 }
 
 impl Default for CallsConfig {
     fn default() -> Self {
+        let limits = dispatch::CallLimits::default();
         Self {
             keepalive_interval_s: dispatch::KEEPALIVE_INTERVAL.as_secs_f64(),
             orphan_hold_s: dispatch::ORPHAN_TTL.as_secs_f64(),
+            queue_per_call: limits.queue_per_call,
+            events_per_second: limits.events_per_second,
+            event_burst: limits.event_burst,
+            actions_per_second: limits.actions_per_second,
+            action_burst: limits.action_burst,
+            orphans_per_call: limits.orphans_per_call,
+            orphan_calls: limits.orphan_calls,
+            orphan_bytes: limits.orphan_bytes,
+            max_calls: limits.max_calls,
+        }
+    }
+}
+
+impl CallsConfig {
+    /// The dispatcher's per-call limits.
+    pub fn limits(&self) -> dispatch::CallLimits {
+        dispatch::CallLimits {
+            queue_per_call: self.queue_per_call,
+            events_per_second: self.events_per_second,
+            event_burst: self.event_burst,
+            actions_per_second: self.actions_per_second,
+            action_burst: self.action_burst,
+            orphans_per_call: self.orphans_per_call,
+            orphan_calls: self.orphan_calls,
+            orphan_bytes: self.orphan_bytes,
+            max_calls: self.max_calls,
         }
     }
 }
@@ -242,6 +300,18 @@ fn default_body_limit() -> usize {
     1 << 20
 }
 
+fn default_header_read_timeout_ms() -> u64 {
+    10_000
+}
+
+fn default_body_read_timeout_ms() -> u64 {
+    10_000
+}
+
+fn default_max_connections() -> usize {
+    1024
+}
+
 fn default_display_name() -> String {
     "callhost".into()
 }
@@ -268,6 +338,9 @@ impl Config {
                 public_url: public_url.into(),
                 callback_path: default_callback_path(),
                 body_limit_bytes: default_body_limit(),
+                header_read_timeout_ms: default_header_read_timeout_ms(),
+                body_read_timeout_ms: default_body_read_timeout_ms(),
+                max_connections: default_max_connections(),
                 tls: None,
             },
             bot: BotConfig {
@@ -358,6 +431,30 @@ impl Config {
         }
         if self.runtime.max_instances == 0 {
             problems.push("runtime.max_instances must be at least 1".into());
+        }
+        problems.extend(self.calls.limits().problems());
+        for (key, value) in [
+            (
+                "server.body_limit_bytes",
+                self.server.body_limit_bytes as u64,
+            ),
+            (
+                "server.header_read_timeout_ms",
+                self.server.header_read_timeout_ms,
+            ),
+            (
+                "server.body_read_timeout_ms",
+                self.server.body_read_timeout_ms,
+            ),
+            ("server.max_connections", self.server.max_connections as u64),
+            (
+                "journal.max_bytes_per_call",
+                self.journal.max_bytes_per_call as u64,
+            ),
+        ] {
+            if value == 0 {
+                problems.push(format!("{key} must be greater than 0"));
+            }
         }
         for (id, plugin) in &self.plugins {
             let path = self.resolve(&plugin.path);

@@ -2,12 +2,17 @@
 //! handled in arrival order, calls run concurrently), routing of new calls, decision budgets
 //! and fallbacks, keep-alives, and release of a call's state when it ends.
 
+mod admit;
 mod calls;
 mod control;
+mod decision;
 mod drops;
 mod fallback;
 mod keepalive;
+mod limits;
 mod metrics;
+mod orphans;
+mod recent;
 mod route_config;
 mod router;
 pub(crate) mod tracker;
@@ -18,10 +23,13 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
+pub use admit::Refusal;
+pub(crate) use admit::excerpt;
 pub use calls::CallSummary;
 pub use control::PluginControl;
 pub use drops::DropReason;
 pub use fallback::Fallback;
+pub use limits::{CallLimits, DECISION_WINDOW};
 pub use metrics::MetricsSnapshot;
 pub use route_config::{CallerKind, FallbackConfig, RouteConfig, RouteMatch, validate_routes};
 pub use router::{CallMatch, Route};
@@ -30,7 +38,7 @@ pub use tracker::{Applied, Dropped, StartedOperations};
 
 use crate::call::{ActionOrigin, ActionOutput, CallAction, CallControl, CallDirection, CallError};
 use crate::graph::notification::{CommsNotification, ResourceData};
-use crate::journal::{CallJournal, JournalConfig, JournalRecord, MemoryJournal};
+use crate::journal::{CallJournal, JournalConfig, MemoryJournal};
 use crate::plugins::PluginRegistry;
 use crate::runtime::{Runtime, StateStore};
 use calls::{CallRegistry, NewCall, Work};
@@ -52,6 +60,8 @@ pub struct DispatcherSettings {
     pub orphan_hold: Duration,
     /// Where notifications and plugin invocations are recorded, per call.
     pub journal: Arc<dyn CallJournal>,
+    /// What one call may cost.
+    pub limits: CallLimits,
 }
 
 impl DispatcherSettings {
@@ -61,6 +71,7 @@ impl DispatcherSettings {
             keepalive_interval: KEEPALIVE_INTERVAL,
             orphan_hold: ORPHAN_TTL,
             journal: Arc::new(MemoryJournal::new(JournalConfig::default())),
+            limits: CallLimits::default(),
         }
     }
 }
@@ -107,8 +118,16 @@ impl Dispatcher {
         }
     }
 
-    /// Queues one notification for its call. Never blocks on plugin work.
-    pub fn enqueue(&self, notification: CommsNotification, tenant: Option<&str>) {
+    /// Whether the notifications of one callback, whose token is for `tenant`, may be
+    /// queued: every call they name is a valid id, of that tenant, with room in its queue.
+    /// Nothing is queued for a refused callback.
+    pub fn admit(&self, notifications: &[CommsNotification], tenant: &str) -> Result<(), Refusal> {
+        admit::admit(&self.shared, notifications, tenant)
+    }
+
+    /// Queues one notification, from a callback whose token is for `tenant`, for its call.
+    /// Never blocks on plugin work. Call [`Self::admit`] for the callback first.
+    pub fn enqueue(&self, notification: CommsNotification, tenant: &str) {
         let shared = &self.shared;
         shared.metrics.notification();
         let Some(call_id) = notification.call_id().map(str::to_string) else {
@@ -119,18 +138,28 @@ impl Dispatcher {
                 .dropped("", resource, DropReason::NoCall, detail);
             return;
         };
-        let entry = shared.calls.get(&call_id);
-        // One journal per call, under the id in the form the call was registered with.
-        let journal_id = entry.as_ref().map_or(call_id.as_str(), |e| &e.call_id);
-        shared.settings.journal.record(
-            journal_id,
-            std::time::Instant::now(),
-            JournalRecord::Notification {
-                body: notification.envelope(),
-            },
-        );
-        if let Some(entry) = entry {
-            entry.send(Work::Notification(notification));
+        if let Some(entry) = shared.calls.get(&call_id) {
+            // One journal per call, under the id in the form the call was registered with.
+            calls::journal_notification(shared, &entry.call_id, &notification);
+            if !entry.send(Work::Notification(notification)) {
+                let detail = "the call ended while the notification was queued";
+                shared
+                    .metrics
+                    .dropped(&call_id, "", DropReason::CallEnded, detail);
+            }
+            return;
+        }
+        if shared.calls.ended_lately(&call_id) {
+            let (reason, detail) = if notification.is_incoming_call() {
+                (
+                    DropReason::IncomingCallRepeated,
+                    "the incoming call was decided before",
+                )
+            } else {
+                (DropReason::CallEnded, "the call already ended")
+            };
+            let resource = &notification.resource_url;
+            shared.metrics.dropped(&call_id, resource, reason, detail);
             return;
         }
         if notification.is_incoming_call() {
@@ -150,17 +179,13 @@ impl Dispatcher {
         );
         shared
             .calls
-            .hold_orphan(shared, &call_id, Work::Notification(notification));
+            .hold_orphan(shared, &call_id, tenant, Work::Notification(notification));
     }
 
     /// Routes a new incoming call to its plugin. A call that no route or no loaded plugin can
     /// take still gets a decision: the route's fallback, or a busy reject without a route.
-    fn start_incoming(
-        &self,
-        call_id: String,
-        notification: CommsNotification,
-        tenant: Option<&str>,
-    ) {
+    /// The call's tenant is the token's: [`Self::admit`] refused a body that says otherwise.
+    fn start_incoming(&self, call_id: String, notification: CommsNotification, tenant: &str) {
         let shared = &self.shared;
         let unknown = crate::graph::model::Call::default();
         let call = match &notification.data {
@@ -169,21 +194,28 @@ impl Dispatcher {
             _ => &unknown,
         };
         let incoming = crate::graph::notification::incoming_call(call);
-        let call_tenant = call
-            .tenant_id()
-            .map(str::to_string)
-            .or(tenant.map(str::to_string));
+        let call_tenant = Some(tenant.to_string());
+        if shared.calls.len() >= shared.settings.limits.max_calls {
+            tracing::warn!(
+                call_id,
+                max_calls = shared.settings.limits.max_calls,
+                "too many calls in progress (calls.max_calls); rejecting the incoming call as busy"
+            );
+            self.decide_without_plugin(call_id, call_tenant, Fallback::default(), &notification);
+            return;
+        }
         let routes = shared.routes.load();
         let Some(route) = router::select(&routes, &incoming, call_tenant.as_deref()) else {
             tracing::warn!(call_id, caller = %incoming.caller.id, "no route matches this incoming call and there is no default route; rejecting it as busy");
             shared.metrics.unrouted();
-            self.decide_without_plugin(call_id, call_tenant, Fallback::default());
+            self.decide_without_plugin(call_id, call_tenant, Fallback::default(), &notification);
             return;
         };
         let Some(version) = shared.plugins.current(&route.plugin) else {
             tracing::error!(call_id, plugin = %route.plugin, fallback = route.fallback.name(), "the route names a plugin that is not loaded; applying the route's fallback");
             shared.metrics.fallback();
-            self.decide_without_plugin(call_id, call_tenant, route.fallback.clone());
+            let fallback = route.fallback.clone();
+            self.decide_without_plugin(call_id, call_tenant, fallback, &notification);
             return;
         };
         shared.calls.register(
@@ -202,11 +234,22 @@ impl Dispatcher {
 
     /// Decides on an incoming call no plugin can take: rejects or redirects it. An announce
     /// needs a call to follow, so without a plugin it becomes a busy reject.
-    fn decide_without_plugin(&self, call_id: String, tenant: Option<String>, fallback: Fallback) {
+    fn decide_without_plugin(
+        &self,
+        call_id: String,
+        tenant: Option<String>,
+        fallback: Fallback,
+        notification: &CommsNotification,
+    ) {
         let fallback = match fallback {
             Fallback::Announce(_) => Fallback::default(),
             other => other,
         };
+        calls::journal_notification(&self.shared, &call_id, notification);
+        // Decided once: the same call notified again is not a new call.
+        self.shared
+            .calls
+            .remember_ended(crate::graph::id::id_key(&call_id).as_ref());
         let graph = self.shared.graph.clone();
         tokio::spawn(async move {
             let origin = ActionOrigin {
@@ -224,17 +267,24 @@ impl Dispatcher {
     }
 
     /// Creates a call (join a meeting or place a call) owned by `plugin_id`, as the admin API
-    /// does. Returns the new call's id.
+    /// does. The plugin's capability policy applies as it would to the plugin itself, unless
+    /// `override_policy`. Returns the new call's id.
     pub async fn create_call(
         &self,
         plugin_id: &str,
         action: CallAction,
+        override_policy: bool,
     ) -> Result<String, CallError> {
         let Some(version) = self.shared.plugins.current(plugin_id) else {
             return Err(CallError::InvalidArgument(format!(
                 "no plugin `{plugin_id}` is loaded"
             )));
         };
+        if !override_policy && let Err(reason) = version.info.policy.check(&action) {
+            return Err(CallError::NotPermitted(format!(
+                "plugin `{plugin_id}`'s policy: {reason}; the operator can override it with \"overridePolicy\": true"
+            )));
+        }
         control::create_call(&self.shared, version, action).await
     }
 

@@ -44,6 +44,12 @@ pub struct JournalConfig {
     pub keep_ended_s: u64,
     /// Entries kept per call; later ones are only counted. Default 5000.
     pub max_entries_per_call: usize,
+    /// Bytes kept per call (about: the size of its entries as JSON); later entries are only
+    /// counted. Default 4 MiB.
+    pub max_bytes_per_call: usize,
+    /// Bytes kept for all calls together; past it the oldest ended call goes, else the
+    /// oldest call. Default 256 MiB.
+    pub max_bytes: usize,
 }
 
 impl Default for JournalConfig {
@@ -52,6 +58,8 @@ impl Default for JournalConfig {
             max_calls: 1000,
             keep_ended_s: 3600,
             max_entries_per_call: 5000,
+            max_bytes_per_call: 4 << 20,
+            max_bytes: 256 << 20,
         }
     }
 }

@@ -5,14 +5,17 @@ pub mod admin;
 mod callbacks;
 mod error;
 mod health;
+mod listener;
 mod readiness;
 
+use std::time::Duration;
+
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 pub use admin::{AdminState, admin_router};
 pub use error::ApiError;
+pub use listener::{ConnectionLimits, serve};
 pub use readiness::Readiness;
 
 use crate::dispatch::Dispatcher;
@@ -26,13 +29,23 @@ pub struct CallbackState {
     /// Whether the service can act on calls (plugins loaded, signing keys fetched,
     /// credentials present), and why not.
     pub readiness: Readiness,
+    /// How a callback's body is read.
+    pub limits: BodyLimits,
+}
+
+/// How a callback's body is read, once its token was verified.
+#[derive(Debug, Clone)]
+pub struct BodyLimits {
+    /// Largest body, in bytes; a larger one is answered `413`.
+    pub body_limit_bytes: usize,
+    /// Time for the whole body; a slower one is answered `408`.
+    pub body_read_timeout: Duration,
 }
 
 /// The public router: `POST <callback_path>`, `/healthz`, `/readyz`.
-pub fn callback_router(state: CallbackState, callback_path: &str, body_limit: usize) -> Router {
+pub fn callback_router(state: CallbackState, callback_path: &str) -> Router {
     Router::new()
         .route(callback_path, post(callbacks::notifications))
-        .layer(DefaultBodyLimit::max(body_limit))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state)

@@ -16,6 +16,9 @@ use tracing::{info, warn};
 
 use super::AuthError;
 
+/// Least time between two fetches while no key was ever fetched.
+pub(super) const NEVER_FETCHED_REFETCH_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Which key a token says it is signed with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct KeyId {
@@ -157,9 +160,15 @@ impl KeyState {
             .is_some_and(|at| at.elapsed() < refresh_interval)
     }
 
+    /// Whether a fetch may start now: once keys were fetched, not within `min_interval` of
+    /// the last attempt; while none ever were, every [`NEVER_FETCHED_REFETCH_INTERVAL`], so
+    /// that one failure right after start does not refuse valid callbacks for long.
     fn may_fetch(&self, min_interval: Duration) -> bool {
-        self.last_attempt
-            .is_none_or(|at| at.elapsed() >= min_interval)
+        let interval = match self.fetched_at {
+            Some(_) => min_interval,
+            None => min_interval.min(NEVER_FETCHED_REFETCH_INTERVAL),
+        };
+        self.last_attempt.is_none_or(|at| at.elapsed() >= interval)
     }
 }
 

@@ -64,3 +64,42 @@ fn bearer_scheme_is_case_insensitive() {
         Err(AuthError::BadScheme | AuthError::Malformed(_))
     ));
 }
+
+#[tokio::test]
+async fn a_failed_first_fetch_is_retried_within_seconds_not_the_refetch_interval() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let issuer = Arc::new(CallbackTokenIssuer::new());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let config: Value = issuer.openid_configuration(&format!("{base}/keys"));
+    let keys = issuer.jwks_json();
+    let down = Arc::new(AtomicBool::new(true));
+    let down_openid = down.clone();
+    let router = Router::new()
+        .route(
+            "/openid",
+            get(move || async move {
+                if down_openid.load(Ordering::SeqCst) {
+                    Err(axum::http::StatusCode::SERVICE_UNAVAILABLE)
+                } else {
+                    Ok(axum::Json(config))
+                }
+            }),
+        )
+        .route("/keys", get(move || async move { axum::Json(keys) }));
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+    let mut settings = CallbackAuthSettings::new("app-id");
+    settings.openid_configuration_url = format!("{base}/openid");
+    let auth = CallbackAuthenticator::new(settings, reqwest::Client::new());
+    let header = format!(
+        "Bearer {}",
+        issuer.issue(IssueClaims::graph_callback("app-id", "t1"))
+    );
+    assert!(auth.verify(Some(&header)).await.is_err());
+    down.store(false, Ordering::SeqCst);
+    tokio::time::sleep(keys::NEVER_FETCHED_REFETCH_INTERVAL + Duration::from_millis(100)).await;
+    auth.verify(Some(&header))
+        .await
+        .expect("keys are fetched again a second after a failed first fetch");
+}

@@ -32,6 +32,18 @@ pub enum TokenError {
     InvalidResponse { url: String, detail: String },
 }
 
+impl TokenError {
+    /// Whether the same request may succeed shortly: the endpoint was unreachable, or it
+    /// answered 429 or a server error.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            TokenError::Transport { .. } => true,
+            TokenError::Rejected { status, .. } => *status == 429 || *status >= 500,
+            TokenError::InvalidTenant { .. } | TokenError::InvalidResponse { .. } => false,
+        }
+    }
+}
+
 /// The fix for the OAuth2 errors a misconfigured bot typically sees.
 fn rejection_hint(error: &str) -> String {
     match error {

@@ -242,3 +242,44 @@ fn access_token_debug_hides_the_value() {
     };
     assert!(!format!("{token:?}").contains("eyJsecret"));
 }
+
+#[tokio::test]
+async fn a_login_endpoint_blip_is_retried() {
+    let (login, tokens) = started().await;
+    *login.refuse.lock().unwrap() = Some((
+        StatusCode::SERVICE_UNAVAILABLE,
+        json!({"error": "temporarily_unavailable", "error_description": "try again"}),
+    ));
+    let refuse = login.refuse.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        *refuse.lock().unwrap() = None;
+    });
+    let token = tokens.token(Some("tenant-a")).await.unwrap();
+    assert_eq!(token.secret(), "token-1");
+    assert!(login.request_count() >= 2, "{}", login.request_count());
+}
+
+#[tokio::test]
+async fn a_refusal_that_will_not_pass_is_not_retried() {
+    let (login, tokens) = started().await;
+    *login.refuse.lock().unwrap() = Some((
+        StatusCode::BAD_REQUEST,
+        json!({"error": "invalid_request", "error_description": "AADSTS90002"}),
+    ));
+    tokens.token(Some("tenant-a")).await.unwrap_err();
+    assert_eq!(login.request_count(), 1);
+}
+
+#[tokio::test]
+async fn a_huge_expires_in_is_clamped() {
+    let (login, tokens) = started().await;
+    *login.expires_in.lock().unwrap() = u64::MAX;
+    let token = tokens.token(Some("tenant-a")).await.unwrap();
+    let left = token.expires_at.saturating_duration_since(Instant::now());
+    assert!(left <= MAX_TOKEN_LIFETIME, "{left:?}");
+    assert_eq!(
+        tokens.token(Some("tenant-a")).await.unwrap().secret(),
+        "token-1"
+    );
+}

@@ -8,15 +8,20 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::{Notify, mpsc};
 
+use super::decision::Decision;
 use super::drops::DropReason;
+use super::limits::RateLimit;
+use super::orphans::{Orphans, Released};
+use super::recent::RecentCalls;
 use super::router::Route;
 use super::tracker::StartedOperations;
-use super::{HOST_ORIGIN, Shared, worker};
+use super::{HOST_ORIGIN, Shared, keepalive, worker};
 use crate::call::{
     ActionOrigin, CallAction, CallDirection, CallState, ChangeType, OperationCompleted, ResultInfo,
 };
 use crate::graph::id::id_key;
 use crate::graph::notification::CommsNotification;
+use crate::journal::JournalRecord;
 use crate::plugins::PinnedVersion;
 use crate::runtime::PluginVersion;
 
@@ -48,21 +53,53 @@ pub(crate) struct CallEntry {
     pub route: Option<Arc<Route>>,
     /// The plugin version the call is pinned to; see [`CallEntry::version_for_event`].
     version: Mutex<Arc<PinnedVersion>>,
-    /// Set once the incoming call was answered, rejected or redirected.
-    pub decided: AtomicBool,
+    /// The one answer, reject or redirect of an incoming call.
+    pub decision: Arc<Decision>,
+    /// The tenant of the call: the verified `tid` of the token its first notification came
+    /// with, or the tenant a created call was created in. Never changed once set.
     tenant_id: Mutex<Option<String>>,
     state: Mutex<CallState>,
     /// The operations the plugin started on this call.
     pub operations: StartedOperations,
-    tx: mpsc::UnboundedSender<Work>,
+    /// Events the plugin is run for, and Graph requests it makes, per second.
+    pub events: Mutex<RateLimit>,
+    pub actions: Mutex<RateLimit>,
+    queue: Mutex<Queue>,
     pending: Arc<Pending>,
 }
 
+/// The sending side of a call's queue, closed when the call is released.
+struct Queue {
+    tx: Option<mpsc::UnboundedSender<Work>>,
+    /// Items sent and not handled yet.
+    queued: usize,
+}
+
 impl CallEntry {
-    pub(crate) fn send(&self, work: Work) {
+    /// Queues `work`; `false` when the call was released meanwhile.
+    pub(crate) fn send(&self, work: Work) -> bool {
+        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(tx) = &queue.tx else {
+            return false;
+        };
+        if tx.send(work).is_err() {
+            return false;
+        }
+        queue.queued += 1;
         self.pending.add();
-        if self.tx.send(work).is_err() {
-            // The worker ended (the call terminated) between lookup and send.
+        true
+    }
+
+    /// Items queued and not handled yet.
+    pub(crate) fn queued(&self) -> usize {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).queued
+    }
+
+    /// Closes the queue: what is still in it counts as handled.
+    pub(crate) fn close(&self) {
+        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        queue.tx = None;
+        for _ in 0..std::mem::take(&mut queue.queued) {
             self.pending.done();
         }
     }
@@ -74,9 +111,17 @@ impl CallEntry {
             .clone()
     }
 
-    pub(crate) fn set_tenant_id(&self, tenant: Option<String>) {
-        if tenant.is_some() {
-            *self.tenant_id.lock().unwrap_or_else(|e| e.into_inner()) = tenant;
+    /// Whether a notification whose token is for `tenant` may act on this call: the call's
+    /// own tenant, or any tenant (then taken as the call's) while it has none.
+    pub(crate) fn admits_tenant(&self, tenant: &str) -> Result<(), String> {
+        let mut own = self.tenant_id.lock().unwrap_or_else(|e| e.into_inner());
+        match own.as_deref() {
+            Some(own) if own.eq_ignore_ascii_case(tenant) => Ok(()),
+            Some(own) => Err(own.to_owned()),
+            None => {
+                *own = Some(tenant.to_owned());
+                Ok(())
+            }
         }
     }
 
@@ -108,7 +153,27 @@ impl CallEntry {
     }
 
     pub(crate) fn work_done(&self) {
-        self.pending.done();
+        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if queue.queued > 0 {
+            queue.queued -= 1;
+            self.pending.done();
+        }
+    }
+
+    /// One more Graph request of the plugin, if the call's action rate allows it.
+    pub(crate) fn allow_action(&self) -> bool {
+        self.actions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .allow()
+    }
+
+    /// One more plugin event, if the call's event rate allows it.
+    pub(crate) fn allow_event(&self) -> bool {
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .allow()
     }
 }
 
@@ -160,7 +225,11 @@ const UNCERTAIN_CREATION_WINDOW: Duration = Duration::from_secs(120);
 #[derive(Default)]
 pub(crate) struct CallRegistry {
     calls: Mutex<HashMap<String, Arc<CallEntry>>>,
-    orphans: Mutex<HashMap<String, (Instant, Vec<Work>)>>,
+    orphans: Mutex<Orphans>,
+    /// Whether a task is expiring held notifications.
+    sweeping: AtomicBool,
+    /// Calls that ended, or were decided without a plugin, lately.
+    recent: Mutex<RecentCalls>,
     /// When create requests timed out: Graph may have created those calls.
     uncertain_creations: Mutex<VecDeque<Instant>>,
     /// Create requests not answered yet: their calls' notifications may arrive first.
@@ -190,6 +259,7 @@ impl CallRegistry {
             CallDirection::Incoming => CallState::Incoming,
             CallDirection::Outgoing => CallState::Establishing,
         };
+        let limits = &shared.settings.limits;
         let entry = Arc::new(CallEntry {
             plugin_id: call.version.info.id.clone(),
             call_id: call.call_id.clone(),
@@ -197,11 +267,19 @@ impl CallRegistry {
             created_by_plugin: call.created_by_plugin,
             route: call.route,
             version: Mutex::new(Arc::new(shared.plugins.pin(call.version))),
-            decided: AtomicBool::new(false),
+            decision: Arc::default(),
             tenant_id: Mutex::new(call.tenant_id),
             state: Mutex::new(initial_state),
             operations: StartedOperations::default(),
-            tx,
+            events: Mutex::new(RateLimit::new(limits.events_per_second, limits.event_burst)),
+            actions: Mutex::new(RateLimit::new(
+                limits.actions_per_second,
+                limits.action_burst,
+            )),
+            queue: Mutex::new(Queue {
+                tx: Some(tx),
+                queued: 0,
+            }),
             pending: self.pending.clone(),
         });
         let key = id_key(&call.call_id).into_owned();
@@ -209,51 +287,100 @@ impl CallRegistry {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(key.clone(), entry.clone());
-        if let Some(work) = first {
-            entry.send(work);
-        }
-        let orphans = self
+        let held = self
             .orphans
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(&key);
-        for work in orphans.map(|(_, w)| w).unwrap_or_default() {
+            .take(&key);
+        // Journaled now that they are known to be worth keeping: the call is registered.
+        let own_tenant = entry.tenant_id();
+        let held = held.into_iter().filter_map(|held| {
+            let foreign = own_tenant
+                .as_deref()
+                .is_some_and(|own| !own.eq_ignore_ascii_case(&held.tenant));
+            if foreign && let Work::Notification(n) = &held.work {
+                tracing::warn!(call_id = %entry.call_id, token_tenant = %held.tenant, resource = ?n.resource_url, "notification held for a call of another tenant refused: its token was for another tenant than the call's");
+                return None;
+            }
+            Some(held.work)
+        });
+        for work in first.into_iter().chain(held) {
+            if let Work::Notification(n) = &work {
+                journal_notification(&shared, &entry.call_id, n);
+            }
             entry.send(work);
         }
-        tokio::spawn(worker::run(shared, entry.clone(), initial_state, rx));
+        tokio::spawn(worker::run(
+            shared.clone(),
+            entry.clone(),
+            initial_state,
+            rx,
+        ));
+        keepalive::spawn(shared, entry.clone());
         entry
     }
 
+    /// Stops tracking the call; notifications that still come for it are old news.
     pub(crate) fn remove(&self, call_id: &str) {
+        let key = id_key(call_id);
+        self.remember_ended(&key);
         self.calls
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(id_key(call_id).as_ref());
+            .remove(key.as_ref());
+    }
+
+    /// How many calls are tracked.
+    pub(crate) fn len(&self) -> usize {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Remembers a call that ended or was decided without a plugin.
+    pub(crate) fn remember_ended(&self, key: &str) {
+        self.recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remember(key);
+    }
+
+    /// Whether the call ended, or was decided without a plugin, lately.
+    pub(crate) fn ended_lately(&self, call_id: &str) -> bool {
+        self.recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(id_key(call_id).as_ref())
     }
 
     /// Holds a notification for a call that is not registered yet (its create request has
-    /// not returned). Held notifications expire after the dispatcher's `orphan_hold`, each with
-    /// a warning.
-    pub(crate) fn hold_orphan(&self, shared: &Arc<Shared>, call_id: &str, work: Work) {
+    /// not returned), within the orphan limits. Held notifications expire after the
+    /// dispatcher's `orphan_hold`, each with a warning; what a limit pushes out is dropped
+    /// with a warning too.
+    pub(crate) fn hold_orphan(
+        &self,
+        shared: &Arc<Shared>,
+        call_id: &str,
+        tenant: &str,
+        work: Work,
+    ) {
         let key = id_key(call_id).into_owned();
-        let mut orphans = self.orphans.lock().unwrap_or_else(|e| e.into_inner());
-        let first = !orphans.contains_key(&key);
-        orphans
-            .entry(key.clone())
-            .or_insert_with(|| (Instant::now(), Vec::new()))
-            .1
-            .push(work);
-        if first {
-            let shared = shared.clone();
-            let call_id = call_id.to_owned();
-            tokio::spawn(async move {
-                tokio::time::sleep(shared.settings.orphan_hold).await;
-                // While a create request is unanswered, its call may be this one.
-                while shared.calls.creations_in_flight.load(Ordering::SeqCst) > 0 {
-                    tokio::time::sleep(shared.settings.orphan_hold).await;
-                }
-                shared.calls.expire_orphans(&shared, &key, &call_id).await;
-            });
+        let bytes = work.weight();
+        let released = self.orphans.lock().unwrap_or_else(|e| e.into_inner()).hold(
+            &key,
+            call_id,
+            (tenant, work),
+            bytes,
+            &shared.settings.limits,
+        );
+        for gone in released {
+            report_orphans(
+                shared,
+                &gone,
+                DropReason::OrphanOverflow,
+                "over the orphan limits (calls.orphans_per_call, calls.orphan_calls, calls.orphan_bytes)",
+            );
+        }
+        if !self.sweeping.swap(true, Ordering::SeqCst) {
+            tokio::spawn(sweep_orphans(shared.clone()));
         }
     }
 
@@ -263,33 +390,16 @@ impl CallRegistry {
         CreationInFlight(self)
     }
 
-    /// Gives up on the notifications held for a call that was never registered. A live call
+    /// Gives up on notifications held for a call that was never registered. A live call
     /// nobody registered while a create request had timed out is the call Graph created
     /// anyway: nobody owns it, so it is hung up.
-    async fn expire_orphans(&self, shared: &Arc<Shared>, key: &str, call_id: &str) {
-        let held = self
-            .orphans
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key);
-        let Some((_, held)) = held else {
-            return;
-        };
-        let mut live = false;
-        for work in &held {
-            if let Work::Notification(n) = work {
-                live |= n.change_type != ChangeType::Deleted;
-                shared.metrics.dropped(
-                    call_id,
-                    &n.resource_url,
-                    DropReason::OrphanExpired,
-                    &format!(
-                        "no call {call_id} was registered within {:?}",
-                        shared.settings.orphan_hold
-                    ),
-                );
-            }
-        }
+    async fn expire_orphans(&self, shared: &Arc<Shared>, gone: Released) {
+        let detail = format!(
+            "no call {} was registered within {:?}",
+            gone.call_id, shared.settings.orphan_hold
+        );
+        let live = report_orphans(shared, &gone, DropReason::OrphanExpired, &detail);
+        let call_id = gone.call_id.as_str();
         if live && self.take_uncertain_creation() {
             tracing::warn!(
                 call_id,
@@ -363,5 +473,89 @@ impl CallRegistry {
             }
         };
         tokio::time::timeout(timeout, wait).await.is_ok()
+    }
+}
+
+/// Expires held notifications in arrival order while any are held; one task at a time.
+async fn sweep_orphans(shared: Arc<Shared>) {
+    let calls = &shared.calls;
+    let hold = shared.settings.orphan_hold;
+    loop {
+        let next = {
+            let mut orphans = calls.orphans.lock().unwrap_or_else(|e| e.into_inner());
+            match orphans.next_expiry(hold) {
+                Some(next) => next,
+                None => {
+                    calls.sweeping.store(false, Ordering::SeqCst);
+                    // An orphan held between the check and the flag has no sweeper: go on.
+                    if orphans.is_empty() || calls.sweeping.swap(true, Ordering::SeqCst) {
+                        return;
+                    }
+                    continue;
+                }
+            }
+        };
+        tokio::time::sleep_until(next.into()).await;
+        // While a create request is unanswered, its call may be one of these.
+        if calls.creations_in_flight.load(Ordering::SeqCst) > 0 {
+            tokio::time::sleep(hold).await;
+            continue;
+        }
+        let expired = calls
+            .orphans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .expired(Instant::now(), hold);
+        for gone in expired {
+            calls.expire_orphans(&shared, gone).await;
+        }
+    }
+}
+
+/// Reports each held notification given up; returns whether any was about a live call.
+fn report_orphans(shared: &Shared, gone: &Released, reason: DropReason, detail: &str) -> bool {
+    let mut live = false;
+    for work in &gone.works {
+        if let Work::Notification(n) = work {
+            live |= n.change_type != ChangeType::Deleted;
+            shared
+                .metrics
+                .dropped(&gone.call_id, &n.resource_url, reason, detail);
+        }
+    }
+    live
+}
+
+/// Journals a notification for the call it was registered as.
+pub(crate) fn journal_notification(
+    shared: &Shared,
+    call_id: &str,
+    notification: &CommsNotification,
+) {
+    shared.settings.journal.record(
+        call_id,
+        Instant::now(),
+        JournalRecord::Notification {
+            body: notification.envelope(),
+        },
+    );
+}
+
+impl Work {
+    /// About how many bytes the work keeps in memory.
+    pub(crate) fn weight(&self) -> usize {
+        const OVERHEAD: usize = 256;
+        match self {
+            Work::Notification(n) => {
+                OVERHEAD
+                    + n.resource_url.len()
+                    + n.raw_resource_data.len()
+                    + n.delivery_id.as_ref().map_or(0, String::len)
+                    + n.callback_uri.as_ref().map_or(0, String::len)
+                    // The typed resource holds about as much again as its text.
+                    + n.raw_resource_data.len()
+            }
+            Work::EndLocally(_) | Work::OperationFinished(_) => OVERHEAD,
+        }
     }
 }

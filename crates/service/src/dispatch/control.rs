@@ -2,7 +2,6 @@
 //! incoming calls, and registers the calls a plugin creates as its own.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use futures::future::BoxFuture;
 
@@ -43,17 +42,42 @@ impl CallControl for PluginControl {
                 .get(&call_id)
                 .filter(|entry| entry.plugin_id == origin.plugin_id)
                 .ok_or(CallError::NotFound)?;
-            let decides = action.kind().decides_incoming_call();
+            if !entry.allow_action() {
+                let limits = &shared.settings.limits;
+                tracing::warn!(call_id = %entry.call_id, plugin = %origin.plugin_id, action = action.name(), per_second = limits.actions_per_second, burst = limits.action_burst, "plugin's Graph request refused: over the call's action rate (calls.actions_per_second, calls.action_burst)");
+                return Err(CallError::Throttled);
+            }
+            // One decision per incoming call: a deciding request holds it while in flight.
+            let ticket = match action.kind().decides_incoming_call()
+                && entry.direction == CallDirection::Incoming
+            {
+                true => Some(entry.decision.begin().map_err(CallError::NotPermitted)?),
+                false => None,
+            };
             let target_origin = ActionOrigin {
                 plugin_id: origin.plugin_id.clone(),
                 call_id: call_id.clone(),
                 tenant_id: entry.tenant_id().or_else(|| origin.tenant_id.clone()),
             };
             let kind = action.operation_kind();
-            let output = shared.graph.execute(&target_origin, action).await?;
-            if decides {
-                entry.decided.store(true, Ordering::SeqCst);
-            }
+            let output = match ticket {
+                // Its own task: a plugin that times out while Graph is answering does not
+                // abandon the answer; the decision stays held until Graph's reply.
+                Some(ticket) => {
+                    let graph = shared.graph.clone();
+                    let request = tokio::spawn(async move {
+                        let output = graph.execute(&target_origin, action).await;
+                        if output.is_ok() {
+                            ticket.decided();
+                        }
+                        output
+                    });
+                    request.await.map_err(|e| {
+                        CallError::Other(format!("the deciding request failed: {e}"))
+                    })??
+                }
+                None => shared.graph.execute(&target_origin, action).await?,
+            };
             Ok(match output {
                 // The completion comes through the call's queue, after the current event.
                 ActionOutput::Finished(completed) => {

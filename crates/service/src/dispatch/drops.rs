@@ -19,6 +19,10 @@ pub enum DropReason {
     UntrackedCall,
     /// Held for a call that was never registered, until it expired.
     OrphanExpired,
+    /// Held for a call that was never registered, and pushed out by the orphan limits.
+    OrphanOverflow,
+    /// Over the call's event rate (`calls.events_per_second`, `calls.event_burst`).
+    RateLimited,
     /// The incoming call was notified a second time.
     IncomingCallRepeated,
     /// A setup state (`establishing`) after the call was set up.
@@ -36,12 +40,14 @@ pub enum DropReason {
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 12] = [
+    pub const ALL: [DropReason; 14] = [
         DropReason::NoCall,
         DropReason::DuplicateDelivery,
         DropReason::CallEnded,
         DropReason::UntrackedCall,
         DropReason::OrphanExpired,
+        DropReason::OrphanOverflow,
+        DropReason::RateLimited,
         DropReason::IncomingCallRepeated,
         DropReason::StaleState,
         DropReason::StaleTone,
@@ -58,6 +64,8 @@ impl DropReason {
             DropReason::CallEnded => "call-ended",
             DropReason::UntrackedCall => "untracked-call",
             DropReason::OrphanExpired => "orphan-expired",
+            DropReason::OrphanOverflow => "orphan-overflow",
+            DropReason::RateLimited => "rate-limited",
             DropReason::IncomingCallRepeated => "incoming-call-repeated",
             DropReason::StaleState => "stale-state",
             DropReason::StaleTone => "stale-tone",

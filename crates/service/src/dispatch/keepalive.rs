@@ -1,18 +1,24 @@
-//! Keeps established calls alive: Graph ends a call that gets no keepAlive for 45 minutes.
+//! Keeps calls alive and reconciles the ones that went quiet: Graph ends a call that gets no
+//! keepAlive for 45 minutes, and a call whose end callhost never heard of would otherwise be
+//! tracked forever.
 
 use std::sync::Arc;
 
 use super::calls::{CallEntry, Work};
 use super::{HOST_ORIGIN, Shared};
-use crate::call::{ActionOrigin, CallAction, CallError, ResultInfo};
+use crate::call::{ActionOrigin, CallAction, CallError, CallState, ResultInfo};
 
-/// Sends keepAlive for `entry` every interval until the call is gone. A 404 ends it locally.
+/// Every interval, until the call is gone: an established call gets a keepAlive; a call that
+/// is not established is probed with one too. A 404 ends the call locally, and so does a
+/// second failed probe of a call that never became established.
 pub(crate) fn spawn(shared: Arc<Shared>, entry: Arc<CallEntry>) {
     // Held weakly, so that an ended call (and the plugin version pinned to it) is released
     // when it ends, not at the next keepAlive.
     let call = Arc::downgrade(&entry);
+    drop(entry);
     tokio::spawn(async move {
         let interval = shared.settings.keepalive_interval;
+        let mut failed_probes = 0;
         loop {
             tokio::time::sleep(interval).await;
             let Some(entry) = call.upgrade() else {
@@ -21,6 +27,7 @@ pub(crate) fn spawn(shared: Arc<Shared>, entry: Arc<CallEntry>) {
             if shared.calls.get(&entry.call_id).is_none() {
                 return;
             }
+            let established = entry.state() == CallState::Established;
             let origin = ActionOrigin {
                 plugin_id: HOST_ORIGIN.into(),
                 call_id: entry.call_id.clone(),
@@ -29,16 +36,33 @@ pub(crate) fn spawn(shared: Arc<Shared>, entry: Arc<CallEntry>) {
             let action = CallAction::KeepAlive {
                 call_id: entry.call_id.clone(),
             };
+            let end = |code: i32, message: &str| {
+                entry.send(Work::EndLocally(ResultInfo {
+                    code,
+                    subcode: 0,
+                    message: Some(message.into()),
+                }));
+            };
             match shared.graph.execute(&origin, action).await {
-                Ok(_) => tracing::debug!(call_id = %entry.call_id, "keepAlive sent"),
+                Ok(_) => {
+                    failed_probes = 0;
+                    tracing::debug!(call_id = %entry.call_id, "keepAlive sent");
+                }
                 Err(CallError::NotFound) => {
                     tracing::info!(call_id = %entry.call_id, "keepAlive answered 404: Graph no longer knows the call; ending it");
-                    entry.send(Work::EndLocally(ResultInfo {
-                        code: 404,
-                        subcode: 0,
-                        message: Some("The call no longer exists (keepAlive answered 404).".into()),
-                    }));
+                    end(404, "The call no longer exists (keepAlive answered 404).");
                     return;
+                }
+                Err(e) if !established => {
+                    failed_probes += 1;
+                    if failed_probes >= 2 {
+                        tracing::warn!(call_id = %entry.call_id, state = entry.state().as_str(), error = %e, "the call never became established and Graph does not confirm it; ending it");
+                        end(
+                            408,
+                            "The call was never established and Graph did not confirm it.",
+                        );
+                        return;
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(call_id = %entry.call_id, error = %e, "keepAlive failed; retrying at the next interval")

@@ -62,7 +62,6 @@ pub struct CallTracker {
     /// The last known state, which a stale setup state is judged against.
     progress: CallState,
     pub my_participant_id: Option<String>,
-    pub tenant_id: Option<String>,
     incoming_delivered: bool,
     roster: BTreeMap<String, Participant>,
     roster_sequence: Option<i64>,
@@ -78,7 +77,6 @@ impl CallTracker {
             state,
             progress: state,
             my_participant_id: None,
-            tenant_id: None,
             incoming_delivered: false,
             roster: BTreeMap::new(),
             roster_sequence: None,
@@ -230,9 +228,6 @@ impl CallTracker {
     ) -> Vec<CallEventKind> {
         if let Some(id) = call.my_participant_id() {
             self.my_participant_id = Some(id.to_string());
-        }
-        if let Some(tenant) = call.tenant_id() {
-            self.tenant_id = Some(tenant.to_string());
         }
         let state = call.state();
         if change == ChangeType::Created && state.is_none_or(|s| s == CallState::Incoming) {

@@ -2,16 +2,20 @@
 //! applies the fallback when an incoming call was left undecided, and releases everything
 //! when the call ends.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
+use futures::FutureExt as _;
 use tokio::sync::mpsc;
 
 use super::calls::{CallEntry, Work};
 use super::control::PluginControl;
+use super::decision::DecidedBy;
+use super::drops::DropReason;
 use super::fallback::{ANNOUNCE_CONTEXT, Fallback};
+use super::limits::DECISION_WINDOW;
 use super::tracker::CallTracker;
-use super::{HOST_ORIGIN, Shared, keepalive};
+use super::{HOST_ORIGIN, Shared};
 use crate::call::{ActionOrigin, CallAction, CallContext, CallEvent, CallEventKind, CallState};
 use crate::journal::{InvocationRecord, JournalRecord, event_name};
 use crate::runtime::{EventInput, Outcome};
@@ -29,14 +33,57 @@ pub(crate) async fn run(
     shared: Arc<Shared>,
     entry: Arc<CallEntry>,
     initial_state: CallState,
+    rx: mpsc::UnboundedReceiver<Work>,
+) {
+    let handled = AssertUnwindSafe(handle(&shared, &entry, initial_state, rx)).catch_unwind();
+    if let Err(panic) = handled.await {
+        // A bug, not an input: contained to this call, which is released.
+        let message = panic_message(&panic);
+        tracing::error!(call_id = %entry.call_id, plugin = %entry.plugin_id, panic = %message, "the call's worker panicked; releasing the call");
+        if entry.direction == crate::call::CallDirection::Incoming
+            && let Some(fallback) = entry.route.as_ref().map(|r| r.fallback.clone())
+        {
+            let deadline = tokio::time::Instant::now();
+            if entry.decision.take_for_fallback(deadline).await {
+                let outcome = Outcome::Failed {
+                    message: format!("the host panicked: {message}"),
+                };
+                let fallback =
+                    AssertUnwindSafe(apply_fallback(&shared, &entry, &fallback, Some(&outcome)));
+                if fallback.catch_unwind().await.is_err() {
+                    tracing::error!(call_id = %entry.call_id, "the fallback panicked too");
+                }
+            }
+        }
+        shared.settings.journal.call_ended(&entry.call_id);
+    }
+    shared.calls.remove(&entry.call_id);
+    shared.state.drop_call(&entry.call_id);
+    // What is still queued counts as handled: the call is over.
+    entry.close();
+    tracing::debug!(call_id = %entry.call_id, "call released");
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
+}
+
+/// Takes the call's work in order until the call ends.
+async fn handle(
+    shared: &Arc<Shared>,
+    entry: &Arc<CallEntry>,
+    initial_state: CallState,
     mut rx: mpsc::UnboundedReceiver<Work>,
 ) {
     let control: Arc<PluginControl> = Arc::new(PluginControl::new(shared.clone()));
     let mut tracker = CallTracker::new(initial_state);
-    tracker.tenant_id = entry.tenant_id();
     let mut mode = Mode::Plugin;
-    let mut keeping_alive = false;
     while let Some(work) = rx.recv().await {
+        let received = tokio::time::Instant::now();
         let events = match work {
             Work::Notification(notification) => {
                 let applied = tracker.apply(&notification, &entry.operations);
@@ -54,30 +101,43 @@ pub(crate) async fn run(
                 tracker.operation_finished(&entry.call_id, completed).events
             }
         };
-        entry.set_tenant_id(tracker.tenant_id.clone());
         for event in events {
             if let CallEventKind::StateChanged(change) = &event.kind {
                 entry.set_state(change.state);
-                if change.state == CallState::Established && !keeping_alive {
-                    keeping_alive = true;
-                    keepalive::spawn(shared.clone(), entry.clone());
-                }
+            }
+            // An incoming call and the call's end always reach the plugin; other events only
+            // within the call's event rate.
+            let always = matches!(&event.kind, CallEventKind::IncomingCall(_))
+                || matches!(&event.kind, CallEventKind::StateChanged(s) if s.state.is_final());
+            if !always && !entry.allow_event() {
+                let limits = &shared.settings.limits;
+                let detail = format!(
+                    "over the call's event rate: {} per second, {} at once (calls.events_per_second, calls.event_burst)",
+                    limits.events_per_second, limits.event_burst
+                );
+                let reason = DropReason::RateLimited;
+                shared
+                    .metrics
+                    .dropped(&entry.call_id, &event.resource_url, reason, &detail);
+                continue;
             }
             match &mut mode {
                 Mode::Plugin => {
                     let incoming = matches!(event.kind, CallEventKind::IncomingCall(_));
-                    let outcome = deliver(&shared, &entry, &control, &tracker, event).await;
+                    let outcome = deliver(shared, entry, &control, &tracker, event, received).await;
                     if incoming
-                        && !entry.decided.load(Ordering::SeqCst)
                         && let Some(fallback) = entry.route.as_ref().map(|r| r.fallback.clone())
                     {
-                        apply_fallback(&shared, &entry, &fallback, outcome.as_ref()).await;
-                        if matches!(fallback, Fallback::Announce(_)) {
+                        let deadline = received + DECISION_WINDOW;
+                        if entry.decision.take_for_fallback(deadline).await {
+                            apply_fallback(shared, entry, &fallback, outcome.as_ref()).await;
+                        }
+                        if matches!(fallback, Fallback::Announce(_)) && fallback_decided(entry) {
                             mode = Mode::Announce { operation: None };
                         }
                     }
                 }
-                Mode::Announce { operation } => announce(&shared, &entry, operation, &event).await,
+                Mode::Announce { operation } => announce(shared, entry, operation, &event).await,
             }
         }
         if tracker.state.is_final() {
@@ -89,22 +149,22 @@ pub(crate) async fn run(
             break;
         }
     }
-    shared.calls.remove(&entry.call_id);
-    shared.state.drop_call(&entry.call_id);
-    // Count what is still queued as handled: the call is over.
-    while rx.try_recv().is_ok() {
-        entry.work_done();
-    }
-    tracing::debug!(call_id = %entry.call_id, "call released");
 }
 
-/// Runs the plugin for one event. For an incoming call, within the route's decision budget.
+/// Whether the route's fallback, not the plugin, decided on the call.
+fn fallback_decided(entry: &CallEntry) -> bool {
+    entry.decision.decided_by() == Some(DecidedBy::Fallback)
+}
+
+/// Runs the plugin for one event. For an incoming call, within the route's decision budget;
+/// `None` when the budget passed.
 async fn deliver(
     shared: &Arc<Shared>,
     entry: &Arc<CallEntry>,
     control: &Arc<PluginControl>,
     tracker: &CallTracker,
     event: CallEvent,
+    received: tokio::time::Instant,
 ) -> Option<Outcome> {
     let input = EventInput {
         call: CallContext {
@@ -140,7 +200,9 @@ async fn deliver(
     };
     let invocation = shared.runtime.invoke(&version, input);
     let invocation = match budget {
-        Some(budget) => match tokio::time::timeout(budget, invocation).await {
+        // Past the budget the invocation is dropped; a deciding request it started runs on
+        // in its own task, and the worker waits for it before any fallback.
+        Some(budget) => match tokio::time::timeout_at(received + budget, invocation).await {
             Ok(invocation) => invocation,
             Err(_) => {
                 tracing::warn!(call_id = %entry.call_id, plugin = %entry.plugin_id, budget_ms = budget.as_millis() as u64, "plugin did not decide on the incoming call within the route's budget");
@@ -158,7 +220,7 @@ async fn deliver(
     shared.metrics.denied(invocation.actions_denied);
     version.served(&invocation);
     if !completed {
-        tracing::warn!(call_id = %entry.call_id, plugin = %entry.plugin_id, version = invocation.plugin.version(), outcome = ?invocation.outcome, "plugin invocation did not complete");
+        tracing::warn!(call_id = %entry.call_id, plugin = %entry.plugin_id, version = invocation.plugin.version(), outcome = %invocation.outcome.kind(), "plugin invocation did not complete");
     }
     Some(invocation.outcome)
 }

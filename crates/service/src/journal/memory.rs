@@ -1,8 +1,9 @@
-//! The in-memory journal: bounded in calls, in entries per call, and in how long ended calls
-//! stay.
+//! The in-memory journal: bounded in calls, in entries and bytes per call, in bytes in all,
+//! and in how long ended calls stay. Entries are shared, so reading a timeline copies
+//! pointers under the lock and the entries themselves outside it.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -31,12 +32,15 @@ struct Calls {
     /// (when it ended, generation, call id), earliest first.
     ended: VecDeque<(Instant, u64, String)>,
     next_generation: u64,
+    /// Bytes of every kept entry.
+    bytes: usize,
 }
 
 #[derive(Debug)]
 struct CallLog {
     generation: u64,
-    entries: Vec<(Instant, JournalRecord)>,
+    entries: Vec<Arc<(Instant, JournalRecord)>>,
+    bytes: usize,
     dropped: usize,
     ended: Option<Instant>,
 }
@@ -99,7 +103,7 @@ impl Calls {
                 self.ended.pop_front();
             } else if now.duration_since(*ended) >= keep {
                 let (_, _, id) = self.ended.pop_front().expect("front exists");
-                self.by_id.remove(&id);
+                self.remove(&id);
             } else {
                 break;
             }
@@ -107,20 +111,28 @@ impl Calls {
         self.compact();
     }
 
-    /// Makes room for one more call: the call that ended first goes, else the oldest call.
-    fn evict_one(&mut self) {
+    fn remove(&mut self, id: &str) {
+        if let Some(log) = self.by_id.remove(id) {
+            self.bytes -= log.bytes;
+        }
+    }
+
+    /// Makes room: the call that ended first goes, else the oldest call. Returns whether a
+    /// call went.
+    fn evict_one(&mut self) -> bool {
         while let Some((_, generation, id)) = self.ended.pop_front() {
             if self.is_current(generation, &id) {
-                self.by_id.remove(&id);
-                return;
+                self.remove(&id);
+                return true;
             }
         }
         while let Some((generation, id)) = self.order.pop_front() {
             if self.is_current(generation, &id) {
-                self.by_id.remove(&id);
-                return;
+                self.remove(&id);
+                return true;
             }
         }
+        false
     }
 
     fn insert(&mut self, call_id: &str) {
@@ -132,10 +144,36 @@ impl Calls {
             CallLog {
                 generation,
                 entries: Vec::new(),
+                bytes: 0,
                 dropped: 0,
                 ended: None,
             },
         );
+    }
+
+    /// Evicts one call other than `keep` (of generation `generation`): the call that ended
+    /// first, else the oldest. Returns whether one went.
+    fn evict_other_than(&mut self, keep: &str, generation: Option<u64>) -> bool {
+        let is_kept = |g: u64, id: &str| id == keep && Some(g) == generation;
+        if let Some(pos) = self
+            .ended
+            .iter()
+            .position(|(_, g, id)| !is_kept(*g, id) && self.is_current(*g, id))
+        {
+            let (_, _, id) = self.ended.remove(pos).expect("position exists");
+            self.remove(&id);
+            return true;
+        }
+        if let Some(pos) = self
+            .order
+            .iter()
+            .position(|(g, id)| !is_kept(*g, id) && self.is_current(*g, id))
+        {
+            let (_, id) = self.order.remove(pos).expect("position exists");
+            self.remove(&id);
+            return true;
+        }
+        false
     }
 
     /// Drops stale queue items once they outnumber the calls kept (amortised O(1)).
@@ -159,6 +197,7 @@ impl CallJournal for MemoryJournal {
         if self.config.max_calls == 0 {
             return;
         }
+        let bytes = record.weight();
         {
             let mut calls = self.lock();
             calls.expire(Instant::now(), self.keep_ended());
@@ -169,10 +208,21 @@ impl CallJournal for MemoryJournal {
                 calls.insert(call_id);
             }
             let log = calls.by_id.get_mut(call_id).expect("inserted above");
-            if log.entries.len() < self.config.max_entries_per_call {
-                log.entries.push((at, record));
-            } else {
+            let fits = log.entries.len() < self.config.max_entries_per_call
+                && log.bytes + bytes <= self.config.max_bytes_per_call;
+            if !fits {
                 log.dropped += 1;
+            } else {
+                log.entries.push(Arc::new((at, record)));
+                log.bytes += bytes;
+                calls.bytes += bytes;
+                // Over the total: other calls go first, oldest ended first.
+                while calls.bytes > self.config.max_bytes && calls.by_id.len() > 1 {
+                    let own = calls.by_id.get(call_id).map(|c| c.generation);
+                    if !calls.evict_other_than(call_id, own) {
+                        break;
+                    }
+                }
             }
         }
         self.changed.notify_waiters();
@@ -196,21 +246,23 @@ impl CallJournal for MemoryJournal {
     }
 
     fn timeline(&self, call_id: &str) -> Option<Timeline> {
-        let mut calls = self.lock();
-        calls.expire(Instant::now(), self.keep_ended());
-        let log = calls.by_id.get(call_id)?;
-        let mut entries = log.entries.clone();
-        entries.sort_by_key(|(at, _)| *at);
-        let start = entries.first().map(|(at, _)| *at);
+        let (mut entries, ended, dropped) = {
+            let mut calls = self.lock();
+            calls.expire(Instant::now(), self.keep_ended());
+            let log = calls.by_id.get(call_id)?;
+            (log.entries.clone(), log.ended.is_some(), log.dropped)
+        };
+        entries.sort_by_key(|entry| entry.0);
+        let start = entries.first().map(|entry| entry.0);
         Some(Timeline {
             call_id: call_id.to_string(),
-            ended: log.ended.is_some(),
-            dropped_entries: log.dropped,
+            ended,
+            dropped_entries: dropped,
             entries: entries
-                .into_iter()
-                .map(|(at, record)| TimelineEntry {
-                    at: start.map(|s| at.duration_since(s)).unwrap_or_default(),
-                    record,
+                .iter()
+                .map(|entry| TimelineEntry {
+                    at: start.map(|s| entry.0.duration_since(s)).unwrap_or_default(),
+                    record: entry.1.clone(),
                 })
                 .collect(),
         })
@@ -234,7 +286,42 @@ mod tests {
             max_calls,
             keep_ended_s,
             max_entries_per_call: max_entries,
+            ..JournalConfig::default()
         })
+    }
+
+    fn big(bytes: usize) -> JournalRecord {
+        JournalRecord::Notification {
+            body: json!({ "data": "x".repeat(bytes) }),
+        }
+    }
+
+    #[test]
+    fn a_call_keeps_at_most_its_bytes() {
+        let j = MemoryJournal::new(JournalConfig {
+            max_bytes_per_call: 10_000,
+            ..JournalConfig::default()
+        });
+        for _ in 0..10 {
+            j.record("c", Instant::now(), big(3_000));
+        }
+        let timeline = j.timeline("c").unwrap();
+        assert_eq!((timeline.entries.len(), timeline.dropped_entries), (3, 7));
+        assert!(j.lock().bytes <= 10_000);
+    }
+
+    #[test]
+    fn the_total_is_bounded_by_evicting_other_calls_oldest_first() {
+        let j = MemoryJournal::new(JournalConfig {
+            max_bytes: 25_000,
+            ..JournalConfig::default()
+        });
+        for n in 0..10 {
+            j.record(&format!("c{n}"), Instant::now(), big(5_000));
+        }
+        assert!(j.lock().bytes <= 25_000, "{}", j.lock().bytes);
+        assert!(j.timeline("c0").is_none());
+        assert!(j.timeline("c9").is_some());
     }
 
     #[test]

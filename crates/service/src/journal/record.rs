@@ -22,6 +22,44 @@ pub enum JournalRecord {
     Fallback { fallback: String, reason: String },
 }
 
+impl JournalRecord {
+    /// About how many bytes the record keeps: the size of its JSON, plus a fixed overhead.
+    pub fn weight(&self) -> usize {
+        const OVERHEAD: usize = 128;
+        OVERHEAD
+            + match self {
+                JournalRecord::Notification { body } => json_weight(body),
+                JournalRecord::Invocation(invocation) => {
+                    invocation.plugin.len() + invocation.version.len() + invocation.event.len() + 64
+                }
+                JournalRecord::GraphRequest(exchange) => {
+                    exchange.origin.len()
+                        + exchange.method.len()
+                        + exchange.path.len()
+                        + exchange.body.as_ref().map_or(0, json_weight)
+                        + exchange.error.as_ref().map_or(0, String::len)
+                }
+                JournalRecord::Fallback { fallback, reason } => fallback.len() + reason.len(),
+            }
+    }
+}
+
+/// About the size of `value` as JSON text, counted without writing it.
+fn json_weight(value: &Value) -> usize {
+    match value {
+        Value::Null | Value::Bool(_) => 5,
+        Value::Number(_) => 12,
+        Value::String(s) => s.len() + 2,
+        Value::Array(items) => 2 + items.iter().map(|v| json_weight(v) + 1).sum::<usize>(),
+        Value::Object(map) => {
+            2 + map
+                .iter()
+                .map(|(k, v)| k.len() + 4 + json_weight(v))
+                .sum::<usize>()
+        }
+    }
+}
+
 /// One plugin invocation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -14,9 +14,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::ApiError;
+use super::{ApiError, Readiness};
 use crate::call::{CallAction, Identity, JoinMeeting, MeetingRef, PlaceCall};
 use crate::dispatch::Dispatcher;
+use crate::graph::callback_auth::CallbackAuthenticator;
 use crate::plugins::PluginsReport;
 use crate::reload::{ReloadError, ReloadHandle, ReloadReport};
 
@@ -31,10 +32,17 @@ pub struct AdminState {
     pub reload: ReloadHandle,
     /// Required bearer token; `None` leaves the API open (loopback only).
     pub token: Option<Arc<str>>,
+    /// Bound to loopback: requests must name a loopback host, so that a web page in the
+    /// operator's browser cannot reach the API through a DNS name rebound to 127.0.0.1.
+    pub loopback_only: bool,
+    /// Why the service is not ready, for `GET /admin/readiness`.
+    pub readiness: Readiness,
+    pub auth: CallbackAuthenticator,
 }
 
 pub fn admin_router(state: AdminState) -> Router {
     Router::new()
+        .route("/admin/readiness", get(readiness))
         .route("/admin/meetings/join", post(join_meeting))
         .route("/admin/calls", post(place_call).get(list_calls))
         .route("/admin/calls/{id}", delete(hang_up))
@@ -44,7 +52,66 @@ pub fn admin_router(state: AdminState) -> Router {
         .route("/admin/plugins", get(list_plugins))
         .route("/admin/plugins/{id}/reload", post(reload_plugin))
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_loopback_host,
+        ))
         .with_state(state)
+}
+
+/// On a loopback listener, only requests for a loopback host: `localhost`, `127.0.0.1`,
+/// `[::1]` (any port).
+async fn require_loopback_host(
+    State(state): State<AdminState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if state.loopback_only {
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| request.uri().host());
+        if !host.is_some_and(is_loopback_host) {
+            tracing::warn!(host = ?host, "admin request refused: its Host header is not a loopback name");
+            return ApiError::new(
+                StatusCode::MISDIRECTED_REQUEST,
+                "admin API: the Host header must be localhost, 127.0.0.1 or [::1]; bind admin.listen elsewhere with CALLHOST_ADMIN_TOKEN set to reach it by another name",
+            )
+            .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// Whether `host` (with or without a port) names this machine's loopback interface.
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                name
+            } else {
+                host
+            }
+        }),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Why the service is not ready (what `/readyz` does not tell the public listener).
+async fn readiness(State(state): State<AdminState>) -> (StatusCode, Json<serde_json::Value>) {
+    let reasons = state.readiness.reasons(&state.auth);
+    let status = match reasons.is_empty() {
+        true => StatusCode::OK,
+        false => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    let calls = state.dispatcher.calls().len();
+    let body = json!({ "ready": reasons.is_empty(), "reason": reasons.join("; "), "reasons": reasons, "calls": calls });
+    (status, Json(body))
 }
 
 async fn require_token(State(state): State<AdminState>, request: Request, next: Next) -> Response {
@@ -77,6 +144,9 @@ struct JoinBody {
     tenant_id: Option<String>,
     plugin: String,
     display_name: Option<String>,
+    /// Join even where the plugin's capability policy would not let the plugin itself.
+    #[serde(default)]
+    override_policy: bool,
 }
 
 async fn join_meeting(
@@ -100,7 +170,10 @@ async fn join_meeting(
         tenant_id: body.tenant_id,
         display_name: body.display_name,
     });
-    let call_id = state.dispatcher.create_call(&body.plugin, action).await?;
+    let call_id = state
+        .dispatcher
+        .create_call(&body.plugin, action, body.override_policy)
+        .await?;
     Ok((StatusCode::CREATED, Json(json!({ "callId": call_id }))))
 }
 
@@ -114,6 +187,9 @@ struct PlaceBody {
     /// `application-instance:<id>` to call phones from.
     source: Option<String>,
     plugin: String,
+    /// Place the call even where the plugin's capability policy would not let the plugin.
+    #[serde(default)]
+    override_policy: bool,
 }
 
 async fn place_call(
@@ -137,7 +213,10 @@ async fn place_call(
         subject: body.subject,
         source_application_instance,
     });
-    let call_id = state.dispatcher.create_call(&body.plugin, action).await?;
+    let call_id = state
+        .dispatcher
+        .create_call(&body.plugin, action, body.override_policy)
+        .await?;
     Ok((StatusCode::CREATED, Json(json!({ "callId": call_id }))))
 }
 
@@ -209,4 +288,35 @@ async fn reload_plugin(
         };
         ApiError::new(status, e.to_string())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn only_loopback_names_pass() {
+        for host in [
+            "localhost",
+            "LOCALHOST:8081",
+            "127.0.0.1",
+            "127.0.0.1:8081",
+            "[::1]",
+            "[::1]:8081",
+            "127.1.2.3:80",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "evil.example",
+            "evil.example:8081",
+            "localhost.evil.example",
+            "10.0.0.1:8081",
+            "[::2]:1",
+            "",
+            "127.0.0.1.nip.io",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
 }

@@ -1,31 +1,31 @@
-//! `POST /api/calls`: Graph's call notifications. Authenticated, parsed, queued, answered
-//! `202` before any plugin runs.
+//! `POST /api/calls`: Graph's call notifications. The token is verified from the headers
+//! before the body is read; the body is read within a size limit and a time limit, parsed,
+//! admitted for its calls' tenant and queues, queued, and answered `202` before any plugin
+//! runs.
 
-use axum::body::Bytes;
-use axum::extract::State;
+use axum::body::Body;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, CallbackState};
+use crate::dispatch::Refusal;
 use crate::graph::notification::{self, NotificationError};
 
 pub(super) async fn notifications(
     State(state): State<CallbackState>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Response {
     if !state.readiness.plugins_ready() {
         // Not ready yet (readyz says so): Graph retries, a load balancer sends it elsewhere.
-        let mut response = ApiError::new(
+        let response = ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "callhost is starting and loading its plugins; retry shortly",
-        )
-        .into_response();
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
-        return response;
+        );
+        return retry_after(response.into_response(), "5");
     }
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -42,28 +42,122 @@ pub(super) async fn notifications(
             return response;
         }
     };
-    let chain_id = headers
-        .get("x-microsoft-skype-chain-id")
-        .and_then(|v| v.to_str().ok());
-    let scenario_id = headers.get("scenario-id").and_then(|v| v.to_str().ok());
+    let body = match read_body(body, &state).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let chain_id = header_text(headers, "x-microsoft-skype-chain-id");
     // Graph names each message; a body posted twice is then recognised per call.
-    let message_id = headers
-        .get("x-microsoft-skype-message-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty());
-    match notification::parse_delivery(&body, message_id) {
-        Ok(list) => {
-            tracing::debug!(count = list.len(), tenant = %claims.tenant_id, chain_id, scenario_id, "notifications accepted");
-            for n in list {
-                state.dispatcher.enqueue(n, Some(&claims.tenant_id));
-            }
-            StatusCode::ACCEPTED.into_response()
-        }
+    let message_id = header_text(headers, "x-microsoft-skype-message-id").filter(|v| !v.is_empty());
+    let list = match notification::parse_delivery(&body, message_id) {
+        Ok(list) => list,
         // The legacy-format first notification: Graph sends it again in its own format.
-        Err(NotificationError::NotCommsNotifications) => StatusCode::NO_CONTENT.into_response(),
+        Err(NotificationError::NotCommsNotifications) => {
+            return StatusCode::NO_CONTENT.into_response();
+        }
         Err(NotificationError::Malformed(reason)) => {
-            tracing::warn!(%reason, chain_id, "malformed callback body refused");
-            ApiError::bad_request(format!("malformed notification body: {reason}")).into_response()
+            tracing::warn!(reason = %excerpt(&reason), chain_id = chain_id.map(excerpt), "malformed callback body refused");
+            return ApiError::bad_request(format!("malformed notification body: {reason}"))
+                .into_response();
+        }
+    };
+    let tenant = claims.tenant_id.as_str();
+    if let Err(refusal) = state.dispatcher.admit(&list, tenant) {
+        return refused(refusal);
+    }
+    tracing::debug!(
+        count = list.len(),
+        tenant,
+        chain_id = chain_id.map(excerpt),
+        "notifications accepted"
+    );
+    for n in list {
+        state.dispatcher.enqueue(n, tenant);
+    }
+    StatusCode::ACCEPTED.into_response()
+}
+
+/// The body, read within `server.body_limit_bytes` and `server.body_read_timeout_ms`.
+async fn read_body(body: Body, state: &CallbackState) -> Result<axum::body::Bytes, Response> {
+    let limits = &state.limits;
+    let read = axum::body::to_bytes(body, limits.body_limit_bytes);
+    match tokio::time::timeout(limits.body_read_timeout, read).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                tracing::warn!(
+                    limit = limits.body_limit_bytes,
+                    "callback refused: body larger than server.body_limit_bytes"
+                );
+                Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the body is larger than {} bytes", limits.body_limit_bytes),
+                )
+                .into_response())
+            } else {
+                tracing::warn!(error = %e, "callback refused: the body could not be read");
+                Err(ApiError::bad_request("the body could not be read").into_response())
+            }
+        }
+        Err(_) => {
+            tracing::warn!(
+                timeout_ms = limits.body_read_timeout.as_millis() as u64,
+                "callback refused: body not received within server.body_read_timeout_ms"
+            );
+            let mut response = ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "the body did not arrive in time",
+            )
+            .into_response();
+            response.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+            Err(response)
         }
     }
+}
+
+/// The answer to a callback the dispatcher refused; the details go to the log only.
+fn refused(refusal: Refusal) -> Response {
+    match &refusal {
+        Refusal::InvalidCallId { .. } => {
+            tracing::warn!(refusal = %refusal, "callback refused: malformed call id");
+            ApiError::bad_request(refusal.to_string()).into_response()
+        }
+        Refusal::ForeignTenant { .. } => {
+            tracing::warn!(refusal = %refusal, "callback refused: the token's tenant is not the call's");
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "the callback's token is for another tenant than the call's",
+            )
+            .into_response()
+        }
+        Refusal::CallBusy { .. } => {
+            tracing::warn!(refusal = %refusal, "callback refused for now: the call's queue is full");
+            let response = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the call has too many notifications queued; retry later",
+            );
+            retry_after(response.into_response(), "1")
+        }
+    }
+}
+
+fn retry_after(mut response: Response, seconds: &'static str) -> Response {
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from_static(seconds),
+    );
+    response
+}
+
+fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn excerpt(text: &str) -> String {
+    crate::dispatch::excerpt(text)
 }

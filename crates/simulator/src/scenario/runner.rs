@@ -92,7 +92,7 @@ async fn start_call(scenario: &Scenario, service: &SimulatedService) -> Result<S
             });
             service
                 .dispatcher
-                .create_call(&service.plugin_id, action)
+                .create_call(&service.plugin_id, action, true)
                 .await
                 .map_err(|e| format!("the bot could not join the meeting: {e}"))
         }
