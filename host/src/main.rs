@@ -251,10 +251,11 @@ fn init_tracing() -> tracing_appender::non_blocking::WorkerGuard {
         .lossy(false)
         .thread_name("callhost-log")
         .finish(std::io::stderr());
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(callhost_cli::log_line::OneLine::new(writer, ansi))
+        .with_ansi(ansi)
         .init();
     guard
 }

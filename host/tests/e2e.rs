@@ -4,6 +4,7 @@
 
 mod support;
 
+mod attacks;
 mod bot_service;
 mod callback_auth;
 mod check;

@@ -186,6 +186,10 @@ pub struct CallsConfig {
     /// Notifications queued for one call; a callback past it is answered `503` with
     /// `Retry-After`. Default 500.
     pub queue_per_call: usize,
+    /// Bytes queued for one call, and for all calls together; past either, as past
+    /// `queue_per_call`. Defaults 8 MiB and 128 MiB.
+    pub queue_bytes_per_call: usize,
+    pub queue_bytes: usize,
     /// Events a call's plugin runs for per second (and at once); past it they are dropped
     /// with a warning. Defaults 100 and 200.
     pub events_per_second: f64,
@@ -210,6 +214,8 @@ impl Default for CallsConfig {
             keepalive_interval_s: dispatch::KEEPALIVE_INTERVAL.as_secs_f64(),
             orphan_hold_s: dispatch::ORPHAN_TTL.as_secs_f64(),
             queue_per_call: limits.queue_per_call,
+            queue_bytes_per_call: limits.queue_bytes_per_call,
+            queue_bytes: limits.queue_bytes,
             events_per_second: limits.events_per_second,
             event_burst: limits.event_burst,
             actions_per_second: limits.actions_per_second,
@@ -227,6 +233,8 @@ impl CallsConfig {
     pub fn limits(&self) -> dispatch::CallLimits {
         dispatch::CallLimits {
             queue_per_call: self.queue_per_call,
+            queue_bytes_per_call: self.queue_bytes_per_call,
+            queue_bytes: self.queue_bytes,
             events_per_second: self.events_per_second,
             event_burst: self.event_burst,
             actions_per_second: self.actions_per_second,

@@ -41,6 +41,17 @@ async fn token(
             )
                 .into_response();
         }
+        if faults.token_outages > 0 {
+            faults.token_outages -= 1;
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({
+                    "error": "temporarily_unavailable",
+                    "error_description": "AADSTS90033: A transient error has occurred. Please try again.",
+                })),
+            )
+                .into_response();
+        }
     }
     if !body.contains("grant_type=client_credentials") {
         return (

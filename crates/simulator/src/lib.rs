@@ -78,8 +78,10 @@ pub struct Faults {
     pub duplicate_notifications: bool,
     /// `established` is delivered before `establishing`.
     pub swap_establishing: bool,
-    /// The next N token requests fail.
+    /// The next N token requests fail with `401 invalid_client` (a wrong secret).
     pub token_failures: u32,
+    /// The next N token requests fail with `503 temporarily_unavailable` (a login blip).
+    pub token_outages: u32,
     /// Access tokens numbered up to this are refused with 401 (as if revoked or expired).
     pub revoke_tokens_upto: u32,
     /// The next N long-running operations (playPrompt, recordResponse, …) are answered as

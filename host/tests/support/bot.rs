@@ -1,5 +1,6 @@
 //! A whole callhost service wired to the Graph simulator on loopback.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -54,6 +55,75 @@ pub fn toml_string(v: &str) -> String {
     format!("'''{v}'''")
 }
 
+/// The configuration of a service on `addr` (admin API on `admin_addr`) that talks to `sim`,
+/// with `extra` merged over it: its tables add to and override the base's key by key (so a
+/// test can set `[server] max_connections` or `[bot] tenants`), its arrays of tables
+/// (`[[routes]]`) are added. The client secret is the file `secret` beside the configuration.
+pub fn service_config(
+    sim: &Simulator,
+    addr: SocketAddr,
+    admin_addr: SocketAddr,
+    extra: &str,
+) -> String {
+    let base = format!(
+        r#"
+[server]
+listen = "{addr}"
+public_url = "http://{addr}"
+
+[bot]
+app_id = "{BOT_APP_ID}"
+client_secret_file = "secret"
+default_tenant = "{tenant}"
+
+[graph]
+base_url = "{graph}"
+token_url = "{token}"
+openid_config_url = "{openid}"
+request_timeout_ms = 3000
+
+[runtime]
+cache_dir = {cache:?}
+
+[admin]
+listen = "{admin_addr}"
+
+[calls]
+keepalive_interval_s = 900
+"#,
+        tenant = callhost_simulator::SIM_TENANT,
+        graph = sim.graph_url(),
+        token = sim.token_url(),
+        openid = sim.openid_url(),
+        cache = test_cache_dir().display().to_string(),
+    );
+    let mut config: toml::Table = base.parse().unwrap();
+    let extra: toml::Table = extra
+        .parse()
+        .unwrap_or_else(|e| panic!("test config: {e}\n{extra}"));
+    merge(&mut config, extra);
+    toml::to_string(&config).unwrap()
+}
+
+/// `GET path` on the admin API at `admin_url`, as JSON; panics unless it succeeds.
+pub async fn admin_get(http: &reqwest::Client, admin_url: &str, path: &str) -> serde_json::Value {
+    let response = http.get(format!("{admin_url}{path}")).send();
+    let response = response.await.unwrap();
+    assert!(response.status().is_success(), "GET {path}: {response:?}");
+    response.json().await.unwrap()
+}
+
+fn merge(into: &mut toml::Table, from: toml::Table) {
+    for (key, value) in from {
+        match (into.get_mut(&key), value) {
+            (Some(toml::Value::Table(base)), toml::Value::Table(table)) => merge(base, table),
+            (_, value) => {
+                into.insert(key, value);
+            }
+        }
+    }
+}
+
 impl Bot {
     /// Starts the service with `extra` (routes, plugins, overrides) on top of a base config.
     pub async fn start(extra: &str) -> Bot {
@@ -75,50 +145,7 @@ impl Bot {
         let addr = listener.local_addr().unwrap();
         let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let admin_addr = admin_listener.local_addr().unwrap();
-        let has_calls_table = extra.contains("[calls]");
-        // A test with a [runtime] table of its own sets `cache_dir = test_cache_dir()` itself.
-        let runtime = if extra.contains("[runtime]") {
-            String::new()
-        } else {
-            format!(
-                "[runtime]\ncache_dir = {:?}",
-                test_cache_dir().display().to_string()
-            )
-        };
-        let text = format!(
-            r#"
-[server]
-listen = "{addr}"
-public_url = "http://{addr}"
-
-[bot]
-app_id = "{BOT_APP_ID}"
-client_secret_file = "secret"
-default_tenant = "{tenant}"
-
-[graph]
-base_url = "{graph}"
-token_url = "{token}"
-openid_config_url = "{openid}"
-request_timeout_ms = 3000
-
-{runtime}
-
-[admin]
-listen = "{admin_addr}"
-{calls}
-{extra}
-"#,
-            tenant = callhost_simulator::SIM_TENANT,
-            graph = sim.graph_url(),
-            token = sim.token_url(),
-            openid = sim.openid_url(),
-            calls = if has_calls_table {
-                ""
-            } else {
-                "[calls]\nkeepalive_interval_s = 900"
-            },
-        );
+        let text = service_config(&sim, addr, admin_addr, extra);
         let config_path = dir.path().join("callhost.toml");
         std::fs::write(&config_path, &text).unwrap();
         let config =
@@ -143,10 +170,7 @@ listen = "{admin_addr}"
 
     /// `GET` on the admin API, as JSON.
     pub async fn admin_get(&self, path: &str) -> serde_json::Value {
-        let response = self.http.get(format!("{}{path}", self.admin_url)).send();
-        let response = response.await.unwrap();
-        assert!(response.status().is_success(), "GET {path}: {response:?}");
-        response.json().await.unwrap()
+        admin_get(&self.http, &self.admin_url, path).await
     }
 
     /// Waits until no call is tracked any more.

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use super::Shared;
+use super::calls::notification_weight;
 use crate::graph::id::{check_id, id_key};
 use crate::graph::notification::{CommsNotification, ResourceData};
 
@@ -33,6 +34,18 @@ pub enum Refusal {
         adding: usize,
         limit: usize,
     },
+    /// `503` with `Retry-After`: the notifications queued would pass a byte budget.
+    #[error(
+        "{scope} has {queued} bytes of notifications queued and this callback brings {adding} more, past {setting} = {limit}"
+    )]
+    QueueFull {
+        /// `call <id>` or `all calls together`.
+        scope: String,
+        queued: usize,
+        adding: usize,
+        limit: usize,
+        setting: &'static str,
+    },
 }
 
 pub(super) fn admit(
@@ -40,8 +53,11 @@ pub(super) fn admit(
     notifications: &[CommsNotification],
     tenant: &str,
 ) -> Result<(), Refusal> {
-    let limit = shared.settings.limits.queue_per_call;
-    let mut per_call: HashMap<String, usize> = HashMap::new();
+    let limits = &shared.settings.limits;
+    let limit = limits.queue_per_call;
+    // Per call: notifications and bytes this callback adds.
+    let mut per_call: HashMap<String, (usize, usize)> = HashMap::new();
+    let mut adding_bytes = 0;
     for n in notifications {
         let Some(call_id) = n.call_id() else {
             continue;
@@ -59,15 +75,27 @@ pub(super) fn admit(
                     call_tenant,
                     token_tenant: tenant.to_owned(),
                 })?;
-            let adding = per_call.entry(id_key(call_id).into_owned()).or_default();
+            let weight = notification_weight(n);
+            adding_bytes += weight;
+            let (adding, bytes) = per_call.entry(id_key(call_id).into_owned()).or_default();
             *adding += 1;
-            let queued = entry.queued();
+            *bytes += weight;
+            let (queued, queued_bytes) = entry.queued();
             if queued + *adding > limit {
                 return Err(Refusal::CallBusy {
                     call_id: call_id.to_owned(),
                     queued,
                     adding: *adding,
                     limit,
+                });
+            }
+            if queued_bytes + *bytes > limits.queue_bytes_per_call {
+                return Err(Refusal::QueueFull {
+                    scope: format!("call {call_id}"),
+                    queued: queued_bytes,
+                    adding: *bytes,
+                    limit: limits.queue_bytes_per_call,
+                    setting: "calls.queue_bytes_per_call",
                 });
             }
         } else if let ResourceData::Call(call) = &n.data
@@ -78,7 +106,7 @@ pub(super) fn admit(
             tracing::warn!(call_id, body_tenant = ?body_tenant, token_tenant = tenant, "the body names another tenant than the callback's token; the call is the token's tenant's");
         }
         if entry.is_none() {
-            let adding = per_call.entry(id_key(call_id).into_owned()).or_default();
+            let (adding, _) = per_call.entry(id_key(call_id).into_owned()).or_default();
             *adding += 1;
             if *adding > limit {
                 return Err(Refusal::CallBusy {
@@ -89,6 +117,16 @@ pub(super) fn admit(
                 });
             }
         }
+    }
+    let queued = shared.calls.queued_bytes();
+    if adding_bytes > 0 && queued + adding_bytes > limits.queue_bytes {
+        return Err(Refusal::QueueFull {
+            scope: "all calls together".into(),
+            queued,
+            adding: adding_bytes,
+            limit: limits.queue_bytes,
+            setting: "calls.queue_bytes",
+        });
     }
     Ok(())
 }

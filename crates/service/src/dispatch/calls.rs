@@ -71,8 +71,9 @@ pub(crate) struct CallEntry {
 /// The sending side of a call's queue, closed when the call is released.
 struct Queue {
     tx: Option<mpsc::UnboundedSender<Work>>,
-    /// Items sent and not handled yet.
+    /// Items sent and not handled yet, and their weight ([`Work::weight`]).
     queued: usize,
+    bytes: usize,
 }
 
 impl CallEntry {
@@ -82,23 +83,27 @@ impl CallEntry {
         let Some(tx) = &queue.tx else {
             return false;
         };
+        let weight = work.weight();
         if tx.send(work).is_err() {
             return false;
         }
         queue.queued += 1;
-        self.pending.add();
+        queue.bytes += weight;
+        self.pending.add(weight);
         true
     }
 
-    /// Items queued and not handled yet.
-    pub(crate) fn queued(&self) -> usize {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner()).queued
+    /// Items queued and not handled yet, and their bytes.
+    pub(crate) fn queued(&self) -> (usize, usize) {
+        let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        (queue.queued, queue.bytes)
     }
 
     /// Closes the queue: what is still in it counts as handled.
     pub(crate) fn close(&self) {
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         queue.tx = None;
+        self.pending.release(std::mem::take(&mut queue.bytes));
         for _ in 0..std::mem::take(&mut queue.queued) {
             self.pending.done();
         }
@@ -152,10 +157,14 @@ impl CallEntry {
         pinned.clone()
     }
 
-    pub(crate) fn work_done(&self) {
+    /// One item of `weight` bytes was handled.
+    pub(crate) fn work_done(&self, weight: usize) {
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         if queue.queued > 0 {
+            let weight = weight.min(queue.bytes);
             queue.queued -= 1;
+            queue.bytes -= weight;
+            self.pending.release(weight);
             self.pending.done();
         }
     }
@@ -193,12 +202,19 @@ pub struct CallSummary {
 #[derive(Default)]
 struct Pending {
     count: AtomicUsize,
+    /// Their weight ([`Work::weight`]), bounded by `calls.queue_bytes`.
+    bytes: AtomicUsize,
     idle: Notify,
 }
 
 impl Pending {
-    fn add(&self) {
+    fn add(&self, weight: usize) {
+        self.bytes.fetch_add(weight, Ordering::SeqCst);
         self.count.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn release(&self, weight: usize) {
+        self.bytes.fetch_sub(weight, Ordering::SeqCst);
     }
 
     fn done(&self) {
@@ -248,6 +264,11 @@ impl CallRegistry {
 
     /// Starts tracking a call and its worker. `first` (the notification that announced the
     /// call) is queued first, then the notifications held for it.
+    /// Bytes of the notifications queued for all calls and not handled yet.
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.pending.bytes.load(Ordering::SeqCst)
+    }
+
     pub(crate) fn register(
         &self,
         shared: Arc<Shared>,
@@ -279,6 +300,7 @@ impl CallRegistry {
             queue: Mutex::new(Queue {
                 tx: Some(tx),
                 queued: 0,
+                bytes: 0,
             }),
             pending: self.pending.clone(),
         });
@@ -546,16 +568,20 @@ impl Work {
     pub(crate) fn weight(&self) -> usize {
         const OVERHEAD: usize = 256;
         match self {
-            Work::Notification(n) => {
-                OVERHEAD
-                    + n.resource_url.len()
-                    + n.raw_resource_data.len()
-                    + n.delivery_id.as_ref().map_or(0, String::len)
-                    + n.callback_uri.as_ref().map_or(0, String::len)
-                    // The typed resource holds about as much again as its text.
-                    + n.raw_resource_data.len()
-            }
+            Work::Notification(n) => notification_weight(n),
             Work::EndLocally(_) | Work::OperationFinished(_) => OVERHEAD,
         }
     }
+}
+
+/// About how many bytes a notification keeps in memory.
+pub(crate) fn notification_weight(n: &CommsNotification) -> usize {
+    const OVERHEAD: usize = 256;
+    OVERHEAD
+        + n.resource_url.len()
+        + n.raw_resource_data.len()
+        + n.delivery_id.as_ref().map_or(0, String::len)
+        + n.callback_uri.as_ref().map_or(0, String::len)
+        // The typed resource holds about as much again as its text.
+        + n.raw_resource_data.len()
 }

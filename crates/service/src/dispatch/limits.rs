@@ -10,6 +10,11 @@ pub struct CallLimits {
     /// Notifications queued for one call and not handled yet; a callback that would queue
     /// more is answered `503` with `Retry-After` and nothing of it is queued.
     pub queue_per_call: usize,
+    /// Bytes of the notifications queued for one call; past it, as past `queue_per_call`.
+    pub queue_bytes_per_call: usize,
+    /// Bytes of the notifications queued for all calls together; past it, every callback
+    /// that would queue more is answered `503` with `Retry-After`.
+    pub queue_bytes: usize,
     /// Events a call's plugin is run for per second, on average …
     pub events_per_second: f64,
     /// … and at once. Past it, events are dropped with a warning (`rate-limited`).
@@ -32,6 +37,8 @@ impl Default for CallLimits {
     fn default() -> Self {
         Self {
             queue_per_call: 500,
+            queue_bytes_per_call: 8 << 20,
+            queue_bytes: 128 << 20,
             events_per_second: 100.0,
             event_burst: 200,
             actions_per_second: 10.0,
@@ -54,6 +61,8 @@ impl CallLimits {
             }
         };
         positive("queue_per_call", self.queue_per_call > 0);
+        positive("queue_bytes_per_call", self.queue_bytes_per_call > 0);
+        positive("queue_bytes", self.queue_bytes > 0);
         positive("events_per_second", self.events_per_second > 0.0);
         positive("event_burst", self.event_burst > 0);
         positive("actions_per_second", self.actions_per_second > 0.0);

@@ -84,6 +84,7 @@ async fn handle(
     let mut mode = Mode::Plugin;
     while let Some(work) = rx.recv().await {
         let received = tokio::time::Instant::now();
+        let weight = work.weight();
         let events = match work {
             Work::Notification(notification) => {
                 let applied = tracker.apply(&notification, &entry.operations);
@@ -144,7 +145,7 @@ async fn handle(
             // Before the work counts as done: once drained, the journal is complete.
             shared.settings.journal.call_ended(&entry.call_id);
         }
-        entry.work_done();
+        entry.work_done(weight);
         if tracker.state.is_final() {
             break;
         }

@@ -42,6 +42,13 @@ pub(super) async fn notifications(
             return response;
         }
     };
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if let Some(length) = announced.filter(|l| *l > state.limits.body_limit_bytes as u64) {
+        // Refused before a byte of it is read.
+        return too_large(state.limits.body_limit_bytes, Some(length));
+    }
     let body = match read_body(body, &state).await {
         Ok(body) => body,
         Err(response) => return response,
@@ -77,6 +84,20 @@ pub(super) async fn notifications(
     StatusCode::ACCEPTED.into_response()
 }
 
+/// `413` for a body over `server.body_limit_bytes` (`announced` in its `Content-Length`).
+fn too_large(limit: usize, announced: Option<u64>) -> Response {
+    tracing::warn!(
+        limit,
+        announced,
+        "callback refused: body larger than server.body_limit_bytes"
+    );
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("the body is larger than {limit} bytes"),
+    )
+    .into_response()
+}
+
 /// The body, read within `server.body_limit_bytes` and `server.body_read_timeout_ms`.
 async fn read_body(body: Body, state: &CallbackState) -> Result<axum::body::Bytes, Response> {
     let limits = &state.limits;
@@ -84,18 +105,10 @@ async fn read_body(body: Body, state: &CallbackState) -> Result<axum::body::Byte
     match tokio::time::timeout(limits.body_read_timeout, read).await {
         Ok(Ok(bytes)) => Ok(bytes),
         Ok(Err(e)) => {
-            let too_large = std::error::Error::source(&e)
+            let over_limit = std::error::Error::source(&e)
                 .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            if too_large {
-                tracing::warn!(
-                    limit = limits.body_limit_bytes,
-                    "callback refused: body larger than server.body_limit_bytes"
-                );
-                Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("the body is larger than {} bytes", limits.body_limit_bytes),
-                )
-                .into_response())
+            if over_limit {
+                Err(too_large(limits.body_limit_bytes, None))
             } else {
                 tracing::warn!(error = %e, "callback refused: the body could not be read");
                 Err(ApiError::bad_request("the body could not be read").into_response())
@@ -135,11 +148,11 @@ fn refused(refusal: Refusal) -> Response {
             )
             .into_response()
         }
-        Refusal::CallBusy { .. } => {
-            tracing::warn!(refusal = %refusal, "callback refused for now: the call's queue is full");
+        Refusal::CallBusy { .. } | Refusal::QueueFull { .. } => {
+            tracing::warn!(refusal = %refusal, "callback refused for now: the queue is full");
             let response = ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "the call has too many notifications queued; retry later",
+                "too many notifications are queued; retry later",
             );
             retry_after(response.into_response(), "1")
         }

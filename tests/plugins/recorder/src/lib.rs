@@ -10,6 +10,8 @@
 //!    `event.raw`, to the JSON array under the plugin-state key `events/<call-id>`: it
 //!    outlives the call (call state is dropped when a call ends), and leaving out the raw
 //!    resource data keeps many calls' events within the plugin-state quota.
+//!    With `keep-events = "none"`, the event is not appended anywhere (for floods, where
+//!    a growing array would make each event slower than the last).
 //! 3. Stores `config.get-all` under the call-state key `config`, as a JSON array of
 //!    `[key, value]` pairs in the order the host gave them.
 //! 4. Unless the config value `on` is set and names another event kind (`incoming-call`,
@@ -112,10 +114,13 @@ struct Recorder;
 impl Guest for Recorder {
     fn on_event(call: CallContext, event: Event) -> Result<(), String> {
         let entry = json!({ "call": render::call_context(&call), "event": render::event(&event) });
-        append(Scope::Call, EVENTS, vec![entry.clone()])?;
+        let keep = config::get(KEEP_EVENTS);
+        if keep.as_deref() != Some("none") {
+            append(Scope::Call, EVENTS, vec![entry.clone()])?;
+        }
         store(Scope::Plugin, LAST_CALL, call.call_id.as_bytes())?;
-        match config::get(KEEP_EVENTS).as_deref() {
-            None => {}
+        match keep.as_deref() {
+            None | Some("none") => {}
             Some("plugin") => {
                 let mut kept = entry;
                 if let Some(event) = kept["event"].as_object_mut() {
@@ -125,7 +130,9 @@ impl Guest for Recorder {
                 append(Scope::Plugin, &key, vec![kept])?;
             }
             Some(other) => {
-                return Err(format!("config `{KEEP_EVENTS}`: `{other}` is not `plugin`"));
+                return Err(format!(
+                    "config `{KEEP_EVENTS}`: `{other}` is not `plugin` or `none`"
+                ));
             }
         }
         let config = render::config(&config::get_all()).to_string();

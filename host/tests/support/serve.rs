@@ -1,0 +1,162 @@
+//! `callhost serve` as its own process, wired to a Graph simulator in the test's process: what
+//! an operator runs, so that its memory, connections, logs and shutdown can be measured.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use callhost_simulator::{IssueClaims, SIM_TENANT, Simulator, SimulatorSettings};
+use serde_json::Value;
+
+use super::bot::{BOT_APP_ID, admin_get, service_config};
+
+/// A running `callhost serve` and its simulated Graph.
+pub struct Served {
+    pub sim: Simulator,
+    /// The callback listener's address.
+    pub addr: SocketAddr,
+    /// Where Graph posts notifications.
+    pub callback_url: String,
+    pub admin_url: String,
+    pub http: reqwest::Client,
+    child: tokio::process::Child,
+    log_path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// A loopback port nobody listens on.
+fn free_port() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+impl Served {
+    /// Starts `callhost serve` with `extra` merged over the base configuration (see
+    /// [`service_config`]) and waits until `/readyz` says ready.
+    pub async fn start(extra: &str) -> Served {
+        let sim = Simulator::start(SimulatorSettings {
+            bot_app_id: BOT_APP_ID.into(),
+            ..SimulatorSettings::default()
+        })
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("secret"), "test-client-secret").unwrap();
+        let (addr, admin_addr) = (free_port(), free_port());
+        let config_path = dir.path().join("callhost.toml");
+        std::fs::write(&config_path, service_config(&sim, addr, admin_addr, extra)).unwrap();
+        let log_path = dir.path().join("callhost.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_callhost"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&config_path)
+            .env("CALLHOST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let callback_url = format!("http://{addr}/api/calls");
+        sim.set_callback_url(callback_url.clone());
+        let served = Served {
+            sim,
+            addr,
+            callback_url,
+            admin_url: format!("http://{admin_addr}"),
+            // No idle connections kept: a test that counts connections counts only its own.
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap(),
+            child,
+            log_path,
+            _dir: dir,
+        };
+        served.wait_ready(Duration::from_secs(60)).await;
+        served
+    }
+
+    async fn wait_ready(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        let url = format!("http://{}/readyz", self.addr);
+        while Instant::now() < deadline {
+            if let Ok(response) = self.http.get(&url).send().await
+                && response.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("callhost serve never got ready; its log:\n{}", self.log());
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("callhost serve is running")
+    }
+
+    /// A `/proc/<pid>/status` figure in KiB: `VmRSS` now, `VmHWM` the peak so far.
+    pub fn memory_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|rest| rest.trim().strip_suffix("kB")?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in /proc status:\n{status}"))
+    }
+
+    /// Everything the service logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// A valid callback token from Graph for a call in `tenant`.
+    pub fn token(&self, tenant: &str) -> String {
+        self.sim
+            .issuer()
+            .issue(IssueClaims::graph_callback(BOT_APP_ID, tenant))
+    }
+
+    /// A valid callback token for the simulator's tenant.
+    pub fn sim_token(&self) -> String {
+        self.token(SIM_TENANT)
+    }
+
+    /// Posts `body` as Graph would, with `token`; the status.
+    pub async fn post(&self, body: impl Into<reqwest::Body>, token: &str) -> u16 {
+        self.http
+            .post(&self.callback_url)
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    }
+
+    /// `GET` on the admin API, as JSON.
+    pub async fn admin_get(&self, path: &str) -> Value {
+        admin_get(&self.http, &self.admin_url, path).await
+    }
+
+    /// Sends SIGTERM and waits up to `within` for the process to exit; how long it took.
+    pub async fn terminate(&mut self, within: Duration) -> Option<Duration> {
+        let started = Instant::now();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM failed");
+        match tokio::time::timeout(within, self.child.wait()).await {
+            Ok(exit) => {
+                assert!(exit.unwrap().success(), "log:\n{}", self.log());
+                Some(started.elapsed())
+            }
+            Err(_) => None,
+        }
+    }
+}
