@@ -215,6 +215,10 @@ pub async fn drive(
     let cpu_before = CpuSplit::now();
     let stop_at = started + duration;
     let script_len = call_script("x", bot_app_id).len();
+    // Call ids never repeat between runs: callhost drops an incoming call for an id that
+    // ended within the hour as a repeat.
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let one_call = {
         let (http, latencies, sent, errors) = (
             http.clone(),
@@ -282,7 +286,7 @@ pub async fn drive(
                 tasks.push(tokio::spawn(async move {
                     let mut n = 0;
                     while Instant::now() < stop_at {
-                        one_call(format!("load-{worker}-{n}")).await;
+                        one_call(format!("load-{run}-{worker}-{n}")).await;
                         n += 1;
                     }
                 }));
@@ -296,7 +300,7 @@ pub async fn drive(
             let mut n = 0;
             while Instant::now() < stop_at {
                 ticker.tick().await;
-                tasks.push(tokio::spawn(one_call(format!("paced-{n}"))));
+                tasks.push(tokio::spawn(one_call(format!("paced-{run}-{n}"))));
                 n += 1;
             }
         }
