@@ -3,6 +3,7 @@
 mod apt;
 mod c;
 mod command;
+mod fuzz;
 mod js;
 mod plugins;
 mod profile;
@@ -29,6 +30,14 @@ Tasks:
                   `cargo test --release --workspace [args...]`
   demo            Build the plugins, then run sample calls against them on a simulated Graph
                   (`callhost demo`): exits 0 when every call went as expected
+  fuzz [TARGET] [--seconds N]
+                  Run the cargo-fuzz targets of fuzz/ (notification, join_url, callback_token,
+                  config, scenario; all of them, in that order, when none is named) for N
+                  seconds each (default 60), with cargo-fuzz 0.13.1 installed into
+                  target/tools/ when missing. Seeds come from fuzz/corpus/<target>/; new
+                  inputs go to target/fuzz-corpus/<target>/. Prints each target's executions
+                  and coverage, and fails naming the input and the command to reproduce it
+                  when one crashes
   profile         Run the end-to-end benchmark under `perf record` (linux-perf from apt when
                   missing) and print where callhost's CPU time per notification goes
   help            Show this message
@@ -48,6 +57,7 @@ fn main() -> ExitCode {
         Some("build-c") => build_c(&root, &args).map(|()| ExitCode::SUCCESS),
 
         Some("demo") => no_args("demo", &args).and_then(|()| demo(&root)),
+        Some("fuzz") => fuzz::run(&root, &args),
         Some("profile") => no_args("profile", &args)
             .and_then(|()| profile::profile(&root))
             .map(|()| ExitCode::SUCCESS),

@@ -103,3 +103,35 @@ async fn a_failed_first_fetch_is_retried_within_seconds_not_the_refetch_interval
         .await
         .expect("keys are fetched again a second after a failed first fetch");
 }
+
+#[cfg(feature = "fuzzing")]
+#[test]
+fn unsigned_check_runs_the_header_and_claim_checks_of_verify() {
+    let issuer = CallbackTokenIssuer::new();
+    let settings = CallbackAuthSettings::new("app-id");
+    let header = format!(
+        "Bearer {}",
+        issuer.issue(IssueClaims::graph_callback("app-id", "t1"))
+    );
+    let claims = check_unsigned(&settings, &header).unwrap();
+    assert_eq!(
+        (claims.tenant_id.as_str(), claims.audience.as_str()),
+        ("t1", "app-id")
+    );
+    let other_bot = CallbackAuthSettings::new("other-app");
+    let err = check_unsigned(&other_bot, &header).unwrap_err();
+    assert!(matches!(err, AuthError::WrongAudience { .. }), "{err:?}");
+    let payload = header.split('.').nth(1).unwrap();
+    let none = format!(
+        "Bearer {}.{payload}.",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#)
+    );
+    assert_eq!(
+        check_unsigned(&settings, &none),
+        Err(AuthError::UnsupportedAlgorithm("none".into()))
+    );
+    assert_eq!(
+        check_unsigned(&settings, "Basic x"),
+        Err(AuthError::BadScheme)
+    );
+}
