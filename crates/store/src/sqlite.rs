@@ -1,0 +1,579 @@
+//! The embedded engine: one SQLite file under the data directory, in WAL mode with full sync,
+//! written by one thread that commits whatever is waiting in one transaction (group commit),
+//! so that many concurrent appends share one disk sync.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+
+use futures::future::BoxFuture;
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+use tokio::sync::oneshot;
+
+use crate::{Appended, CallRecord, Entry, NewEntry, StateWrite, Store, StoreError, component_hash};
+
+/// `PRAGMA application_id` of a callhost database ("CALH").
+const APPLICATION_ID: i64 = 0x4341_4c48;
+/// The schema migrations, in order; a database records those applied.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_initial.sql"))];
+/// Jobs taken into one transaction at most.
+const MAX_BATCH: usize = 512;
+
+/// How the writer has worked so far.
+#[derive(Debug, Default)]
+pub struct StoreStats {
+    /// Transactions committed.
+    pub commits: AtomicU64,
+    /// Requests carried out (appends, reads, writes), each in some commit.
+    pub jobs: AtomicU64,
+}
+
+/// The SQLite engine; see the module docs.
+#[derive(Clone)]
+pub struct SqliteStore {
+    jobs: mpsc::Sender<Box<dyn Job>>,
+    stats: Arc<StoreStats>,
+    path: Arc<PathBuf>,
+    /// Held for as long as the store lives: one process per data directory.
+    _lock: Arc<File>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating when missing) `callhost.db` under `data_dir`, takes the directory's
+    /// lock, checks the file is a callhost database no newer than this release, and applies
+    /// the migrations it lacks.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::data_dir(data_dir, &e))?;
+        let lock_path = data_dir.join("callhost.lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| StoreError::data_dir(data_dir, &e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked {
+                    path: data_dir.to_path_buf(),
+                    lock: lock_path,
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(StoreError::data_dir(data_dir, &e)),
+        }
+        let path = data_dir.join("callhost.db");
+        let conn = open_database(&path)?;
+        let stats = Arc::new(StoreStats::default());
+        let (jobs, rx) = mpsc::channel::<Box<dyn Job>>();
+        let writer_stats = stats.clone();
+        let writer_path = path.clone();
+        std::thread::Builder::new()
+            .name("callhost-store".into())
+            .spawn(move || write_loop(conn, &writer_path, rx, &writer_stats))
+            .map_err(|e| StoreError::Engine(format!("starting the store's writer thread: {e}")))?;
+        Ok(Self {
+            jobs,
+            stats,
+            path: Arc::new(path),
+            _lock: Arc::new(lock),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn stats(&self) -> &StoreStats {
+        &self.stats
+    }
+
+    /// Runs `work` on the writer thread, in the next commit; its result once that commit is
+    /// durable.
+    fn submit<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> BoxFuture<'_, Result<T, StoreError>> {
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(Task {
+            work: Some(Box::new(work)),
+            result: None,
+            reply,
+        });
+        let sent = self.jobs.send(job).is_ok();
+        Box::pin(async move {
+            if !sent {
+                return Err(StoreError::Closed);
+            }
+            answer.await.unwrap_or(Err(StoreError::Closed))
+        })
+    }
+}
+
+fn open_database(path: &Path) -> Result<Connection, StoreError> {
+    let foreign = |detail: String| StoreError::Foreign {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let conn = Connection::open(path).map_err(|e| classify(path, e))?;
+    let application_id: i64 = conn
+        .query_row("PRAGMA application_id", [], |row| row.get(0))
+        .map_err(|e| match classify(path, e) {
+            StoreError::Engine(detail) => foreign(detail),
+            other => other,
+        })?;
+    let tables: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(|e| classify(path, e))?;
+    if application_id != APPLICATION_ID && (application_id != 0 || tables > 0) {
+        return Err(foreign(format!(
+            "application id {application_id:#x}, {tables} tables of another application"
+        )));
+    }
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA application_id = {APPLICATION_ID};"
+    ))
+    .map_err(|e| classify(path, e))?;
+    migrate(&conn, path)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let engine = |e| classify(path, e);
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)",
+    )
+    .map_err(engine)?;
+    let current: i64 = conn
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(engine)?;
+    let known = MIGRATIONS.last().map_or(0, |(v, _)| *v);
+    if current > known {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found: current,
+            known,
+        });
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(engine)?;
+        let applied = conn.execute_batch(sql).and_then(|()| {
+            conn.execute(
+                "INSERT INTO schema_migrations (version, applied_at_ms) VALUES (?1, ?2)",
+                params![version, now_ms()],
+            )
+        });
+        match applied {
+            Ok(_) => conn.execute_batch("COMMIT").map_err(engine)?,
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(classify(path, e));
+            }
+        }
+        tracing::info!(path = %path.display(), version, "store schema migrated");
+    }
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A SQLite error as a store error: a full disk and a file that is not a database by name.
+fn classify(path: &Path, error: rusqlite::Error) -> StoreError {
+    match error.sqlite_error_code() {
+        Some(ErrorCode::DiskFull) => StoreError::Full {
+            path: path.to_path_buf(),
+        },
+        Some(ErrorCode::NotADatabase) => StoreError::Foreign {
+            path: path.to_path_buf(),
+            detail: error.to_string(),
+        },
+        _ => StoreError::Engine(format!("{}: {error}", path.display())),
+    }
+}
+
+/// One request for the writer thread.
+trait Job: Send {
+    /// Does the work inside the open transaction (in a savepoint of its own); its error, if
+    /// it failed.
+    fn run(&mut self, conn: &Connection) -> Option<StoreError>;
+    /// Answers once the transaction is committed (or failed to).
+    fn finish(self: Box<Self>, commit: Result<(), StoreError>);
+}
+
+type Work<T> = Box<dyn FnOnce(&Connection) -> Result<T, StoreError> + Send>;
+
+struct Task<T> {
+    work: Option<Work<T>>,
+    result: Option<Result<T, StoreError>>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T: Send> Job for Task<T> {
+    fn run(&mut self, conn: &Connection) -> Option<StoreError> {
+        let work = self.work.take()?;
+        let result = match conn.execute_batch("SAVEPOINT job") {
+            Ok(()) => match work(conn) {
+                Ok(value) => conn
+                    .execute_batch("RELEASE job")
+                    .map(|()| value)
+                    .map_err(|e| StoreError::Engine(e.to_string())),
+                Err(error) => {
+                    let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+                    Err(error)
+                }
+            },
+            Err(e) => Err(StoreError::Engine(e.to_string())),
+        };
+        let error = result.as_ref().err().cloned();
+        self.result = Some(result);
+        error
+    }
+
+    fn finish(self: Box<Self>, commit: Result<(), StoreError>) {
+        let result = match (commit, self.result) {
+            (Ok(()), Some(result)) => result,
+            (Err(error), _) => Err(error),
+            (Ok(()), None) => Err(StoreError::Closed),
+        };
+        let _ = self.reply.send(result);
+    }
+}
+
+fn write_loop(
+    conn: Connection,
+    path: &Path,
+    jobs: mpsc::Receiver<Box<dyn Job>>,
+    stats: &StoreStats,
+) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let commit = match conn.execute_batch("BEGIN IMMEDIATE") {
+            Ok(()) => {
+                let mut aborted = None;
+                for job in &mut batch {
+                    let error = job.run(&conn);
+                    // SQLite rolls the whole transaction back on some errors (a full disk, an
+                    // I/O error): then nothing of the batch is stored.
+                    if conn.is_autocommit() {
+                        aborted = Some(error.unwrap_or_else(|| {
+                            StoreError::Engine("the transaction was rolled back".into())
+                        }));
+                        break;
+                    }
+                }
+                match aborted {
+                    Some(error) => Err(with_path(error, path)),
+                    None => conn.execute_batch("COMMIT").map_err(|e| {
+                        let _ = conn.execute_batch("ROLLBACK");
+                        classify(path, e)
+                    }),
+                }
+            }
+            Err(e) => Err(classify(path, e)),
+        };
+        if let Err(error) = &commit {
+            tracing::error!(%error, jobs = batch.len(), "store commit failed; its requests are refused");
+        }
+        stats.commits.fetch_add(1, Ordering::Relaxed);
+        stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        for job in batch {
+            job.finish(commit.clone());
+        }
+    }
+}
+
+/// A SQLite error inside a job, classified as [`classify`] does; the writer names the file.
+fn engine(error: rusqlite::Error) -> StoreError {
+    classify(Path::new(""), error)
+}
+
+/// `error` naming the database file.
+fn with_path(error: StoreError, path: &Path) -> StoreError {
+    match error {
+        StoreError::Full { .. } => StoreError::Full {
+            path: path.to_path_buf(),
+        },
+        StoreError::Engine(detail) => StoreError::Engine(
+            detail
+                .strip_prefix(": ")
+                .map_or_else(|| detail.clone(), |d| format!("{}: {d}", path.display())),
+        ),
+        other => other,
+    }
+}
+
+fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+const CALL_COLUMNS: &str = "call_id, tenant_id, direction, route, plugin, plugin_version, state, \
+    my_participant_id, callback_uri, created_by_plugin, created_at_ms, last_keepalive_ms, \
+    ended_at_ms, end_reason, handled_seq";
+
+fn call_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CallRecord> {
+    Ok(CallRecord {
+        call_id: row.get(0)?,
+        tenant_id: row.get(1)?,
+        direction: row.get(2)?,
+        route: row.get(3)?,
+        plugin: row.get(4)?,
+        plugin_version: row.get(5)?,
+        state: row.get(6)?,
+        my_participant_id: row.get(7)?,
+        callback_uri: row.get(8)?,
+        created_by_plugin: row.get::<_, i64>(9)? != 0,
+        created_at_ms: row.get(10)?,
+        last_keepalive_ms: row.get(11)?,
+        ended_at_ms: row.get(12)?,
+        end_reason: row.get(13)?,
+        handled_seq: to_u64(row.get(14)?),
+    })
+}
+
+impl Store for SqliteStore {
+    fn append(&self, entries: Vec<NewEntry>) -> BoxFuture<'_, Result<Vec<Appended>, StoreError>> {
+        self.submit(move |conn| {
+            let mut appended = Vec::with_capacity(entries.len());
+            for entry in entries {
+                let existing: Option<i64> = conn
+                    .prepare_cached("SELECT seq FROM journal WHERE call_id = ?1 AND dedupe_key = ?2")
+                    .and_then(|mut q| {
+                        q.query_row(params![entry.call_id, entry.dedupe_key], |r| r.get(0))
+                            .optional()
+                    })
+                    .map_err(engine)?;
+                if let Some(seq) = existing {
+                    appended.push(Appended::Duplicate { seq: to_u64(seq) });
+                    continue;
+                }
+                let last: i64 = conn
+                    .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM journal WHERE call_id = ?1")
+                    .and_then(|mut q| q.query_row(params![entry.call_id], |r| r.get(0)))
+                    .map_err(engine)?;
+                conn.prepare_cached(
+                    "INSERT INTO journal (call_id, seq, dedupe_key, received_at_ms, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .and_then(|mut q| {
+                    q.execute(params![
+                        entry.call_id,
+                        last + 1,
+                        entry.dedupe_key,
+                        entry.received_at_ms,
+                        entry.body
+                    ])
+                })
+                .map_err(engine)?;
+                appended.push(Appended::Stored {
+                    seq: to_u64(last + 1),
+                });
+            }
+            Ok(appended)
+        })
+    }
+
+    fn entries(
+        &self,
+        call_id: String,
+        after: u64,
+    ) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
+        self.submit(move |conn| {
+            let mut query = conn
+                .prepare_cached(
+                    "SELECT seq, dedupe_key, received_at_ms, body FROM journal WHERE call_id = ?1 AND seq > ?2 ORDER BY seq",
+                )
+                .map_err(engine)?;
+            let rows = query
+                .query_map(params![call_id, to_i64(after)], |row| {
+                    Ok(Entry {
+                        seq: to_u64(row.get(0)?),
+                        dedupe_key: row.get(1)?,
+                        received_at_ms: row.get(2)?,
+                        body: row.get(3)?,
+                    })
+                })
+                .map_err(engine)?;
+            rows.collect::<Result<_, _>>().map_err(engine)
+        })
+    }
+
+    fn save_call(&self, call: CallRecord) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.submit(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO calls (call_id, tenant_id, direction, route, plugin, plugin_version, state, \
+                 my_participant_id, callback_uri, created_by_plugin, created_at_ms, last_keepalive_ms, \
+                 ended_at_ms, end_reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+                 ON CONFLICT (call_id) DO UPDATE SET tenant_id = excluded.tenant_id, \
+                 direction = excluded.direction, route = excluded.route, plugin = excluded.plugin, \
+                 plugin_version = excluded.plugin_version, state = excluded.state, \
+                 my_participant_id = excluded.my_participant_id, callback_uri = excluded.callback_uri, \
+                 created_by_plugin = excluded.created_by_plugin, created_at_ms = excluded.created_at_ms, \
+                 last_keepalive_ms = excluded.last_keepalive_ms, ended_at_ms = excluded.ended_at_ms, \
+                 end_reason = excluded.end_reason",
+            )
+            .and_then(|mut q| {
+                q.execute(params![
+                    call.call_id,
+                    call.tenant_id,
+                    call.direction,
+                    call.route,
+                    call.plugin,
+                    call.plugin_version,
+                    call.state,
+                    call.my_participant_id,
+                    call.callback_uri,
+                    i64::from(call.created_by_plugin),
+                    call.created_at_ms,
+                    call.last_keepalive_ms,
+                    call.ended_at_ms,
+                    call.end_reason,
+                ])
+            })
+            .map_err(engine)?;
+            Ok(())
+        })
+    }
+
+    fn call(&self, call_id: String) -> BoxFuture<'_, Result<Option<CallRecord>, StoreError>> {
+        self.submit(move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {CALL_COLUMNS} FROM calls WHERE call_id = ?1"
+            ))
+            .and_then(|mut q| q.query_row(params![call_id], call_row).optional())
+            .map_err(engine)
+        })
+    }
+
+    fn live_calls(&self) -> BoxFuture<'_, Result<Vec<CallRecord>, StoreError>> {
+        self.submit(move |conn| {
+            let mut query = conn
+                .prepare_cached(&format!(
+                    "SELECT {CALL_COLUMNS} FROM calls WHERE ended_at_ms IS NULL ORDER BY created_at_ms, call_id"
+                ))
+                .map_err(engine)?;
+            let rows = query.query_map([], call_row).map_err(engine)?;
+            rows.collect::<Result<_, _>>().map_err(engine)
+        })
+    }
+
+    fn handled(
+        &self,
+        call_id: String,
+        seq: u64,
+        writes: Vec<StateWrite>,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        self.submit(move |conn| {
+            let handled: Option<i64> = conn
+                .prepare_cached("SELECT handled_seq FROM calls WHERE call_id = ?1")
+                .and_then(|mut q| q.query_row(params![call_id], |r| r.get(0)).optional())
+                .map_err(engine)?;
+            let Some(handled) = handled else {
+                return Err(StoreError::UnknownCall(call_id));
+            };
+            if to_u64(handled) >= seq {
+                return Ok(false);
+            }
+            for write in writes {
+                match write.value {
+                    Some(value) => conn
+                        .prepare_cached(
+                            "INSERT INTO state (scope, key, value) VALUES (?1, ?2, ?3) \
+                             ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
+                        )
+                        .and_then(|mut q| q.execute(params![write.scope, write.key, value])),
+                    None => conn
+                        .prepare_cached("DELETE FROM state WHERE scope = ?1 AND key = ?2")
+                        .and_then(|mut q| q.execute(params![write.scope, write.key])),
+                }
+                .map_err(engine)?;
+            }
+            conn.prepare_cached("UPDATE calls SET handled_seq = ?2 WHERE call_id = ?1")
+                .and_then(|mut q| q.execute(params![call_id, to_i64(seq)]))
+                .map_err(engine)?;
+            Ok(true)
+        })
+    }
+
+    fn end_call(
+        &self,
+        call_id: String,
+        at_ms: i64,
+        reason: String,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.submit(move |conn| {
+            conn.prepare_cached(
+                "UPDATE calls SET ended_at_ms = ?2, end_reason = ?3 WHERE call_id = ?1 AND ended_at_ms IS NULL",
+            )
+            .and_then(|mut q| q.execute(params![call_id, at_ms, reason]))
+            .map_err(engine)?;
+            Ok(())
+        })
+    }
+
+    fn state(
+        &self,
+        scope: String,
+        key: String,
+    ) -> BoxFuture<'_, Result<Option<Vec<u8>>, StoreError>> {
+        self.submit(move |conn| {
+            conn.prepare_cached("SELECT value FROM state WHERE scope = ?1 AND key = ?2")
+                .and_then(|mut q| q.query_row(params![scope, key], |r| r.get(0)).optional())
+                .map_err(engine)
+        })
+    }
+
+    fn put_component(&self, bytes: Vec<u8>) -> BoxFuture<'_, Result<String, StoreError>> {
+        self.submit(move |conn| {
+            let hash = component_hash(&bytes);
+            conn.prepare_cached(
+                "INSERT INTO components (hash, bytes, stored_at_ms) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (hash) DO NOTHING",
+            )
+            .and_then(|mut q| q.execute(params![hash, bytes, now_ms()]))
+            .map_err(engine)?;
+            Ok(hash)
+        })
+    }
+
+    fn component(&self, hash: String) -> BoxFuture<'_, Result<Option<Vec<u8>>, StoreError>> {
+        self.submit(move |conn| {
+            conn.prepare_cached("SELECT bytes FROM components WHERE hash = ?1")
+                .and_then(|mut q| q.query_row(params![hash], |r| r.get(0)).optional())
+                .map_err(engine)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
