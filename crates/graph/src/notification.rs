@@ -61,6 +61,39 @@ impl CommsNotification {
         self.target.call_id()
     }
 
+    /// What recognises this notification when Graph sends it again, where that is certain:
+    /// Graph's message id and the notification's place in the body when the delivery named
+    /// one; else a tone's `sequenceId`; else an operation's id and status. `None` for the
+    /// rest: a call's state may repeat for real (a failed transfer goes `transferring` →
+    /// `established` twice) and a roster repeats whole, so their copies are told apart by
+    /// the call tracker, which knows what came before, not by their text.
+    pub fn dedupe_key(&self) -> Option<String> {
+        if let Some(delivery) = &self.delivery_id {
+            return Some(format!("delivery:{delivery}"));
+        }
+        match (&self.data, &self.target) {
+            (ResourceData::Call(call), _) => {
+                let tone = call.tone_info.as_ref()?;
+                Some(format!("tone:{}", tone.sequence_id?))
+            }
+            (ResourceData::Operation(op), target) => {
+                let id = op
+                    .id
+                    .as_deref()
+                    .filter(|id| !id.is_empty())
+                    .or(match target {
+                        ResourceTarget::Operation { operation_id, .. } => {
+                            Some(operation_id.as_str())
+                        }
+                        _ => None,
+                    })?;
+                let status = op.status.as_deref().unwrap_or("");
+                Some(format!("operation:{id}:{status}"))
+            }
+            _ => None,
+        }
+    }
+
     /// The notification as a `commsNotifications` document of its own, with `resourceData` as
     /// it was read, for journals and replays.
     pub fn envelope(&self) -> Value {

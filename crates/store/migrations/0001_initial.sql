@@ -26,7 +26,8 @@ CREATE INDEX calls_live ON calls (ended_at_ms);
 CREATE TABLE journal (
     call_id TEXT NOT NULL,
     seq BIGINT NOT NULL,
-    dedupe_key TEXT NOT NULL,
+    -- NULL when nothing recognises a repeat; a unique index lets NULLs repeat.
+    dedupe_key TEXT,
     received_at_ms BIGINT NOT NULL,
     body BLOB NOT NULL,
     PRIMARY KEY (call_id, seq)

@@ -5,7 +5,7 @@ use crate::{Appended, CallRecord, NewEntry, StateWrite, Store, StoreError, compo
 fn entry(call: &str, key: &str) -> NewEntry {
     NewEntry {
         call_id: call.into(),
-        dedupe_key: key.into(),
+        dedupe_key: Some(key.into()),
         received_at_ms: 1_700_000_000_000,
         body: format!("{{\"key\": \"{key}\"}}").into_bytes(),
     }
@@ -86,6 +86,16 @@ async fn a_repeat_is_recognised_and_not_stored(store: &dyn Store) {
     // The same key on another call is another notification.
     let other = store.append(vec![entry("d", "tone-1")]).await.unwrap();
     assert_eq!(other, [Appended::Stored { seq: 1 }]);
+    // Without a key, every copy is stored.
+    let unkeyed = NewEntry {
+        dedupe_key: None,
+        ..entry("d", "")
+    };
+    let both = store.append(vec![unkeyed.clone(), unkeyed]).await.unwrap();
+    assert_eq!(
+        both,
+        [Appended::Stored { seq: 2 }, Appended::Stored { seq: 3 }]
+    );
 }
 
 async fn calls_are_saved_listed_and_ended(store: &dyn Store) {

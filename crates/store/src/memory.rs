@@ -38,7 +38,11 @@ impl Store for MemoryStore {
             .into_iter()
             .map(|entry| {
                 let journal = inner.journals.entry(entry.call_id).or_default();
-                if let Some(existing) = journal.iter().find(|e| e.dedupe_key == entry.dedupe_key) {
+                let repeat = entry
+                    .dedupe_key
+                    .as_ref()
+                    .and_then(|key| journal.iter().find(|e| e.dedupe_key.as_ref() == Some(key)));
+                if let Some(existing) = repeat {
                     return Appended::Duplicate { seq: existing.seq };
                 }
                 let seq = journal.last().map_or(0, |e| e.seq) + 1;

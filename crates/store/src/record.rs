@@ -6,9 +6,9 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEntry {
     pub call_id: String,
-    /// What makes a repeat recognisable: a tone's sequence id, an operation and its status, a
-    /// state and its result, Graph's message id when it gave one.
-    pub dedupe_key: String,
+    /// What makes a repeat recognisable (Graph's message id, a tone's sequence id, an
+    /// operation and its status); `None` when nothing does, then every copy is stored.
+    pub dedupe_key: Option<String>,
     /// Unix milliseconds.
     pub received_at_ms: i64,
     /// The notification as a `commsNotifications` document of its own.
@@ -28,7 +28,7 @@ pub enum Appended {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub seq: u64,
-    pub dedupe_key: String,
+    pub dedupe_key: Option<String>,
     pub received_at_ms: i64,
     pub body: Vec<u8>,
 }

@@ -367,6 +367,7 @@ impl Store for SqliteStore {
         self.submit(move |conn| {
             let mut appended = Vec::with_capacity(entries.len());
             for entry in entries {
+                // `dedupe_key = NULL` matches nothing: an entry without a key is never a repeat.
                 let existing: Option<i64> = conn
                     .prepare_cached("SELECT seq FROM journal WHERE call_id = ?1 AND dedupe_key = ?2")
                     .and_then(|mut q| {

@@ -457,3 +457,41 @@ fn incoming_calls_are_recognised_in_every_shape() {
         r##", "resourceData": {"state": "establishing"}"##
     ));
 }
+
+#[test]
+fn dedupe_keys_are_given_only_where_a_repeat_is_certain() {
+    assert_eq!(
+        only("notification-tone.json").dedupe_key().as_deref(),
+        Some("tone:1")
+    );
+    let completed = only("notification-playprompt-completed.json");
+    let key = completed.dedupe_key().unwrap();
+    assert!(
+        key.starts_with("operation:") && key.ends_with(":completed"),
+        "{key}"
+    );
+    // An operation reaches each status once: its id and status name the notification.
+    assert_eq!(
+        only("notification-senddtmftones-canceled.json")
+            .dedupe_key()
+            .as_deref(),
+        Some("operation:d36fe651-9f50-484d-bd4b-1e6415eae448:completed")
+    );
+    // A call's state and a roster repeat for real; the tracker tells their copies apart.
+    for name in [
+        "notification-call-established.json",
+        "notification-participants-updated-added.json",
+    ] {
+        for n in parse(&fixtures::bytes(name)).unwrap() {
+            assert_eq!(n.dedupe_key(), None, "{name}");
+        }
+    }
+    // Graph's message id names the delivery, whatever it carries.
+    let body = fixtures::bytes("notification-tone.json");
+    let delivered = parse_delivery(&body, Some("msg-7")).unwrap();
+    let key = delivered[0].dedupe_key().unwrap();
+    assert!(
+        key.starts_with("delivery:") && key.contains("msg-7"),
+        "{key}"
+    );
+}

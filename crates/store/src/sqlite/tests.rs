@@ -6,7 +6,7 @@ use crate::conformance::{call, suite};
 fn entry(call: &str, key: &str, bytes: usize) -> NewEntry {
     NewEntry {
         call_id: call.into(),
-        dedupe_key: key.into(),
+        dedupe_key: Some(key.into()),
         received_at_ms: 1,
         body: vec![b'x'; bytes],
     }
@@ -35,7 +35,7 @@ async fn what_was_stored_is_there_after_a_reopen() {
     assert_eq!(live[0].handled_seq, 1);
     let unhandled = store.entries("c-1".into(), 1).await.unwrap();
     assert_eq!(unhandled.len(), 1);
-    assert_eq!(unhandled[0].dedupe_key, "b");
+    assert_eq!(unhandled[0].dedupe_key.as_deref(), Some("b"));
     let again = store.append(vec![entry("c-1", "a", 10)]).await.unwrap();
     assert_eq!(again, [Appended::Duplicate { seq: 1 }]);
 }
@@ -148,5 +148,5 @@ async fn a_full_disk_refuses_the_append_and_keeps_what_was_stored() {
     assert!(matches!(full, Err(StoreError::Full { .. })), "{full:?}");
     let entries = store.entries("f".into(), 0).await.unwrap();
     assert_eq!(entries.len(), 1, "the refused append left nothing");
-    assert_eq!(entries[0].dedupe_key, "kept");
+    assert_eq!(entries[0].dedupe_key.as_deref(), Some("kept"));
 }
