@@ -198,7 +198,7 @@ async fn big_bodies_for_known_and_unknown_calls_keep_memory_under_the_ceiling() 
 /// Item 2: connections are bounded in number and time, and the token comes before the body.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_idle_and_unauthenticated_connections_are_cut_off() {
-    let config = "[server]\nheader_read_timeout_ms = 1000\nbody_read_timeout_ms = 1000\nmax_connections = 64\n";
+    let config = "[server]\nheader_read_timeout_ms = 2000\nbody_read_timeout_ms = 1000\nmax_connections = 64\n";
     let mut served = Served::start(&recorder(answer(), Some("incoming-call"), config)).await;
     let addr = served.addr;
 
@@ -210,7 +210,7 @@ async fn slow_idle_and_unauthenticated_connections_are_cut_off() {
     let closed = futures::future::join_all(
         connections
             .iter_mut()
-            .map(|stream| closed_within(stream, Duration::from_millis(200))),
+            .map(|stream| closed_within(stream, Duration::from_millis(800))),
     );
     let closed_at_once = closed.await.into_iter().filter(|closed| *closed).count();
     assert_eq!(closed_at_once, 16, "80 connections on a cap of 64");
@@ -228,7 +228,7 @@ async fn slow_idle_and_unauthenticated_connections_are_cut_off() {
             .unwrap();
         slow.push(stream);
     }
-    for _ in 0..10 {
+    for _ in 0..15 {
         tokio::time::sleep(Duration::from_millis(200)).await;
         for stream in &mut slow {
             let _ = stream.write_all(b"X").await;
@@ -236,13 +236,13 @@ async fn slow_idle_and_unauthenticated_connections_are_cut_off() {
     }
     let mut cut = 0;
     for stream in &mut slow {
-        if closed_within(stream, Duration::from_secs(2)).await {
+        if closed_within(stream, Duration::from_secs(3)).await {
             cut += 1;
         }
     }
     assert_eq!(cut, 48, "every slowloris connection is closed");
     assert!(
-        started.elapsed() < Duration::from_secs(6),
+        started.elapsed() < Duration::from_secs(8),
         "{:?}",
         started.elapsed()
     );
@@ -487,8 +487,14 @@ async fn a_tone_flood_is_bounded_and_forged_ids_never_reach_the_log() {
     }
     let seconds = (last_change - started).as_secs_f64();
     let bound = 40 + (10.0 * seconds).ceil() as usize + 2;
+    // The plays the plugin asked for past the bucket were refused before Graph.
     assert!(
-        (10..=bound).contains(&plays),
+        served.log().contains("over the call's action rate"),
+        "the action rate never engaged; log:\n{}",
+        served.log()
+    );
+    assert!(
+        (1..=bound).contains(&plays),
         "400 tones made {plays} plays in {seconds:.1} s (bound {bound}); log:\n{}",
         served.log()
     );
