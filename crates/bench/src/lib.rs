@@ -9,6 +9,7 @@ mod reload;
 mod report;
 mod run;
 mod stats;
+mod store;
 
 pub use events::{NullControl, plugin_event_costs};
 pub use reload::tagged_variant;

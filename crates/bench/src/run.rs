@@ -45,6 +45,8 @@ pub enum Section {
     Startup,
     /// File change → new version serving, with an empty and a warm compile cache.
     Reload,
+    /// Journal appends on SQLite against memory: throughput, latency, appends per commit.
+    Store,
 }
 
 impl BenchOptions {
@@ -133,6 +135,9 @@ pub async fn run(mut options: BenchOptions) -> anyhow::Result<Report> {
     }
     if options.runs(Section::Reload) {
         super::reload::measure(&options, &mut report).await?;
+    }
+    if options.runs(Section::Store) {
+        super::store::measure(&options, &mut report).await?;
     }
     Ok(report)
 }
