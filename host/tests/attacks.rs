@@ -32,17 +32,19 @@ fn bot() -> Identity {
     Identity::application(BOT_APP_ID)
 }
 
-/// The default route runs the recorder, which makes `actions` on every event (only on
-/// `on`'s kind when given); its policy allows everything.
-fn recorder(actions: Value, on: Option<&str>, extra: &str) -> String {
+/// The recorder's config for acting on incoming calls only.
+const ON_INCOMING: (&str, &str) = ("on", "incoming-call");
+
+/// The default route (with `route`, more lines of its table) runs the recorder, which makes
+/// `actions` on every event (only on the kind of its `on` config, when given); its policy
+/// allows everything. `extra` holds other tables.
+fn recorder(actions: Value, config: &[(&str, &str)], route: &str, extra: &str) -> String {
     let actions = actions.to_string();
-    let mut config = vec![("actions", actions.as_str())];
-    if let Some(on) = on {
-        config.push(("on", on));
-    }
+    let mut config = config.to_vec();
+    config.push(("actions", &actions));
     let plugin = plugin_table("recorder", "recorder", &config);
     format!(
-        "{extra}\n[[routes]]\nplugin = \"recorder\"\n{plugin}\n[plugins.recorder.policy]\nallow = [\"*\"]\ntargets = [\"*\"]\n"
+        "{extra}\n[[routes]]\nplugin = \"recorder\"\n{route}\n{plugin}\n[plugins.recorder.policy]\nallow = [\"*\"]\ntargets = [\"*\"]\n"
     )
 }
 
@@ -135,7 +137,7 @@ async fn response_status(stream: &mut TcpStream, within: Duration) -> Option<u16
 /// ones, with every budget full, add next to nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn big_bodies_for_known_and_unknown_calls_keep_memory_under_the_ceiling() {
-    let served = Served::start(&recorder(answer(), Some("incoming-call"), "")).await;
+    let served = Served::start(&recorder(answer(), &[ON_INCOMING], "", "")).await;
     let call = served.sim.incoming_call(caller(), bot());
     wait_for_answer(&served, &call).await;
     let before = served.memory_kib("VmHWM");
@@ -199,7 +201,7 @@ async fn big_bodies_for_known_and_unknown_calls_keep_memory_under_the_ceiling() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_idle_and_unauthenticated_connections_are_cut_off() {
     let config = "[server]\nheader_read_timeout_ms = 2000\nbody_read_timeout_ms = 1000\nmax_connections = 64\n";
-    let mut served = Served::start(&recorder(answer(), Some("incoming-call"), config)).await;
+    let mut served = Served::start(&recorder(answer(), &[ON_INCOMING], "", config)).await;
     let addr = served.addr;
 
     // Past the cap, a connection is closed at once; the ones within it are served.
@@ -305,12 +307,8 @@ async fn slow_idle_and_unauthenticated_connections_are_cut_off() {
 /// not a new call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_incoming_call_gets_exactly_one_decision() {
-    let config = recorder(answer(), Some("incoming-call"), "");
-    let served = Served::start(&config.replace(
-        "[[routes]]\nplugin = \"recorder\"\n",
-        "[[routes]]\nplugin = \"recorder\"\ndecision_budget_ms = 300\n",
-    ))
-    .await;
+    let config = recorder(answer(), &[ON_INCOMING], "decision_budget_ms = 300", "");
+    let served = Served::start(&config).await;
     served.sim.set_faults(Faults {
         slow: Duration::from_millis(1000),
         ..Faults::default()
@@ -381,7 +379,7 @@ async fn every_incoming_call_gets_exactly_one_decision() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_belongs_to_the_tenant_of_its_token() {
     let extra = format!("[bot]\ntenants = [\"{SIM_TENANT}\", \"tenant-b\"]\n");
-    let served = Served::start(&recorder(answer(), Some("incoming-call"), &extra)).await;
+    let served = Served::start(&recorder(answer(), &[ON_INCOMING], "", &extra)).await;
     let call = served.sim.incoming_call(caller(), bot());
     wait_for_answer(&served, &call).await;
 
@@ -444,12 +442,8 @@ async fn a_tone_flood_is_bounded_and_forged_ids_never_reach_the_log() {
         {"fn": "answer", "call": "$call", "modalities": ["audio"]},
         {"fn": "play-prompt", "call": "$call", "prompts": [{"uri": "https://media.example.com/a.wav"}]}
     ]);
-    let plugin = recorder(actions, None, "");
-    let plugin = plugin.replace(
-        "[plugins.recorder.config]\n",
-        "[plugins.recorder.config]\nkeep-events = \"none\"\n",
-    );
-    let served = Served::start(&plugin).await;
+    let config = recorder(actions, &[("keep-events", "none")], "", "");
+    let served = Served::start(&config).await;
     let call = served.sim.incoming_call(caller(), bot());
     wait_for_answer(&served, &call).await;
     let token = served.sim_token();
@@ -530,7 +524,7 @@ async fn a_tone_flood_is_bounded_and_forged_ids_never_reach_the_log() {
 /// answer the call, and the public readiness check says ready or not, nothing more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_blip_still_answers_and_readiness_tells_nothing_more() {
-    let served = Served::start(&recorder(answer(), Some("incoming-call"), "")).await;
+    let served = Served::start(&recorder(answer(), &[ON_INCOMING], "", "")).await;
     let readyz: Value = served
         .http
         .get(format!("http://{}/readyz", served.addr))

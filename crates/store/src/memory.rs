@@ -25,10 +25,11 @@ impl MemoryStore {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
 
-    fn ready<T: Send + 'static>(&self, value: T) -> BoxFuture<'_, T> {
-        Box::pin(std::future::ready(value))
-    }
+/// An answer at once, as a store future.
+fn ready<T: Send + 'static>(value: T) -> BoxFuture<'static, T> {
+    Box::pin(std::future::ready(value))
 }
 
 impl Store for MemoryStore {
@@ -56,7 +57,7 @@ impl Store for MemoryStore {
             })
             .collect();
         drop(inner);
-        self.ready(Ok(appended))
+        ready(Ok(appended))
     }
 
     fn entries(
@@ -70,7 +71,7 @@ impl Store for MemoryStore {
             .get(&call_id)
             .map(|journal| journal.iter().filter(|e| e.seq > after).cloned().collect())
             .unwrap_or_default();
-        self.ready(Ok(entries))
+        ready(Ok(entries))
     }
 
     fn save_call(&self, mut call: CallRecord) -> BoxFuture<'_, Result<(), StoreError>> {
@@ -78,12 +79,12 @@ impl Store for MemoryStore {
         call.handled_seq = inner.calls.get(&call.call_id).map_or(0, |c| c.handled_seq);
         inner.calls.insert(call.call_id.clone(), call);
         drop(inner);
-        self.ready(Ok(()))
+        ready(Ok(()))
     }
 
     fn call(&self, call_id: String) -> BoxFuture<'_, Result<Option<CallRecord>, StoreError>> {
         let call = self.lock().calls.get(&call_id).cloned();
-        self.ready(Ok(call))
+        ready(Ok(call))
     }
 
     fn live_calls(&self) -> BoxFuture<'_, Result<Vec<CallRecord>, StoreError>> {
@@ -95,7 +96,7 @@ impl Store for MemoryStore {
             .cloned()
             .collect();
         live.sort_by(|a, b| (a.created_at_ms, &a.call_id).cmp(&(b.created_at_ms, &b.call_id)));
-        self.ready(Ok(live))
+        ready(Ok(live))
     }
 
     fn handled(
@@ -123,7 +124,7 @@ impl Store for MemoryStore {
             }
         };
         drop(inner);
-        self.ready(result)
+        ready(result)
     }
 
     fn end_call(
@@ -138,7 +139,7 @@ impl Store for MemoryStore {
             call.ended_at_ms = Some(at_ms);
             call.end_reason = Some(reason);
         }
-        self.ready(Ok(()))
+        ready(Ok(()))
     }
 
     fn state(
@@ -147,17 +148,17 @@ impl Store for MemoryStore {
         key: String,
     ) -> BoxFuture<'_, Result<Option<Vec<u8>>, StoreError>> {
         let value = self.lock().state.get(&(scope, key)).cloned();
-        self.ready(Ok(value))
+        ready(Ok(value))
     }
 
     fn put_component(&self, bytes: Vec<u8>) -> BoxFuture<'_, Result<String, StoreError>> {
         let hash = component_hash(&bytes);
         self.lock().components.entry(hash.clone()).or_insert(bytes);
-        self.ready(Ok(hash))
+        ready(Ok(hash))
     }
 
     fn component(&self, hash: String) -> BoxFuture<'_, Result<Option<Vec<u8>>, StoreError>> {
         let bytes = self.lock().components.get(&hash).cloned();
-        self.ready(Ok(bytes))
+        ready(Ok(bytes))
     }
 }

@@ -201,15 +201,36 @@ fn now_ms() -> i64 {
 
 /// A SQLite error as a store error: a full disk and a file that is not a database by name.
 fn classify(path: &Path, error: rusqlite::Error) -> StoreError {
+    with_path(engine(error), path)
+}
+
+/// [`classify`] inside a job, which does not know the file: the writer names it
+/// ([`with_path`]) before the error leaves the store.
+fn engine(error: rusqlite::Error) -> StoreError {
     match error.sqlite_error_code() {
         Some(ErrorCode::DiskFull) => StoreError::Full {
-            path: path.to_path_buf(),
+            path: PathBuf::new(),
         },
         Some(ErrorCode::NotADatabase) => StoreError::Foreign {
-            path: path.to_path_buf(),
+            path: PathBuf::new(),
             detail: error.to_string(),
         },
-        _ => StoreError::Engine(format!("{}: {error}", path.display())),
+        _ => StoreError::Engine(error.to_string()),
+    }
+}
+
+/// `error` naming the database file.
+fn with_path(error: StoreError, path: &Path) -> StoreError {
+    match error {
+        StoreError::Full { .. } => StoreError::Full {
+            path: path.to_path_buf(),
+        },
+        StoreError::Foreign { detail, .. } => StoreError::Foreign {
+            path: path.to_path_buf(),
+            detail,
+        },
+        StoreError::Engine(detail) => StoreError::Engine(format!("{}: {detail}", path.display())),
+        other => other,
     }
 }
 
@@ -218,8 +239,8 @@ trait Job: Send {
     /// Does the work inside the open transaction (in a savepoint of its own); its error, if
     /// it failed.
     fn run(&mut self, conn: &Connection) -> Option<StoreError>;
-    /// Answers once the transaction is committed (or failed to).
-    fn finish(self: Box<Self>, commit: Result<(), StoreError>);
+    /// Answers once the transaction is committed (or failed to); errors name `path`.
+    fn finish(self: Box<Self>, commit: Result<(), StoreError>, path: &Path);
 }
 
 type Work<T> = Box<dyn FnOnce(&Connection) -> Result<T, StoreError> + Send>;
@@ -238,22 +259,22 @@ impl<T: Send> Job for Task<T> {
                 Ok(value) => conn
                     .execute_batch("RELEASE job")
                     .map(|()| value)
-                    .map_err(|e| StoreError::Engine(e.to_string())),
+                    .map_err(engine),
                 Err(error) => {
                     let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
                     Err(error)
                 }
             },
-            Err(e) => Err(StoreError::Engine(e.to_string())),
+            Err(e) => Err(engine(e)),
         };
         let error = result.as_ref().err().cloned();
         self.result = Some(result);
         error
     }
 
-    fn finish(self: Box<Self>, commit: Result<(), StoreError>) {
+    fn finish(self: Box<Self>, commit: Result<(), StoreError>, path: &Path) {
         let result = match (commit, self.result) {
-            (Ok(()), Some(result)) => result,
+            (Ok(()), Some(result)) => result.map_err(|e| with_path(e, path)),
             (Err(error), _) => Err(error),
             (Ok(()), None) => Err(StoreError::Closed),
         };
@@ -305,28 +326,8 @@ fn write_loop(
         stats.commits.fetch_add(1, Ordering::Relaxed);
         stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
         for job in batch {
-            job.finish(commit.clone());
+            job.finish(commit.clone(), path);
         }
-    }
-}
-
-/// A SQLite error inside a job, classified as [`classify`] does; the writer names the file.
-fn engine(error: rusqlite::Error) -> StoreError {
-    classify(Path::new(""), error)
-}
-
-/// `error` naming the database file.
-fn with_path(error: StoreError, path: &Path) -> StoreError {
-    match error {
-        StoreError::Full { .. } => StoreError::Full {
-            path: path.to_path_buf(),
-        },
-        StoreError::Engine(detail) => StoreError::Engine(
-            detail
-                .strip_prefix(": ")
-                .map_or_else(|| detail.clone(), |d| format!("{}: {d}", path.display())),
-        ),
-        other => other,
     }
 }
 
