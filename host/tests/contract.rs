@@ -558,15 +558,24 @@ async fn call_state_lives_as_long_as_the_call() {
         "resourceData": {"@odata.type": "#microsoft.graph.call", "state": "established"}}]});
     let ended = json!({"@odata.type": "#microsoft.graph.commsNotifications", "value": [{"changeType": "deleted", "resourceUrl": url,
         "resourceData": {"@odata.type": "#microsoft.graph.call", "state": "terminated", "resultInfo": {"code": "200", "subCode": "4097"}}}]});
-    dispatcher.enqueue(notification(incoming), "t");
-    dispatcher.enqueue(notification(established), "t");
+    dispatcher
+        .accept(vec![notification(incoming)], "t")
+        .await
+        .unwrap();
+    dispatcher
+        .accept(vec![notification(established)], "t")
+        .await
+        .unwrap();
     assert!(dispatcher.drain(Duration::from_secs(10)).await);
     assert_eq!(
         call_state(&state, "events").as_array().unwrap().len(),
         2,
         "the second event saw the first one's state"
     );
-    dispatcher.enqueue(notification(ended), "t");
+    dispatcher
+        .accept(vec![notification(ended)], "t")
+        .await
+        .unwrap();
     assert!(dispatcher.drain(Duration::from_secs(10)).await);
     let call_scope = StateScope::Call {
         plugin: "recorder".into(),

@@ -10,6 +10,7 @@ mod callback_auth;
 mod check;
 mod containment;
 mod contract;
+mod durability;
 mod fidelity;
 mod graph_auth;
 mod hot_reload;

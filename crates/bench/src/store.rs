@@ -86,6 +86,7 @@ async fn run(
                     let entry = NewEntry {
                         call_id: format!("bench-call-{task}-{}", i / 50),
                         dedupe_key: Some(format!("tone:{i}")),
+                        tenant_id: "bench-tenant".into(),
                         received_at_ms: 0,
                         body: vec![b'x'; BODY_BYTES],
                     };

@@ -149,6 +149,16 @@ impl App {
             secret,
             call_control,
         } = builder;
+        // Before anything else: a second process on the same data directory, or a file that
+        // is not callhost's, stops the start here.
+        let data_dir = config.data_dir();
+        let store = config.storage.open(&data_dir).with_context(|| {
+            format!(
+                "opening the {:?} store (storage.data_dir {})",
+                config.storage.engine,
+                data_dir.display()
+            )
+        })?;
         let runtime = Runtime::new(RuntimeSettings {
             cache_dir: Some(config.cache_dir()),
             max_instances: config.runtime.max_instances,
@@ -229,6 +239,7 @@ impl App {
                 orphan_hold: Duration::from_secs_f64(config.calls.orphan_hold_s),
                 journal: journal.clone(),
                 limits: config.calls.limits(),
+                store,
                 ..DispatcherSettings::new(config.bot.app_id.clone())
             },
             runtime.clone(),
@@ -298,7 +309,14 @@ impl App {
             let loaded = async {
                 let source = config.plugin_source(id)?;
                 tracing::info!(plugin = %id, path = %source.path.display(), "loading plugin {} of {total}", n + 1);
-                let version = source.load(&self.runtime).await?;
+                let (bytes, _) = source.read().await?;
+                // Stored first: a call pinned to this version survives the file changing.
+                self.dispatcher
+                    .store()
+                    .put_component(bytes.clone())
+                    .await
+                    .with_context(|| format!("plugin {id}: storing its component"))?;
+                let version = source.compile(&self.runtime, bytes, started).await?.version;
                 anyhow::Ok((source, version))
             };
             let (source, version) = match loaded.await {
@@ -320,6 +338,28 @@ impl App {
             self.plugins.install(source, version, took);
             self.readiness.plugin_loaded();
         }
+        let restored = match self.dispatcher.restore().await {
+            Ok(restored) => restored,
+            Err(e) => {
+                self.readiness.plugin_failed("(restoring calls)");
+                return Err(anyhow::Error::new(e).context("restoring the calls in progress"));
+            }
+        };
+        if restored.calls + restored.unowned + restored.abandoned > 0 {
+            tracing::info!(
+                calls = restored.calls,
+                queued = restored.queued,
+                unowned = restored.unowned,
+                from_stored_components = restored.from_stored_components,
+                abandoned = restored.abandoned,
+                took_ms = restored.took_ms,
+                "calls in progress restored from the store"
+            );
+        }
+        tokio::spawn(prune_history(
+            self.dispatcher.store().clone(),
+            config.storage.keep_ended(),
+        ));
         start_reloader(
             config.clone(),
             self.runtime.clone(),
@@ -414,6 +454,22 @@ impl App {
             )));
         }
         servers
+    }
+}
+
+/// Forgets ended calls older than `keep` (`storage.keep_ended_hours`), every few minutes.
+async fn prune_history(store: Arc<dyn crate::storage::Store>, keep: Duration) {
+    const EVERY: Duration = Duration::from_secs(300);
+    loop {
+        let cut = crate::storage::now_ms() - i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
+        match store.prune(cut).await {
+            Ok(0) => {}
+            Ok(calls) => {
+                tracing::debug!(calls, "ended calls past storage.keep_ended_hours forgotten")
+            }
+            Err(e) => tracing::warn!(error = %e, "pruning the call history failed; retrying later"),
+        }
+        tokio::time::sleep(EVERY).await;
     }
 }
 

@@ -16,6 +16,7 @@ use crate::graph::token;
 use crate::journal::JournalConfig;
 use crate::policy::CapabilityPolicy;
 use crate::runtime::{AllocationStrategy, PluginSpec, RuntimeSettings};
+use crate::storage::StorageConfig;
 
 pub use crate::dispatch::{CallerKind, FallbackConfig, RouteConfig, RouteMatch};
 pub use crate::plugins::{OnReload, PluginConfig, PluginSource};
@@ -37,6 +38,9 @@ pub struct Config {
     /// What is kept of each call for the admin API's timelines; see [`JournalConfig`].
     #[serde(default)]
     pub journal: JournalConfig,
+    /// Where calls are kept so that they survive a restart; see [`StorageConfig`].
+    #[serde(default)]
+    pub storage: StorageConfig,
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
     #[serde(default)]
@@ -341,6 +345,7 @@ impl Config {
         app_id: impl Into<String>,
     ) -> Self {
         Self {
+            storage: StorageConfig::in_memory(),
             server: ServerConfig {
                 listen,
                 public_url: public_url.into(),
@@ -441,6 +446,7 @@ impl Config {
             problems.push("runtime.max_instances must be at least 1".into());
         }
         problems.extend(self.calls.limits().problems());
+        problems.extend(self.storage.problems());
         for (key, value) in [
             (
                 "server.body_limit_bytes",
@@ -516,6 +522,16 @@ impl Config {
             .as_ref()
             .map(|dir| self.resolve(dir))
             .unwrap_or_else(|| self.base_dir.join(".callhost/cache"))
+    }
+
+    /// Where the SQLite store keeps its file: `storage.data_dir`, resolved against this
+    /// file's directory, by default `.callhost/data` beside it.
+    pub fn data_dir(&self) -> PathBuf {
+        self.storage
+            .data_dir
+            .as_ref()
+            .map(|dir| self.resolve(dir))
+            .unwrap_or_else(|| self.base_dir.join(".callhost/data"))
     }
 
     /// The plugin `id` of a validated configuration, its path resolved against this file.

@@ -8,11 +8,13 @@ mod control;
 mod decision;
 mod drops;
 mod fallback;
+mod intent;
 mod keepalive;
 mod limits;
 mod metrics;
 mod orphans;
 mod recent;
+mod recovery;
 mod route_config;
 mod router;
 pub(crate) mod tracker;
@@ -31,6 +33,7 @@ pub use drops::DropReason;
 pub use fallback::Fallback;
 pub use limits::{CallLimits, DECISION_WINDOW};
 pub use metrics::MetricsSnapshot;
+pub use recovery::Restored;
 pub use route_config::{CallerKind, FallbackConfig, RouteConfig, RouteMatch, validate_routes};
 pub use router::{CallMatch, Route};
 pub use tracker::CallTracker;
@@ -41,6 +44,7 @@ use crate::graph::notification::{CommsNotification, ResourceData};
 use crate::journal::{CallJournal, JournalConfig, MemoryJournal};
 use crate::plugins::PluginRegistry;
 use crate::runtime::{Runtime, StateStore};
+use crate::storage::{DurableState, Journaled, Store};
 use calls::{CallRegistry, NewCall, Work};
 use metrics::Metrics;
 
@@ -62,6 +66,8 @@ pub struct DispatcherSettings {
     pub journal: Arc<dyn CallJournal>,
     /// What one call may cost.
     pub limits: CallLimits,
+    /// Where accepted notifications, calls, state and intents are kept.
+    pub store: Arc<dyn Store>,
 }
 
 impl DispatcherSettings {
@@ -72,6 +78,7 @@ impl DispatcherSettings {
             orphan_hold: ORPHAN_TTL,
             journal: Arc::new(MemoryJournal::new(JournalConfig::default())),
             limits: CallLimits::default(),
+            store: crate::storage::memory_store(),
         }
     }
 }
@@ -90,9 +97,28 @@ pub(crate) struct Shared {
     pub(crate) routes: ArcSwap<Vec<Arc<Route>>>,
     pub(crate) calls: CallRegistry,
     pub(crate) state: Arc<dyn StateStore>,
+    /// `state`, with each call's writes kept for its next handled marker.
+    pub(crate) durable: Arc<DurableState>,
     /// Carries out actions without ownership or policy checks (the Graph client).
     pub(crate) graph: Arc<dyn CallControl>,
     pub(crate) metrics: Metrics,
+}
+
+impl Shared {
+    /// Marks journal entry `seq` of the call keyed `call_key` handled with nothing to apply:
+    /// the dispatcher dropped it (with a warning), and a restart must not take it up again.
+    pub(crate) fn settle(&self, call_key: &str, seq: Option<u64>) {
+        let Some(seq) = seq else {
+            return;
+        };
+        let store = self.settings.store.clone();
+        let call_key = call_key.to_owned();
+        tokio::spawn(async move {
+            if let Err(e) = store.handled(call_key.clone(), seq, Vec::new()).await {
+                tracing::warn!(call_key, seq, error = %e, "a dropped notification could not be marked handled; a restart within a minute may look at it again");
+            }
+        });
+    }
 }
 
 impl Dispatcher {
@@ -111,6 +137,7 @@ impl Dispatcher {
                 plugins,
                 routes: ArcSwap::from_pointee(routes.into_iter().map(Arc::new).collect()),
                 calls: CallRegistry::default(),
+                durable: Arc::new(DurableState::new(state.clone())),
                 state,
                 graph,
                 metrics: Metrics::default(),
@@ -125,9 +152,48 @@ impl Dispatcher {
         admit::admit(&self.shared, notifications, tenant)
     }
 
-    /// Queues one notification, from a callback whose token is for `tenant`, for its call.
-    /// Never blocks on plugin work. Call [`Self::admit`] for the callback first.
-    pub fn enqueue(&self, notification: CommsNotification, tenant: &str) {
+    /// Takes the notifications of one callback whose token is for `tenant`: admits them
+    /// ([`Self::admit`]), appends them to their calls' journals in one commit, and queues
+    /// those not seen before. Returns how many were repeats (acknowledged, not handled
+    /// again). Nothing is queued when it fails: the callback must not be acknowledged.
+    pub async fn accept(
+        &self,
+        notifications: Vec<CommsNotification>,
+        tenant: &str,
+    ) -> Result<usize, Refusal> {
+        self.admit(&notifications, tenant)?;
+        let store = self.shared.settings.store.as_ref();
+        let journaled = crate::storage::journal(store, &notifications, tenant)
+            .await
+            .map_err(|e| Refusal::NotStored {
+                error: e.to_string(),
+            })?;
+        let mut repeats = 0;
+        for (notification, journaled) in notifications.into_iter().zip(journaled) {
+            match journaled {
+                Journaled::Stored(seq) => self.enqueue(notification, tenant, Some(seq)),
+                Journaled::NoCall => self.enqueue(notification, tenant, None),
+                Journaled::Duplicate(seq) => {
+                    repeats += 1;
+                    self.shared.metrics.notification();
+                    let call_id = notification.call_id().unwrap_or_default();
+                    let detail =
+                        format!("entry {seq} of the call's journal is the same notification");
+                    let resource = &notification.resource_url;
+                    let reason = DropReason::DuplicateDelivery;
+                    self.shared
+                        .metrics
+                        .dropped(call_id, resource, reason, &detail);
+                }
+            }
+        }
+        Ok(repeats)
+    }
+
+    /// Queues one notification, from a callback whose token is for `tenant`, for its call;
+    /// `seq` is its entry in the call's stored journal. Never blocks on plugin work. Call
+    /// [`Self::admit`] for the callback first, and journal it ([`Self::accept`] does both).
+    pub fn enqueue(&self, notification: CommsNotification, tenant: &str, seq: Option<u64>) {
         let shared = &self.shared;
         shared.metrics.notification();
         let Some(call_id) = notification.call_id().map(str::to_string) else {
@@ -141,11 +207,12 @@ impl Dispatcher {
         if let Some(entry) = shared.calls.get(&call_id) {
             // One journal per call, under the id in the form the call was registered with.
             calls::journal_notification(shared, &entry.call_id, &notification);
-            if !entry.send(Work::Notification(notification)) {
+            if !entry.send(Work::Notification(notification, seq)) {
                 let detail = "the call ended while the notification was queued";
                 shared
                     .metrics
                     .dropped(&call_id, "", DropReason::CallEnded, detail);
+                shared.settle(&entry.key, seq);
             }
             return;
         }
@@ -160,10 +227,11 @@ impl Dispatcher {
             };
             let resource = &notification.resource_url;
             shared.metrics.dropped(&call_id, resource, reason, detail);
+            shared.settle(&crate::graph::id::id_key(&call_id), seq);
             return;
         }
         if notification.is_incoming_call() {
-            self.start_incoming(call_id, notification, tenant);
+            self.start_incoming(call_id, notification, tenant, seq);
             return;
         }
         if notification.change_type == crate::call::ChangeType::Deleted {
@@ -171,21 +239,31 @@ impl Dispatcher {
             let resource = &notification.resource_url;
             let reason = DropReason::UntrackedCall;
             shared.metrics.dropped(&call_id, resource, reason, detail);
+            shared.settle(&crate::graph::id::id_key(&call_id), seq);
             return;
         }
         tracing::debug!(
             call_id,
             "notification for a call not registered yet; holding it"
         );
-        shared
-            .calls
-            .hold_orphan(shared, &call_id, tenant, Work::Notification(notification));
+        shared.calls.hold_orphan(
+            shared,
+            &call_id,
+            tenant,
+            Work::Notification(notification, seq),
+        );
     }
 
     /// Routes a new incoming call to its plugin. A call that no route or no loaded plugin can
     /// take still gets a decision: the route's fallback, or a busy reject without a route.
     /// The call's tenant is the token's: [`Self::admit`] refused a body that says otherwise.
-    fn start_incoming(&self, call_id: String, notification: CommsNotification, tenant: &str) {
+    fn start_incoming(
+        &self,
+        call_id: String,
+        notification: CommsNotification,
+        tenant: &str,
+        seq: Option<u64>,
+    ) {
         let shared = &self.shared;
         let unknown = crate::graph::model::Call::default();
         let call = match &notification.data {
@@ -201,21 +279,33 @@ impl Dispatcher {
                 max_calls = shared.settings.limits.max_calls,
                 "too many calls in progress (calls.max_calls); rejecting the incoming call as busy"
             );
-            self.decide_without_plugin(call_id, call_tenant, Fallback::default(), &notification);
+            self.decide_without_plugin(
+                call_id,
+                call_tenant,
+                Fallback::default(),
+                &notification,
+                seq,
+            );
             return;
         }
         let routes = shared.routes.load();
         let Some(route) = router::select(&routes, &incoming, call_tenant.as_deref()) else {
             tracing::warn!(call_id, caller = %incoming.caller.id, "no route matches this incoming call and there is no default route; rejecting it as busy");
             shared.metrics.unrouted();
-            self.decide_without_plugin(call_id, call_tenant, Fallback::default(), &notification);
+            self.decide_without_plugin(
+                call_id,
+                call_tenant,
+                Fallback::default(),
+                &notification,
+                seq,
+            );
             return;
         };
         let Some(version) = shared.plugins.current(&route.plugin) else {
             tracing::error!(call_id, plugin = %route.plugin, fallback = route.fallback.name(), "the route names a plugin that is not loaded; applying the route's fallback");
             shared.metrics.fallback();
             let fallback = route.fallback.clone();
-            self.decide_without_plugin(call_id, call_tenant, fallback, &notification);
+            self.decide_without_plugin(call_id, call_tenant, fallback, &notification, seq);
             return;
         };
         shared.calls.register(
@@ -228,7 +318,7 @@ impl Dispatcher {
                 tenant_id: call_tenant,
                 created_by_plugin: false,
             },
-            Some(Work::Notification(notification)),
+            Some(Work::Notification(notification, seq)),
         );
     }
 
@@ -240,6 +330,7 @@ impl Dispatcher {
         tenant: Option<String>,
         fallback: Fallback,
         notification: &CommsNotification,
+        seq: Option<u64>,
     ) {
         let fallback = match fallback {
             Fallback::Announce(_) => Fallback::default(),
@@ -247,11 +338,42 @@ impl Dispatcher {
         };
         calls::journal_notification(&self.shared, &call_id, notification);
         // Decided once: the same call notified again is not a new call.
-        self.shared
-            .calls
-            .remember_ended(crate::graph::id::id_key(&call_id).as_ref());
+        let key = crate::graph::id::id_key(&call_id).into_owned();
+        self.shared.calls.remember_ended(&key);
         let graph = self.shared.graph.clone();
+        let shared = self.shared.clone();
+        let record = crate::storage::CallRecord {
+            call_id: key,
+            graph_id: call_id.clone(),
+            tenant_id: tenant.clone().unwrap_or_default(),
+            direction: "incoming".into(),
+            route: None,
+            plugin: HOST_ORIGIN.into(),
+            plugin_version: String::new(),
+            state: "incoming".into(),
+            my_participant_id: None,
+            callback_uri: None,
+            created_by_plugin: false,
+            created_at_ms: crate::storage::now_ms(),
+            last_keepalive_ms: None,
+            ended_at_ms: Some(crate::storage::now_ms()),
+            end_reason: Some(format!("decided without a plugin: {}", fallback.name())),
+        };
         tokio::spawn(async move {
+            // Stored as decided before the decision is sent: a restart does not decide again.
+            let store = &shared.settings.store;
+            let stored = async {
+                store.save_call(record.clone()).await?;
+                if let Some(seq) = seq {
+                    store
+                        .handled(record.call_id.clone(), seq, Vec::new())
+                        .await?;
+                }
+                Ok::<_, crate::storage::StoreError>(())
+            };
+            if let Err(e) = stored.await {
+                tracing::warn!(call_id, error = %e, "the decision on the incoming call could not be stored; it is sent all the same");
+            }
             let origin = ActionOrigin {
                 plugin_id: HOST_ORIGIN.into(),
                 call_id: call_id.clone(),
@@ -336,6 +458,17 @@ impl Dispatcher {
 
     pub fn metrics(&self) -> MetricsSnapshot {
         self.shared.metrics.snapshot()
+    }
+
+    /// Tracks again the calls the store holds that had not ended, before the service
+    /// turns ready; see `recovery`. Plugins must be loaded first.
+    pub async fn restore(&self) -> Result<Restored, crate::storage::StoreError> {
+        recovery::restore(self).await
+    }
+
+    /// The store behind the dispatcher.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.shared.settings.store
     }
 
     /// Waits until every accepted notification has been handled, or `timeout` passed.

@@ -12,6 +12,7 @@ pub mod journal;
 pub mod plugins;
 pub mod reload;
 pub mod server;
+pub mod storage;
 
 pub use callhost_call as call;
 pub use callhost_call::policy;

@@ -48,6 +48,9 @@ pub struct SimulatorSettings {
     /// only answers requests and delivers what [`Simulator::send_raw`] is given: the quiet
     /// Graph of a replay.
     pub emit_notifications: bool,
+    /// How long a notification that got no 2xx (refused, or the bot not listening) is posted
+    /// again, as a webhook sender does; zero posts each once.
+    pub redeliver_for: Duration,
 }
 
 impl Default for SimulatorSettings {
@@ -60,6 +63,7 @@ impl Default for SimulatorSettings {
             keepalive_timeout: Duration::from_secs(45 * 60),
             transfers_succeed: true,
             emit_notifications: true,
+            redeliver_for: Duration::ZERO,
         }
     }
 }
@@ -285,6 +289,11 @@ impl Simulator {
     /// not begin with an incoming call.
     pub fn plan_ids(&self, documents: &[Value]) {
         replay::plan_ids(&self.shared, documents)
+    }
+
+    /// Time since the simulator started, as [`RecordedRequest::at`] counts it.
+    pub fn elapsed(&self) -> Duration {
+        self.shared.elapsed()
     }
 
     /// The state of a simulated call (`None` once gone).

@@ -91,27 +91,37 @@ pub(crate) async fn deliver(shared: Arc<SimShared>, mut rx: mpsc::UnboundedRecei
             1
         };
         for _ in 0..copies {
-            let status = match http
-                .post(&url)
-                .bearer_auth(&bearer)
-                .header("User-Agent", "Microsoft-Skype/3.0,(Calling/1.0)")
-                .header("Scenario-ID", uuid::Uuid::new_v4().to_string())
-                .json(&outgoing.body)
-                .send()
-                .await
-            {
-                Ok(response) => response.status().as_u16(),
-                Err(e) => {
-                    tracing::warn!(error = %e, %url, "simulator: notification not delivered");
-                    0
+            let give_up = tokio::time::Instant::now() + shared.settings.redeliver_for;
+            let mut wait = Duration::from_millis(50);
+            loop {
+                let status = match http
+                    .post(&url)
+                    .bearer_auth(&bearer)
+                    .header("User-Agent", "Microsoft-Skype/3.0,(Calling/1.0)")
+                    .header("Scenario-ID", uuid::Uuid::new_v4().to_string())
+                    .json(&outgoing.body)
+                    .send()
+                    .await
+                {
+                    Ok(response) => response.status().as_u16(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, %url, "simulator: notification not delivered");
+                        0
+                    }
+                };
+                shared.record(SimRecord::Notification {
+                    at_ms: shared.elapsed().as_millis(),
+                    call_id: outgoing.call_id.clone(),
+                    body: outgoing.body.clone(),
+                    status,
+                });
+                let delivered = (200..300).contains(&status);
+                if delivered || tokio::time::Instant::now() + wait > give_up {
+                    break;
                 }
-            };
-            shared.record(SimRecord::Notification {
-                at_ms: shared.elapsed().as_millis(),
-                call_id: outgoing.call_id.clone(),
-                body: outgoing.body.clone(),
-                status,
-            });
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(1));
+            }
         }
     }
 }

@@ -1,9 +1,13 @@
--- Schema 1: calls, their journals and handled markers, call- and plugin-scoped state, and the
--- component bytes of pinned plugin versions. Written in the SQL both engines speak (SQLite and
--- PostgreSQL): no engine-specific types, integers as BIGINT, bytes as BLOB / BYTEA by engine.
+-- Schema 1: calls, their journals and handled markers, the intents of their Graph requests,
+-- call- and plugin-scoped state, and the component bytes of pinned plugin versions. Written in
+-- the SQL both engines speak (SQLite and PostgreSQL): no engine-specific types, integers as
+-- BIGINT, bytes as BLOB / BYTEA by engine.
 
 CREATE TABLE calls (
+    -- The call's key: one spelling of its id whatever form Graph writes it in.
     call_id TEXT PRIMARY KEY,
+    -- The id as Graph and the workflow name the call.
+    graph_id TEXT NOT NULL,
     tenant_id TEXT NOT NULL,
     direction TEXT NOT NULL,
     route TEXT,
@@ -16,9 +20,7 @@ CREATE TABLE calls (
     created_at_ms BIGINT NOT NULL,
     last_keepalive_ms BIGINT,
     ended_at_ms BIGINT,
-    end_reason TEXT,
-    -- The highest journal sequence number the call's worker has handled.
-    handled_seq BIGINT NOT NULL DEFAULT 0
+    end_reason TEXT
 );
 
 CREATE INDEX calls_live ON calls (ended_at_ms);
@@ -28,8 +30,12 @@ CREATE TABLE journal (
     seq BIGINT NOT NULL,
     -- NULL when nothing recognises a repeat; a unique index lets NULLs repeat.
     dedupe_key TEXT,
+    -- The tenant of the callback's verified token.
+    tenant_id TEXT NOT NULL,
     received_at_ms BIGINT NOT NULL,
     body BLOB NOT NULL,
+    -- 1 once the call's worker handled the entry (in the transaction of its state writes).
+    handled BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (call_id, seq)
 );
 
@@ -41,6 +47,21 @@ CREATE TABLE state (
     value BLOB NOT NULL,
     PRIMARY KEY (scope, key)
 );
+
+-- Graph requests of a workflow that are not safe to repeat, one per (entry handled, request
+-- made while handling it): written before the request is sent, its result after. An intent
+-- with no result after a restart has an unknown outcome and is not sent again.
+CREATE TABLE intents (
+    call_id TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    idx BIGINT NOT NULL,
+    action TEXT NOT NULL,
+    started_at_ms BIGINT NOT NULL,
+    result TEXT,
+    PRIMARY KEY (call_id, seq, idx)
+);
+
+CREATE INDEX journal_received ON journal (received_at_ms);
 
 CREATE TABLE components (
     hash TEXT PRIMARY KEY,

@@ -1,11 +1,15 @@
 //! The behaviour every engine must have: each engine's tests run [`suite`] against it.
 
-use crate::{Appended, CallRecord, NewEntry, StateWrite, Store, StoreError, component_hash};
+use crate::{
+    Appended, CallRecord, Intent, NewEntry, StateWrite, Store, StoreError, call_scope,
+    component_hash, plugin_scope,
+};
 
 fn entry(call: &str, key: &str) -> NewEntry {
     NewEntry {
         call_id: call.into(),
         dedupe_key: Some(key.into()),
+        tenant_id: "tenant-1".into(),
         received_at_ms: 1_700_000_000_000,
         body: format!("{{\"key\": \"{key}\"}}").into_bytes(),
     }
@@ -14,6 +18,7 @@ fn entry(call: &str, key: &str) -> NewEntry {
 pub(crate) fn call(id: &str, created_at_ms: i64) -> CallRecord {
     CallRecord {
         call_id: id.into(),
+        graph_id: id.to_uppercase(),
         tenant_id: "tenant-1".into(),
         direction: "incoming".into(),
         route: Some("default".into()),
@@ -27,7 +32,6 @@ pub(crate) fn call(id: &str, created_at_ms: i64) -> CallRecord {
         last_keepalive_ms: None,
         ended_at_ms: None,
         end_reason: None,
-        handled_seq: 0,
     }
 }
 
@@ -38,6 +42,134 @@ pub(crate) async fn suite(store: &dyn Store) {
     calls_are_saved_listed_and_ended(store).await;
     handled_markers_and_state_writes_commit_together_once(store).await;
     components_are_content_addressed(store).await;
+    intents_are_written_once_and_finished(store).await;
+    history_unowned_entries_and_pruning(store).await;
+}
+
+async fn intents_are_written_once_and_finished(store: &dyn Store) {
+    let intent = |idx| Intent {
+        call_id: "i-1".into(),
+        seq: 4,
+        idx,
+        action: "answer".into(),
+        started_at_ms: 10,
+    };
+    assert_eq!(store.begin_intent(intent(0)).await.unwrap(), None);
+    assert_eq!(store.begin_intent(intent(1)).await.unwrap(), None);
+    // Made again (a replay after a restart): the first one, outcome unknown.
+    let again = store.begin_intent(intent(0)).await.unwrap().unwrap();
+    assert_eq!((again.seq, again.idx, again.result), (4, 0, None));
+    store
+        .finish_intent("i-1".into(), 4, 0, "done".into())
+        .await
+        .unwrap();
+    let again = store.begin_intent(intent(0)).await.unwrap().unwrap();
+    assert_eq!(again.result.as_deref(), Some("done"));
+    let all = store.intents("i-1".into()).await.unwrap();
+    let keys: Vec<(u64, u32, Option<&str>)> = all
+        .iter()
+        .map(|i| (i.seq, i.idx, i.result.as_deref()))
+        .collect();
+    assert_eq!(keys, [(4, 0, Some("done")), (4, 1, None)]);
+    assert!(store.intents("other".into()).await.unwrap().is_empty());
+}
+
+async fn history_unowned_entries_and_pruning(store: &dyn Store) {
+    // After everything the earlier checks stored.
+    const T: i64 = 1_800_000_000_000;
+    let at = |call: &str, key: &str, ms| NewEntry {
+        received_at_ms: T + ms,
+        ..entry(call, key)
+    };
+    store.save_call(call("h-old", 1)).await.unwrap();
+    store.save_call(call("h-new", 2)).await.unwrap();
+    store.save_call(call("h-live", 3)).await.unwrap();
+    store
+        .append(vec![
+            at("h-old", "1", 100),
+            at("h-new", "1", 100),
+            at("h-live", "1", 100),
+            at("h-orphan-old", "1", 100),
+            at("h-orphan", "1", 5_000),
+        ])
+        .await
+        .unwrap();
+    store.keepalive("h-live".into(), T + 4_000).await.unwrap();
+    let live = store.call("h-live".into()).await.unwrap().unwrap();
+    assert_eq!(live.last_keepalive_ms, Some(T + 4_000));
+    for (call, scope) in [("h-old", "p"), ("h-live", "p")] {
+        let write = StateWrite {
+            scope: call_scope(call, scope),
+            key: "k".into(),
+            value: Some(vec![1]),
+        };
+        store.handled(call.into(), 1, vec![write]).await.unwrap();
+    }
+    let shared = StateWrite {
+        scope: plugin_scope("p"),
+        key: "b".into(),
+        value: Some(vec![2]),
+    };
+    let shared_a = StateWrite {
+        key: "a".into(),
+        ..shared.clone()
+    };
+    store
+        .handled("h-new".into(), 1, vec![shared, shared_a])
+        .await
+        .unwrap();
+    let values = store.state_scope(plugin_scope("p")).await.unwrap();
+    assert_eq!(values, [("a".into(), vec![2]), ("b".into(), vec![2])]);
+    let removal = StateWrite {
+        scope: plugin_scope("p"),
+        key: "a".into(),
+        value: None,
+    };
+    store.write_state(vec![removal]).await.unwrap();
+    let values = store.state_scope(plugin_scope("p")).await.unwrap();
+    assert_eq!(values, [("b".into(), vec![2])]);
+
+    store
+        .end_call("h-old".into(), T + 1_000, "hung up".into())
+        .await
+        .unwrap();
+    store
+        .end_call("h-new".into(), T + 9_000, "hung up".into())
+        .await
+        .unwrap();
+    // Over once ended: what was left, and what comes after.
+    let late = store.append(vec![at("h-old", "2", 2_000)]).await.unwrap();
+    assert_eq!(late, [Appended::Stored { seq: 2 }]);
+    let journal = store.entries("h-old".into(), 0).await.unwrap();
+    assert!(journal.iter().all(|e| e.handled), "{journal:?}");
+    let ended = store.ended_calls(10).await.unwrap();
+    let ids: Vec<&str> = ended.iter().map(|c| c.call_id.as_str()).collect();
+    assert_eq!(ids, ["h-new", "h-old", "call-1"]);
+    assert_eq!(store.ended_calls(1).await.unwrap().len(), 1);
+
+    let unowned = store.unowned_entries(T + 1_000).await.unwrap();
+    let ids: Vec<&str> = unowned.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(ids, ["h-orphan"]);
+    let unowned = store.unowned_entries(T).await.unwrap();
+    let ids: Vec<&str> = unowned.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(ids, ["h-orphan-old", "h-orphan"]);
+
+    // Pruned: the calls that ended before the cut (`h-old`, and `call-1` of an earlier
+    // check), with their journals and call state, and unowned entries received before it;
+    // nothing else.
+    let pruned = store.prune(T + 5_000).await.unwrap();
+    assert_eq!(pruned, 2);
+    assert!(store.call("h-old".into()).await.unwrap().is_none());
+    assert!(store.entries("h-old".into(), 0).await.unwrap().is_empty());
+    let old_state = store.state(call_scope("h-old", "p"), "k".into()).await;
+    assert_eq!(old_state.unwrap(), None);
+    let live_state = store.state(call_scope("h-live", "p"), "k".into()).await;
+    assert_eq!(live_state.unwrap(), Some(vec![1]));
+    assert_eq!(store.entries("h-live".into(), 0).await.unwrap().len(), 1);
+    assert!(store.call("h-new".into()).await.unwrap().is_some());
+    let unowned = store.unowned_entries(0).await.unwrap();
+    let ids: Vec<&str> = unowned.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(ids, ["h-orphan"]);
 }
 
 async fn journals_number_each_call_on_its_own(store: &dyn Store) {
@@ -143,11 +275,19 @@ async fn handled_markers_and_state_writes_commit_together_once(store: &dyn Store
         key: key.into(),
         value: value.map(|v| v.as_bytes().to_vec()),
     };
-    assert_eq!(
-        store.handled("h-1".into(), 1, vec![]).await,
-        Err(StoreError::UnknownCall("h-1".into()))
-    );
-    store.save_call(call("h-1", 30)).await.unwrap();
+    let unknown = Err(StoreError::UnknownEntry {
+        call_id: "h-1".into(),
+        seq: 1,
+    });
+    assert_eq!(store.handled("h-1".into(), 1, vec![]).await, unknown);
+    store
+        .append(vec![
+            entry("h-1", "1"),
+            entry("h-1", "2"),
+            entry("h-1", "3"),
+        ])
+        .await
+        .unwrap();
     let first = store
         .handled(
             "h-1".into(),
@@ -176,16 +316,15 @@ async fn handled_markers_and_state_writes_commit_together_once(store: &dyn Store
     assert!(next);
     assert_eq!(value("menu").await.unwrap(), None);
     assert_eq!(value("tries").await.unwrap().as_deref(), Some(&b"2"[..]));
-    assert_eq!(
-        store.call("h-1".into()).await.unwrap().unwrap().handled_seq,
-        2
-    );
-    // Saving the call again does not move its marker.
-    store.save_call(call("h-1", 30)).await.unwrap();
-    assert_eq!(
-        store.call("h-1".into()).await.unwrap().unwrap().handled_seq,
-        2
-    );
+    // Each entry has its own marker: a later one handled first leaves the earlier ones to do.
+    let handled: Vec<(u64, bool)> = store
+        .entries("h-1".into(), 0)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| (e.seq, e.handled))
+        .collect();
+    assert_eq!(handled, [(1, true), (2, true), (3, false)]);
 }
 
 async fn components_are_content_addressed(store: &dyn Store) {

@@ -28,8 +28,8 @@ pub enum StoreError {
     Full { path: PathBuf },
     #[error("storage failed: {0}")]
     Engine(String),
-    #[error("call {0} is not stored; save the call before marking its entries handled")]
-    UnknownCall(String),
+    #[error("call {call_id} has no journal entry {seq}")]
+    UnknownEntry { call_id: String, seq: u64 },
     #[error("the store is closed")]
     Closed,
 }

@@ -21,11 +21,16 @@ use futures::future::BoxFuture;
 
 pub use error::StoreError;
 pub use memory::MemoryStore;
-pub use record::{Appended, CallRecord, Entry, NewEntry, StateWrite, component_hash};
+pub use record::{
+    Appended, CallRecord, Entry, Intent, IntentRecord, NewEntry, StateWrite, component_hash,
+};
 pub use sqlite::{SqliteStore, StoreStats};
 
+/// The keys and values of one state scope.
+pub type StateValues = Vec<(String, Vec<u8>)>;
+
 /// What callhost stores, whatever the engine.
-pub trait Store: Send + Sync + 'static {
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Appends `entries` to their calls' journals, in order, in one commit: each gets the next
     /// sequence number of its call, unless its call already has an entry with its dedupe key
     /// (then it is [`Appended::Duplicate`] and nothing is written). Resolves once the commit
@@ -36,8 +41,7 @@ pub trait Store: Send + Sync + 'static {
     fn entries(&self, call_id: String, after: u64)
     -> BoxFuture<'_, Result<Vec<Entry>, StoreError>>;
 
-    /// Creates or replaces a call's record (all but its handled marker, which only
-    /// [`Store::handled`] moves).
+    /// Creates or replaces a call's record.
     fn save_call(&self, call: CallRecord) -> BoxFuture<'_, Result<(), StoreError>>;
 
     fn call(&self, call_id: String) -> BoxFuture<'_, Result<Option<CallRecord>, StoreError>>;
@@ -46,8 +50,8 @@ pub trait Store: Send + Sync + 'static {
     fn live_calls(&self) -> BoxFuture<'_, Result<Vec<CallRecord>, StoreError>>;
 
     /// Marks entry `seq` of `call_id` handled and applies `writes`, in one transaction.
-    /// `false` (and nothing written) when `seq` was handled before: a worker that replays an
-    /// entry after a restart cannot apply its effects twice.
+    /// `false` (and nothing written) when the entry was handled before: a worker that replays
+    /// an entry after a restart cannot apply its effects twice.
     fn handled(
         &self,
         call_id: String,
@@ -55,7 +59,11 @@ pub trait Store: Send + Sync + 'static {
         writes: Vec<StateWrite>,
     ) -> BoxFuture<'_, Result<bool, StoreError>>;
 
-    /// Records that the call ended, at `at_ms` (Unix milliseconds), and why.
+    /// Applies state writes that belong to no journal entry (work the host made itself).
+    fn write_state(&self, writes: Vec<StateWrite>) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Records that the call ended, at `at_ms` (Unix milliseconds), and why. Its journal is
+    /// over: every entry counts as handled, and so does every entry appended after.
     fn end_call(
         &self,
         call_id: String,
@@ -74,4 +82,54 @@ pub trait Store: Send + Sync + 'static {
     fn put_component(&self, bytes: Vec<u8>) -> BoxFuture<'_, Result<String, StoreError>>;
 
     fn component(&self, hash: String) -> BoxFuture<'_, Result<Option<Vec<u8>>, StoreError>>;
+
+    /// Every key and value of a state scope, for loading it into memory.
+    fn state_scope(&self, scope: String) -> BoxFuture<'_, Result<StateValues, StoreError>>;
+
+    /// Records that a keepAlive for the call succeeded at `at_ms`.
+    fn keepalive(&self, call_id: String, at_ms: i64) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Writes the intent unless one with its call, `seq` and `idx` exists; the existing one
+    /// then (the request was made before a restart, and its result may be unknown).
+    fn begin_intent(
+        &self,
+        intent: Intent,
+    ) -> BoxFuture<'_, Result<Option<IntentRecord>, StoreError>>;
+
+    /// Records what the intent's request got.
+    fn finish_intent(
+        &self,
+        call_id: String,
+        seq: u64,
+        idx: u32,
+        result: String,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// The intents of a call, in order.
+    fn intents(&self, call_id: String) -> BoxFuture<'_, Result<Vec<IntentRecord>, StoreError>>;
+
+    /// Ended calls, the most recently ended first, at most `limit`.
+    fn ended_calls(&self, limit: usize) -> BoxFuture<'_, Result<Vec<CallRecord>, StoreError>>;
+
+    /// Unhandled journal entries received since `since_ms` for calls that have no record:
+    /// notifications accepted for a call that was not registered yet, in the order received.
+    fn unowned_entries(
+        &self,
+        since_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<(String, Entry)>, StoreError>>;
+
+    /// Forgets calls that ended before `ended_before_ms` (their journals, intents and call
+    /// state with them) and journal entries of calls without a record received before it.
+    /// Returns the number of calls forgotten.
+    fn prune(&self, ended_before_ms: i64) -> BoxFuture<'_, Result<u64, StoreError>>;
+}
+
+/// The scope of one call's state of one plugin.
+pub fn call_scope(call_id: &str, plugin: &str) -> String {
+    format!("call/{call_id}/{plugin}")
+}
+
+/// The scope of a plugin's state shared by its calls.
+pub fn plugin_scope(plugin: &str) -> String {
+    format!("plugin/{plugin}")
 }

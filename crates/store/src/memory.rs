@@ -6,7 +6,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures::future::BoxFuture;
 
-use crate::{Appended, CallRecord, Entry, NewEntry, StateWrite, Store, StoreError, component_hash};
+use crate::{
+    Appended, CallRecord, Entry, Intent, IntentRecord, NewEntry, StateWrite, Store, StoreError,
+    component_hash,
+};
 
 #[derive(Debug, Default, Clone)]
 pub struct MemoryStore {
@@ -16,9 +19,22 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct Inner {
     journals: HashMap<String, Vec<Entry>>,
+    intents: BTreeMap<(String, u64, u32), IntentRecord>,
     calls: BTreeMap<String, CallRecord>,
     state: HashMap<(String, String), Vec<u8>>,
     components: HashMap<String, Vec<u8>>,
+}
+
+impl Inner {
+    fn apply(&mut self, writes: Vec<StateWrite>) {
+        for write in writes {
+            let key = (write.scope, write.key);
+            match write.value {
+                Some(value) => self.state.insert(key, value),
+                None => self.state.remove(&key),
+            };
+        }
+    }
 }
 
 impl MemoryStore {
@@ -38,6 +54,10 @@ impl Store for MemoryStore {
         let appended = entries
             .into_iter()
             .map(|entry| {
+                let ended = inner
+                    .calls
+                    .get(&entry.call_id)
+                    .is_some_and(|c| c.ended_at_ms.is_some());
                 let journal = inner.journals.entry(entry.call_id).or_default();
                 let repeat = entry
                     .dedupe_key
@@ -49,6 +69,8 @@ impl Store for MemoryStore {
                 let seq = journal.last().map_or(0, |e| e.seq) + 1;
                 journal.push(Entry {
                     seq,
+                    handled: ended,
+                    tenant_id: entry.tenant_id,
                     dedupe_key: entry.dedupe_key,
                     received_at_ms: entry.received_at_ms,
                     body: entry.body,
@@ -74,11 +96,8 @@ impl Store for MemoryStore {
         ready(Ok(entries))
     }
 
-    fn save_call(&self, mut call: CallRecord) -> BoxFuture<'_, Result<(), StoreError>> {
-        let mut inner = self.lock();
-        call.handled_seq = inner.calls.get(&call.call_id).map_or(0, |c| c.handled_seq);
-        inner.calls.insert(call.call_id.clone(), call);
-        drop(inner);
+    fn save_call(&self, call: CallRecord) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.lock().calls.insert(call.call_id.clone(), call);
         ready(Ok(()))
     }
 
@@ -106,25 +125,26 @@ impl Store for MemoryStore {
         writes: Vec<StateWrite>,
     ) -> BoxFuture<'_, Result<bool, StoreError>> {
         let mut inner = self.lock();
-        let result = match inner.calls.get(&call_id).map(|c| c.handled_seq) {
-            None => Err(StoreError::UnknownCall(call_id)),
-            Some(handled) if handled >= seq => Ok(false),
-            Some(_) => {
-                for write in writes {
-                    let key = (write.scope, write.key);
-                    match write.value {
-                        Some(value) => inner.state.insert(key, value),
-                        None => inner.state.remove(&key),
-                    };
-                }
-                if let Some(call) = inner.calls.get_mut(&call_id) {
-                    call.handled_seq = seq;
-                }
+        let entry = inner
+            .journals
+            .get_mut(&call_id)
+            .and_then(|journal| journal.iter_mut().find(|e| e.seq == seq));
+        let result = match entry {
+            None => Err(StoreError::UnknownEntry { call_id, seq }),
+            Some(entry) if entry.handled => Ok(false),
+            Some(entry) => {
+                entry.handled = true;
+                inner.apply(writes);
                 Ok(true)
             }
         };
         drop(inner);
         ready(result)
+    }
+
+    fn write_state(&self, writes: Vec<StateWrite>) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.lock().apply(writes);
+        ready(Ok(()))
     }
 
     fn end_call(
@@ -133,11 +153,15 @@ impl Store for MemoryStore {
         at_ms: i64,
         reason: String,
     ) -> BoxFuture<'_, Result<(), StoreError>> {
-        if let Some(call) = self.lock().calls.get_mut(&call_id)
+        let mut inner = self.lock();
+        if let Some(call) = inner.calls.get_mut(&call_id)
             && call.ended_at_ms.is_none()
         {
             call.ended_at_ms = Some(at_ms);
             call.end_reason = Some(reason);
+        }
+        for entry in inner.journals.get_mut(&call_id).into_iter().flatten() {
+            entry.handled = true;
         }
         ready(Ok(()))
     }
@@ -160,5 +184,137 @@ impl Store for MemoryStore {
     fn component(&self, hash: String) -> BoxFuture<'_, Result<Option<Vec<u8>>, StoreError>> {
         let bytes = self.lock().components.get(&hash).cloned();
         ready(Ok(bytes))
+    }
+
+    fn state_scope(&self, scope: String) -> BoxFuture<'_, Result<crate::StateValues, StoreError>> {
+        let mut values: Vec<(String, Vec<u8>)> = self
+            .lock()
+            .state
+            .iter()
+            .filter(|((s, _), _)| *s == scope)
+            .map(|((_, k), v)| (k.clone(), v.clone()))
+            .collect();
+        values.sort();
+        ready(Ok(values))
+    }
+
+    fn keepalive(&self, call_id: String, at_ms: i64) -> BoxFuture<'_, Result<(), StoreError>> {
+        if let Some(call) = self.lock().calls.get_mut(&call_id) {
+            call.last_keepalive_ms = Some(at_ms);
+        }
+        ready(Ok(()))
+    }
+
+    fn begin_intent(
+        &self,
+        intent: Intent,
+    ) -> BoxFuture<'_, Result<Option<IntentRecord>, StoreError>> {
+        let mut inner = self.lock();
+        let key = (intent.call_id, intent.seq, intent.idx);
+        let existing = inner.intents.get(&key).cloned();
+        if existing.is_none() {
+            let record = IntentRecord {
+                seq: intent.seq,
+                idx: intent.idx,
+                action: intent.action,
+                result: None,
+            };
+            inner.intents.insert(key, record);
+        }
+        drop(inner);
+        ready(Ok(existing))
+    }
+
+    fn finish_intent(
+        &self,
+        call_id: String,
+        seq: u64,
+        idx: u32,
+        result: String,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        if let Some(intent) = self.lock().intents.get_mut(&(call_id, seq, idx)) {
+            intent.result = Some(result);
+        }
+        ready(Ok(()))
+    }
+
+    fn intents(&self, call_id: String) -> BoxFuture<'_, Result<Vec<IntentRecord>, StoreError>> {
+        let intents = self
+            .lock()
+            .intents
+            .iter()
+            .filter(|((c, _, _), _)| *c == call_id)
+            .map(|(_, i)| i.clone())
+            .collect();
+        ready(Ok(intents))
+    }
+
+    fn ended_calls(&self, limit: usize) -> BoxFuture<'_, Result<Vec<CallRecord>, StoreError>> {
+        let mut ended: Vec<CallRecord> = self
+            .lock()
+            .calls
+            .values()
+            .filter(|c| c.ended_at_ms.is_some())
+            .cloned()
+            .collect();
+        ended.sort_by(|a, b| {
+            (std::cmp::Reverse(a.ended_at_ms), &a.call_id)
+                .cmp(&(std::cmp::Reverse(b.ended_at_ms), &b.call_id))
+        });
+        ended.truncate(limit);
+        ready(Ok(ended))
+    }
+
+    fn unowned_entries(
+        &self,
+        since_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<(String, Entry)>, StoreError>> {
+        let inner = self.lock();
+        let mut entries: Vec<(String, Entry)> = inner
+            .journals
+            .iter()
+            .filter(|(call, _)| !inner.calls.contains_key(*call))
+            .flat_map(|(call, journal)| {
+                journal
+                    .iter()
+                    .filter(|e| e.received_at_ms >= since_ms && !e.handled)
+                    .map(|e| (call.clone(), e.clone()))
+            })
+            .collect();
+        drop(inner);
+        entries.sort_by(|(a, x), (b, y)| {
+            (x.received_at_ms, a, x.seq).cmp(&(y.received_at_ms, b, y.seq))
+        });
+        ready(Ok(entries))
+    }
+
+    fn prune(&self, ended_before_ms: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+        let mut inner = self.lock();
+        let gone: Vec<String> = inner
+            .calls
+            .values()
+            .filter(|c| c.ended_at_ms.is_some_and(|at| at < ended_before_ms))
+            .map(|c| c.call_id.clone())
+            .collect();
+        for call in &gone {
+            inner.calls.remove(call);
+            inner.journals.remove(call);
+            inner.intents.retain(|(c, _, _), _| c != call);
+            let prefix = format!("call/{call}/");
+            inner
+                .state
+                .retain(|(scope, _), _| !scope.starts_with(&prefix));
+        }
+        let Inner {
+            journals, calls, ..
+        } = &mut *inner;
+        journals.retain(|call, journal| {
+            calls.contains_key(call) || {
+                journal.retain(|e| e.received_at_ms >= ended_before_ms);
+                !journal.is_empty()
+            }
+        });
+        drop(inner);
+        ready(Ok(gone.len() as u64))
     }
 }

@@ -9,6 +9,8 @@ pub struct NewEntry {
     /// What makes a repeat recognisable (Graph's message id, a tone's sequence id, an
     /// operation and its status); `None` when nothing does, then every copy is stored.
     pub dedupe_key: Option<String>,
+    /// The tenant of the callback's verified token.
+    pub tenant_id: String,
     /// Unix milliseconds.
     pub received_at_ms: i64,
     /// The notification as a `commsNotifications` document of its own.
@@ -28,7 +30,10 @@ pub enum Appended {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub seq: u64,
+    /// Whether the call's worker handled it ([`crate::Store::handled`]).
+    pub handled: bool,
     pub dedupe_key: Option<String>,
+    pub tenant_id: String,
     pub received_at_ms: i64,
     pub body: Vec<u8>,
 }
@@ -36,7 +41,10 @@ pub struct Entry {
 /// A call as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallRecord {
+    /// The key the call is stored under (and its journal entries name).
     pub call_id: String,
+    /// The id as Graph and the workflow write it.
+    pub graph_id: String,
     pub tenant_id: String,
     /// `incoming` or `outgoing`.
     pub direction: String,
@@ -52,8 +60,6 @@ pub struct CallRecord {
     pub last_keepalive_ms: Option<i64>,
     pub ended_at_ms: Option<i64>,
     pub end_reason: Option<String>,
-    /// The highest journal entry handled; only [`crate::Store::handled`] moves it.
-    pub handled_seq: u64,
 }
 
 /// A state write committed with a handled marker: `None` deletes the key.
@@ -62,6 +68,27 @@ pub struct StateWrite {
     pub scope: String,
     pub key: String,
     pub value: Option<Vec<u8>>,
+}
+
+/// A Graph request about to be sent: request `idx` made while handling entry `seq`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Intent {
+    pub call_id: String,
+    pub seq: u64,
+    pub idx: u32,
+    /// The request's name (`answer`, `playPrompt`, …).
+    pub action: String,
+    pub started_at_ms: i64,
+}
+
+/// An intent as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntentRecord {
+    pub seq: u64,
+    pub idx: u32,
+    pub action: String,
+    /// What Graph answered, as the service wrote it; `None` while unknown.
+    pub result: Option<String>,
 }
 
 /// The content address of a component: SHA-256 of its bytes, in hex.

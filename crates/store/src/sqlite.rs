@@ -12,7 +12,10 @@ use futures::future::BoxFuture;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use tokio::sync::oneshot;
 
-use crate::{Appended, CallRecord, Entry, NewEntry, StateWrite, Store, StoreError, component_hash};
+use crate::{
+    Appended, CallRecord, Entry, Intent, IntentRecord, NewEntry, StateWrite, Store, StoreError,
+    component_hash,
+};
 
 /// `PRAGMA application_id` of a callhost database ("CALH").
 const APPLICATION_ID: i64 = 0x4341_4c48;
@@ -341,7 +344,7 @@ fn to_i64(value: u64) -> i64 {
 
 const CALL_COLUMNS: &str = "call_id, tenant_id, direction, route, plugin, plugin_version, state, \
     my_participant_id, callback_uri, created_by_plugin, created_at_ms, last_keepalive_ms, \
-    ended_at_ms, end_reason, handled_seq";
+    ended_at_ms, end_reason, graph_id";
 
 fn call_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CallRecord> {
     Ok(CallRecord {
@@ -359,7 +362,7 @@ fn call_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CallRecord> {
         last_keepalive_ms: row.get(11)?,
         ended_at_ms: row.get(12)?,
         end_reason: row.get(13)?,
-        handled_seq: to_u64(row.get(14)?),
+        graph_id: row.get(14)?,
     })
 }
 
@@ -380,20 +383,30 @@ impl Store for SqliteStore {
                     appended.push(Appended::Duplicate { seq: to_u64(seq) });
                     continue;
                 }
+                // An entry for a call that ended is over as it arrives: nothing handles it.
+                let ended: bool = conn
+                    .prepare_cached(
+                        "SELECT COUNT(*) FROM calls WHERE call_id = ?1 AND ended_at_ms IS NOT NULL",
+                    )
+                    .and_then(|mut q| q.query_row(params![entry.call_id], |r| r.get::<_, i64>(0)))
+                    .map_err(engine)?
+                    > 0;
                 let last: i64 = conn
                     .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM journal WHERE call_id = ?1")
                     .and_then(|mut q| q.query_row(params![entry.call_id], |r| r.get(0)))
                     .map_err(engine)?;
                 conn.prepare_cached(
-                    "INSERT INTO journal (call_id, seq, dedupe_key, received_at_ms, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO journal (call_id, seq, dedupe_key, tenant_id, received_at_ms, body, handled) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )
                 .and_then(|mut q| {
                     q.execute(params![
                         entry.call_id,
                         last + 1,
                         entry.dedupe_key,
+                        entry.tenant_id,
                         entry.received_at_ms,
-                        entry.body
+                        entry.body,
+                        i64::from(ended)
                     ])
                 })
                 .map_err(engine)?;
@@ -413,7 +426,7 @@ impl Store for SqliteStore {
         self.submit(move |conn| {
             let mut query = conn
                 .prepare_cached(
-                    "SELECT seq, dedupe_key, received_at_ms, body FROM journal WHERE call_id = ?1 AND seq > ?2 ORDER BY seq",
+                    "SELECT seq, dedupe_key, received_at_ms, body, handled, tenant_id FROM journal WHERE call_id = ?1 AND seq > ?2 ORDER BY seq",
                 )
                 .map_err(engine)?;
             let rows = query
@@ -423,6 +436,8 @@ impl Store for SqliteStore {
                         dedupe_key: row.get(1)?,
                         received_at_ms: row.get(2)?,
                         body: row.get(3)?,
+                        handled: row.get::<_, i64>(4)? != 0,
+                        tenant_id: row.get(5)?,
                     })
                 })
                 .map_err(engine)?;
@@ -435,14 +450,14 @@ impl Store for SqliteStore {
             conn.prepare_cached(
                 "INSERT INTO calls (call_id, tenant_id, direction, route, plugin, plugin_version, state, \
                  my_participant_id, callback_uri, created_by_plugin, created_at_ms, last_keepalive_ms, \
-                 ended_at_ms, end_reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+                 ended_at_ms, end_reason, graph_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
                  ON CONFLICT (call_id) DO UPDATE SET tenant_id = excluded.tenant_id, \
                  direction = excluded.direction, route = excluded.route, plugin = excluded.plugin, \
                  plugin_version = excluded.plugin_version, state = excluded.state, \
                  my_participant_id = excluded.my_participant_id, callback_uri = excluded.callback_uri, \
                  created_by_plugin = excluded.created_by_plugin, created_at_ms = excluded.created_at_ms, \
                  last_keepalive_ms = excluded.last_keepalive_ms, ended_at_ms = excluded.ended_at_ms, \
-                 end_reason = excluded.end_reason",
+                 end_reason = excluded.end_reason, graph_id = excluded.graph_id",
             )
             .and_then(|mut q| {
                 q.execute(params![
@@ -460,6 +475,7 @@ impl Store for SqliteStore {
                     call.last_keepalive_ms,
                     call.ended_at_ms,
                     call.end_reason,
+                    call.graph_id,
                 ])
             })
             .map_err(engine)?;
@@ -496,35 +512,32 @@ impl Store for SqliteStore {
         writes: Vec<StateWrite>,
     ) -> BoxFuture<'_, Result<bool, StoreError>> {
         self.submit(move |conn| {
-            let handled: Option<i64> = conn
-                .prepare_cached("SELECT handled_seq FROM calls WHERE call_id = ?1")
-                .and_then(|mut q| q.query_row(params![call_id], |r| r.get(0)).optional())
-                .map_err(engine)?;
-            let Some(handled) = handled else {
-                return Err(StoreError::UnknownCall(call_id));
-            };
-            if to_u64(handled) >= seq {
-                return Ok(false);
-            }
-            for write in writes {
-                match write.value {
-                    Some(value) => conn
-                        .prepare_cached(
-                            "INSERT INTO state (scope, key, value) VALUES (?1, ?2, ?3) \
-                             ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
-                        )
-                        .and_then(|mut q| q.execute(params![write.scope, write.key, value])),
-                    None => conn
-                        .prepare_cached("DELETE FROM state WHERE scope = ?1 AND key = ?2")
-                        .and_then(|mut q| q.execute(params![write.scope, write.key])),
-                }
-                .map_err(engine)?;
-            }
-            conn.prepare_cached("UPDATE calls SET handled_seq = ?2 WHERE call_id = ?1")
+            let marked = conn
+                .prepare_cached(
+                    "UPDATE journal SET handled = 1 WHERE call_id = ?1 AND seq = ?2 AND handled = 0",
+                )
                 .and_then(|mut q| q.execute(params![call_id, to_i64(seq)]))
                 .map_err(engine)?;
+            if marked == 0 {
+                let exists: Option<i64> = conn
+                    .prepare_cached("SELECT seq FROM journal WHERE call_id = ?1 AND seq = ?2")
+                    .and_then(|mut q| {
+                        q.query_row(params![call_id, to_i64(seq)], |r| r.get(0))
+                            .optional()
+                    })
+                    .map_err(engine)?;
+                return match exists {
+                    Some(_) => Ok(false),
+                    None => Err(StoreError::UnknownEntry { call_id, seq }),
+                };
+            }
+            apply_writes(conn, writes)?;
             Ok(true)
         })
+    }
+
+    fn write_state(&self, writes: Vec<StateWrite>) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.submit(move |conn| apply_writes(conn, writes))
     }
 
     fn end_call(
@@ -539,6 +552,9 @@ impl Store for SqliteStore {
             )
             .and_then(|mut q| q.execute(params![call_id, at_ms, reason]))
             .map_err(engine)?;
+            conn.prepare_cached("UPDATE journal SET handled = 1 WHERE call_id = ?1")
+                .and_then(|mut q| q.execute(params![call_id]))
+                .map_err(engine)?;
             Ok(())
         })
     }
@@ -575,6 +591,189 @@ impl Store for SqliteStore {
                 .map_err(engine)
         })
     }
+
+    fn state_scope(&self, scope: String) -> BoxFuture<'_, Result<crate::StateValues, StoreError>> {
+        self.submit(move |conn| {
+            let mut query = conn
+                .prepare_cached("SELECT key, value FROM state WHERE scope = ?1 ORDER BY key")
+                .map_err(engine)?;
+            let rows = query
+                .query_map(params![scope], |row| Ok((row.get(0)?, row.get(1)?)))
+                .map_err(engine)?;
+            rows.collect::<Result<_, _>>().map_err(engine)
+        })
+    }
+
+    fn keepalive(&self, call_id: String, at_ms: i64) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.submit(move |conn| {
+            conn.prepare_cached("UPDATE calls SET last_keepalive_ms = ?2 WHERE call_id = ?1")
+                .and_then(|mut q| q.execute(params![call_id, at_ms]))
+                .map_err(engine)?;
+            Ok(())
+        })
+    }
+
+    fn begin_intent(
+        &self,
+        intent: Intent,
+    ) -> BoxFuture<'_, Result<Option<IntentRecord>, StoreError>> {
+        self.submit(move |conn| {
+            let existing = conn
+                .prepare_cached(
+                    "SELECT seq, idx, action, result FROM intents WHERE call_id = ?1 AND seq = ?2 AND idx = ?3",
+                )
+                .and_then(|mut q| {
+                    q.query_row(
+                        params![intent.call_id, to_i64(intent.seq), i64::from(intent.idx)],
+                        intent_row,
+                    )
+                    .optional()
+                })
+                .map_err(engine)?;
+            if existing.is_some() {
+                return Ok(existing);
+            }
+            conn.prepare_cached(
+                "INSERT INTO intents (call_id, seq, idx, action, started_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut q| {
+                q.execute(params![
+                    intent.call_id,
+                    to_i64(intent.seq),
+                    i64::from(intent.idx),
+                    intent.action,
+                    intent.started_at_ms
+                ])
+            })
+            .map_err(engine)?;
+            Ok(None)
+        })
+    }
+
+    fn finish_intent(
+        &self,
+        call_id: String,
+        seq: u64,
+        idx: u32,
+        result: String,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.submit(move |conn| {
+            conn.prepare_cached(
+                "UPDATE intents SET result = ?4 WHERE call_id = ?1 AND seq = ?2 AND idx = ?3",
+            )
+            .and_then(|mut q| q.execute(params![call_id, to_i64(seq), i64::from(idx), result]))
+            .map_err(engine)?;
+            Ok(())
+        })
+    }
+
+    fn intents(&self, call_id: String) -> BoxFuture<'_, Result<Vec<IntentRecord>, StoreError>> {
+        self.submit(move |conn| {
+            let mut query = conn
+                .prepare_cached(
+                    "SELECT seq, idx, action, result FROM intents WHERE call_id = ?1 ORDER BY seq, idx",
+                )
+                .map_err(engine)?;
+            let rows = query
+                .query_map(params![call_id], intent_row)
+                .map_err(engine)?;
+            rows.collect::<Result<_, _>>().map_err(engine)
+        })
+    }
+
+    fn ended_calls(&self, limit: usize) -> BoxFuture<'_, Result<Vec<CallRecord>, StoreError>> {
+        self.submit(move |conn| {
+            let mut query = conn
+                .prepare_cached(&format!(
+                    "SELECT {CALL_COLUMNS} FROM calls WHERE ended_at_ms IS NOT NULL ORDER BY ended_at_ms DESC, call_id LIMIT ?1"
+                ))
+                .map_err(engine)?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = query.query_map(params![limit], call_row).map_err(engine)?;
+            rows.collect::<Result<_, _>>().map_err(engine)
+        })
+    }
+
+    fn unowned_entries(
+        &self,
+        since_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<(String, Entry)>, StoreError>> {
+        self.submit(move |conn| {
+            let mut query = conn
+                .prepare_cached(
+                    "SELECT j.call_id, j.seq, j.dedupe_key, j.received_at_ms, j.body, j.tenant_id FROM journal j \
+                     WHERE j.received_at_ms >= ?1 AND j.handled = 0 \
+                     AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.call_id = j.call_id) \
+                     ORDER BY j.received_at_ms, j.call_id, j.seq",
+                )
+                .map_err(engine)?;
+            let rows = query
+                .query_map(params![since_ms], |row| {
+                    Ok((
+                        row.get(0)?,
+                        Entry {
+                            seq: to_u64(row.get(1)?),
+                            dedupe_key: row.get(2)?,
+                            received_at_ms: row.get(3)?,
+                            body: row.get(4)?,
+                            handled: false,
+                            tenant_id: row.get(5)?,
+                        },
+                    ))
+                })
+                .map_err(engine)?;
+            rows.collect::<Result<_, _>>().map_err(engine)
+        })
+    }
+
+    fn prune(&self, ended_before_ms: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+        self.submit(move |conn| {
+            let run = |sql: &str| {
+                conn.prepare_cached(sql)
+                    .and_then(|mut q| q.execute(params![ended_before_ms]))
+                    .map_err(engine)
+            };
+            run("DELETE FROM journal WHERE call_id IN \
+                 (SELECT call_id FROM calls WHERE ended_at_ms < ?1)")?;
+            run("DELETE FROM intents WHERE call_id IN \
+                 (SELECT call_id FROM calls WHERE ended_at_ms < ?1)")?;
+            run(
+                "DELETE FROM state WHERE EXISTS (SELECT 1 FROM calls c WHERE c.ended_at_ms < ?1 \
+                 AND substr(state.scope, 1, length(c.call_id) + 6) = 'call/' || c.call_id || '/')",
+            )?;
+            run("DELETE FROM journal WHERE received_at_ms < ?1 \
+                 AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.call_id = journal.call_id)")?;
+            let calls = run("DELETE FROM calls WHERE ended_at_ms < ?1")?;
+            Ok(calls as u64)
+        })
+    }
+}
+
+fn apply_writes(conn: &Connection, writes: Vec<StateWrite>) -> Result<(), StoreError> {
+    for write in writes {
+        match write.value {
+            Some(value) => conn
+                .prepare_cached(
+                    "INSERT INTO state (scope, key, value) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
+                )
+                .and_then(|mut q| q.execute(params![write.scope, write.key, value])),
+            None => conn
+                .prepare_cached("DELETE FROM state WHERE scope = ?1 AND key = ?2")
+                .and_then(|mut q| q.execute(params![write.scope, write.key])),
+        }
+        .map_err(engine)?;
+    }
+    Ok(())
+}
+
+fn intent_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<IntentRecord> {
+    Ok(IntentRecord {
+        seq: to_u64(row.get(0)?),
+        idx: u32::try_from(row.get::<_, i64>(1)?).unwrap_or(u32::MAX),
+        action: row.get(2)?,
+        result: row.get(3)?,
+    })
 }
 
 #[cfg(test)]

@@ -35,6 +35,10 @@ watch = {watch}
 [admin]
 enabled = false
 
+# Started more than once in one process: nothing to keep between the starts.
+[storage]
+engine = "memory"
+
 {plugin}
 "#,
         cache = cache.display().to_string(),

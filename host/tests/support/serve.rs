@@ -21,8 +21,29 @@ pub struct Served {
     pub admin_url: String,
     pub http: reqwest::Client,
     child: tokio::process::Child,
+    config_path: PathBuf,
     log_path: PathBuf,
     _dir: tempfile::TempDir,
+}
+
+/// Starts `callhost serve --config <config_path>`, appending its output to `log_path`.
+fn spawn(config_path: &std::path::Path, log_path: &std::path::Path) -> tokio::process::Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path)
+        .unwrap();
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_callhost"))
+        .arg("serve")
+        .arg("--config")
+        .arg(config_path)
+        .env("CALLHOST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
 }
 
 /// A loopback port nobody listens on.
@@ -35,9 +56,14 @@ impl Served {
     /// Starts `callhost serve` with `extra` merged over the base configuration (see
     /// [`service_config`]) and waits until `/readyz` says ready.
     pub async fn start(extra: &str) -> Served {
+        Self::start_with(SimulatorSettings::default(), extra).await
+    }
+
+    /// [`Self::start`] with a simulator of `settings` (its bot app id is the test bot's).
+    pub async fn start_with(settings: SimulatorSettings, extra: &str) -> Served {
         let sim = Simulator::start(SimulatorSettings {
             bot_app_id: BOT_APP_ID.into(),
-            ..SimulatorSettings::default()
+            ..settings
         })
         .await
         .unwrap();
@@ -47,18 +73,7 @@ impl Served {
         let config_path = dir.path().join("callhost.toml");
         std::fs::write(&config_path, service_config(&sim, addr, admin_addr, extra)).unwrap();
         let log_path = dir.path().join("callhost.log");
-        let log = std::fs::File::create(&log_path).unwrap();
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_callhost"))
-            .arg("serve")
-            .arg("--config")
-            .arg(&config_path)
-            .env("CALLHOST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
+        let child = spawn(&config_path, &log_path);
         let callback_url = format!("http://{addr}/api/calls");
         sim.set_callback_url(callback_url.clone());
         let served = Served {
@@ -72,6 +87,7 @@ impl Served {
                 .build()
                 .unwrap(),
             child,
+            config_path,
             log_path,
             _dir: dir,
         };
@@ -141,6 +157,30 @@ impl Served {
     /// `GET` on the admin API, as JSON.
     pub async fn admin_get(&self, path: &str) -> Value {
         admin_get(&self.http, &self.admin_url, path).await
+    }
+
+    /// The configuration file's directory (the data directory is under it).
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
+    /// Kills the process with SIGKILL: nothing is flushed, nothing finishes.
+    pub async fn kill(&mut self) {
+        let status = std::process::Command::new("kill")
+            .args(["-KILL", &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -KILL failed");
+        let _ = self.child.wait().await;
+    }
+
+    /// Starts the process again on the same configuration and data directory, and waits
+    /// until it is ready; how long that took.
+    pub async fn restart(&mut self) -> Duration {
+        let started = Instant::now();
+        self.child = spawn(&self.config_path, &self.log_path);
+        self.wait_ready(Duration::from_secs(60)).await;
+        started.elapsed()
     }
 
     /// Sends SIGTERM and waits up to `within` for the process to exit; how long it took.

@@ -46,6 +46,10 @@ pub enum Refusal {
         limit: usize,
         setting: &'static str,
     },
+    /// `503` with `Retry-After`: the notifications could not be journaled, so they are not
+    /// acknowledged (Graph sends them again).
+    #[error("the notifications could not be stored: {error}")]
+    NotStored { error: String },
 }
 
 pub(super) fn admit(

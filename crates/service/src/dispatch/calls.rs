@@ -1,7 +1,7 @@
 //! The calls in progress: who owns each, its pinned plugin version, and its ordered queue.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,7 @@ use super::limits::RateLimit;
 use super::orphans::{Orphans, Released};
 use super::recent::RecentCalls;
 use super::router::Route;
-use super::tracker::StartedOperations;
+use super::tracker::{CallTracker, StartedOperations};
 use super::{HOST_ORIGIN, Shared, keepalive, worker};
 use crate::call::{
     ActionOrigin, CallAction, CallDirection, CallState, ChangeType, OperationCompleted, ResultInfo,
@@ -27,7 +27,9 @@ use crate::runtime::PluginVersion;
 
 /// One item of a call's queue.
 pub(crate) enum Work {
-    Notification(CommsNotification),
+    /// A notification, and its entry in the call's stored journal (`None` for one that has
+    /// none: it named no call).
+    Notification(CommsNotification, Option<u64>),
     /// End the call locally: Graph no longer knows it.
     EndLocally(ResultInfo),
     /// An operation Graph reported as completed when it was started.
@@ -44,9 +46,43 @@ pub(crate) struct NewCall {
     pub created_by_plugin: bool,
 }
 
+/// Where a call's worker starts: from nothing for a new call, from its stored journal for a
+/// call restored after a restart.
+pub(crate) struct Start {
+    pub tracker: CallTracker,
+    /// Operations started before (restored from the call's intents).
+    pub operations: StartedOperations,
+    /// Queued first, in order.
+    pub work: Vec<Work>,
+    /// When the call was created, Unix milliseconds.
+    pub created_at_ms: i64,
+    pub last_keepalive_ms: Option<i64>,
+    /// The first keepAlive is due after this (then every interval).
+    pub keepalive_in: Duration,
+}
+
+impl Start {
+    pub(crate) fn new(shared: &Shared, call: &NewCall, first: Option<Work>) -> Self {
+        let state = match call.direction {
+            CallDirection::Incoming => CallState::Incoming,
+            CallDirection::Outgoing => CallState::Establishing,
+        };
+        Self {
+            tracker: CallTracker::new(state),
+            operations: StartedOperations::default(),
+            work: first.into_iter().collect(),
+            created_at_ms: crate::storage::now_ms(),
+            last_keepalive_ms: None,
+            keepalive_in: shared.settings.keepalive_interval,
+        }
+    }
+}
+
 /// A call in progress.
 pub(crate) struct CallEntry {
     pub call_id: String,
+    /// The key the call is stored under ([`id_key`] of its id).
+    pub key: String,
     pub plugin_id: String,
     pub direction: CallDirection,
     pub created_by_plugin: bool,
@@ -66,6 +102,11 @@ pub(crate) struct CallEntry {
     pub actions: Mutex<RateLimit>,
     queue: Mutex<Queue>,
     pending: Arc<Pending>,
+    pub created_at_ms: i64,
+    /// Unix milliseconds of the last keepAlive that succeeded; 0 before one did.
+    last_keepalive_ms: AtomicI64,
+    /// The journal entry being handled, and how many intents its handling wrote so far.
+    handling: Mutex<Option<(u64, u32)>>,
 }
 
 /// The sending side of a call's queue, closed when the call is released.
@@ -177,6 +218,48 @@ impl CallEntry {
             .allow()
     }
 
+    pub(crate) fn keepalive_sent(&self, at_ms: i64) {
+        self.last_keepalive_ms.store(at_ms, Ordering::SeqCst);
+    }
+
+    /// The call as the store keeps it.
+    pub(crate) fn record(&self) -> crate::storage::CallRecord {
+        let version = self.version();
+        let keepalive = self.last_keepalive_ms.load(Ordering::SeqCst);
+        crate::storage::CallRecord {
+            call_id: self.key.clone(),
+            graph_id: self.call_id.clone(),
+            tenant_id: self.tenant_id().unwrap_or_default(),
+            direction: direction_name(self.direction).to_owned(),
+            route: self.route.as_ref().map(|r| r.name.clone()),
+            plugin: self.plugin_id.clone(),
+            plugin_version: version.info.hash.clone(),
+            state: self.state().as_str().to_owned(),
+            my_participant_id: None,
+            callback_uri: None,
+            created_by_plugin: self.created_by_plugin,
+            created_at_ms: self.created_at_ms,
+            last_keepalive_ms: (keepalive > 0).then_some(keepalive),
+            ended_at_ms: None,
+            end_reason: None,
+        }
+    }
+
+    /// Starts handling journal entry `seq` (`None`: work that has no entry).
+    pub(crate) fn begin_handling(&self, seq: Option<u64>) {
+        *self.handling.lock().unwrap_or_else(|e| e.into_inner()) = seq.map(|seq| (seq, 0));
+    }
+
+    /// The place of the next intent in the handling of the current entry: the entry and the
+    /// number of intents before it; `None` outside the handling of an entry.
+    pub(crate) fn next_intent(&self) -> Option<(u64, u32)> {
+        let mut handling = self.handling.lock().unwrap_or_else(|e| e.into_inner());
+        let (seq, next) = handling.as_mut()?;
+        let idx = *next;
+        *next += 1;
+        Some((*seq, idx))
+    }
+
     /// One more plugin event, if the call's event rate allows it.
     pub(crate) fn allow_event(&self) -> bool {
         self.events
@@ -275,14 +358,18 @@ impl CallRegistry {
         call: NewCall,
         first: Option<Work>,
     ) -> Arc<CallEntry> {
+        let start = Start::new(&shared, &call, first);
+        self.start(shared, call, start)
+    }
+
+    /// Starts tracking a call and its worker from `start`; then queues the notifications
+    /// held for it.
+    pub(crate) fn start(&self, shared: Arc<Shared>, call: NewCall, start: Start) -> Arc<CallEntry> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let initial_state = match call.direction {
-            CallDirection::Incoming => CallState::Incoming,
-            CallDirection::Outgoing => CallState::Establishing,
-        };
         let limits = &shared.settings.limits;
         let entry = Arc::new(CallEntry {
             plugin_id: call.version.info.id.clone(),
+            key: id_key(&call.call_id).into_owned(),
             call_id: call.call_id.clone(),
             direction: call.direction,
             created_by_plugin: call.created_by_plugin,
@@ -290,8 +377,8 @@ impl CallRegistry {
             version: Mutex::new(Arc::new(shared.plugins.pin(call.version))),
             decision: Arc::default(),
             tenant_id: Mutex::new(call.tenant_id),
-            state: Mutex::new(initial_state),
-            operations: StartedOperations::default(),
+            state: Mutex::new(start.tracker.state),
+            operations: start.operations,
             events: Mutex::new(RateLimit::new(limits.events_per_second, limits.event_burst)),
             actions: Mutex::new(RateLimit::new(
                 limits.actions_per_second,
@@ -303,8 +390,11 @@ impl CallRegistry {
                 bytes: 0,
             }),
             pending: self.pending.clone(),
+            created_at_ms: start.created_at_ms,
+            last_keepalive_ms: AtomicI64::new(start.last_keepalive_ms.unwrap_or(0)),
+            handling: Mutex::new(None),
         });
-        let key = id_key(&call.call_id).into_owned();
+        let key = entry.key.clone();
         self.calls
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -320,14 +410,14 @@ impl CallRegistry {
             let foreign = own_tenant
                 .as_deref()
                 .is_some_and(|own| !own.eq_ignore_ascii_case(&held.tenant));
-            if foreign && let Work::Notification(n) = &held.work {
+            if foreign && let Work::Notification(n, _) = &held.work {
                 tracing::warn!(call_id = %entry.call_id, token_tenant = %held.tenant, resource = ?n.resource_url, "notification held for a call of another tenant refused: its token was for another tenant than the call's");
                 return None;
             }
             Some(held.work)
         });
-        for work in first.into_iter().chain(held) {
-            if let Work::Notification(n) = &work {
+        for work in start.work.into_iter().chain(held) {
+            if let Work::Notification(n, _) = &work {
                 journal_notification(&shared, &entry.call_id, n);
             }
             entry.send(work);
@@ -335,10 +425,10 @@ impl CallRegistry {
         tokio::spawn(worker::run(
             shared.clone(),
             entry.clone(),
-            initial_state,
+            start.tracker,
             rx,
         ));
-        keepalive::spawn(shared, entry.clone());
+        keepalive::spawn(shared, entry.clone(), start.keepalive_in);
         entry
     }
 
@@ -538,11 +628,12 @@ async fn sweep_orphans(shared: Arc<Shared>) {
 fn report_orphans(shared: &Shared, gone: &Released, reason: DropReason, detail: &str) -> bool {
     let mut live = false;
     for work in &gone.works {
-        if let Work::Notification(n) = work {
+        if let Work::Notification(n, seq) = work {
             live |= n.change_type != ChangeType::Deleted;
             shared
                 .metrics
                 .dropped(&gone.call_id, &n.resource_url, reason, detail);
+            shared.settle(&id_key(&gone.call_id), *seq);
         }
     }
     live
@@ -568,7 +659,7 @@ impl Work {
     pub(crate) fn weight(&self) -> usize {
         const OVERHEAD: usize = 256;
         match self {
-            Work::Notification(n) => notification_weight(n),
+            Work::Notification(n, _) => notification_weight(n),
             Work::EndLocally(_) | Work::OperationFinished(_) => OVERHEAD,
         }
     }
@@ -584,4 +675,12 @@ pub(crate) fn notification_weight(n: &CommsNotification) -> usize {
         + n.callback_uri.as_ref().map_or(0, String::len)
         // The typed resource holds about as much again as its text.
         + n.raw_resource_data.len()
+}
+
+/// How the store writes a call's direction.
+pub(crate) fn direction_name(direction: CallDirection) -> &'static str {
+    match direction {
+        CallDirection::Incoming => "incoming",
+        CallDirection::Outgoing => "outgoing",
+    }
 }

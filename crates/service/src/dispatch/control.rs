@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use super::Shared;
 use super::calls::{NewCall, Work};
+use super::{Shared, intent};
 use crate::call::{ActionOrigin, ActionOutput, CallAction, CallControl, CallDirection, CallError};
 use crate::runtime::PluginVersion;
 
@@ -33,9 +33,25 @@ impl CallControl for PluginControl {
                 let version = shared.plugins.current(&origin.plugin_id).ok_or_else(|| {
                     CallError::Other(format!("plugin `{}` is not loaded", origin.plugin_id))
                 })?;
-                return create_call(shared, version, action)
-                    .await
-                    .map(ActionOutput::CallId);
+                // Made while handling one of the plugin's calls: at most once, like its other
+                // requests.
+                let parent = shared
+                    .calls
+                    .get(&origin.call_id)
+                    .filter(|entry| entry.plugin_id == origin.plugin_id);
+                let Some(parent) = parent else {
+                    return create_call(shared, version, action)
+                        .await
+                        .map(ActionOutput::CallId);
+                };
+                let place = intent::place(&parent, &action);
+                let name = action.name();
+                return intent::once(shared, &parent, place, name, None, || async {
+                    create_call(shared, version, action)
+                        .await
+                        .map(ActionOutput::CallId)
+                })
+                .await;
             };
             let entry = shared
                 .calls
@@ -60,13 +76,18 @@ impl CallControl for PluginControl {
                 tenant_id: entry.tenant_id().or_else(|| origin.tenant_id.clone()),
             };
             let kind = action.operation_kind();
+            let place = intent::place(&entry, &action);
+            let name = action.name();
             let output = match ticket {
                 // Its own task: a plugin that times out while Graph is answering does not
                 // abandon the answer; the decision stays held until Graph's reply.
                 Some(ticket) => {
-                    let graph = shared.graph.clone();
+                    let shared = shared.clone();
+                    let entry = entry.clone();
                     let request = tokio::spawn(async move {
-                        let output = graph.execute(&target_origin, action).await;
+                        let graph = shared.graph.clone();
+                        let send = || graph.execute(&target_origin, action);
+                        let output = intent::once(&shared, &entry, place, name, kind, send).await;
                         if output.is_ok() {
                             ticket.decided();
                         }
@@ -76,7 +97,10 @@ impl CallControl for PluginControl {
                         CallError::Other(format!("the deciding request failed: {e}"))
                     })??
                 }
-                None => shared.graph.execute(&target_origin, action).await?,
+                None => {
+                    let send = || shared.graph.execute(&target_origin, action);
+                    intent::once(shared, &entry, place, name, kind, send).await?
+                }
             };
             Ok(match output {
                 // The completion comes through the call's queue, after the current event.

@@ -3,6 +3,7 @@
 //! tracked forever.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::calls::{CallEntry, Work};
 use super::{HOST_ORIGIN, Shared};
@@ -10,8 +11,9 @@ use crate::call::{ActionOrigin, CallAction, CallError, CallState, ResultInfo};
 
 /// Every interval, until the call is gone: an established call gets a keepAlive; a call that
 /// is not established is probed with one too. A 404 ends the call locally, and so does a
-/// second failed probe of a call that never became established.
-pub(crate) fn spawn(shared: Arc<Shared>, entry: Arc<CallEntry>) {
+/// second failed probe of a call that never became established. The first is due after
+/// `first` (a call restored after a restart continues its schedule); each success is stored.
+pub(crate) fn spawn(shared: Arc<Shared>, entry: Arc<CallEntry>, first: Duration) {
     // Held weakly, so that an ended call (and the plugin version pinned to it) is released
     // when it ends, not at the next keepAlive.
     let call = Arc::downgrade(&entry);
@@ -19,8 +21,10 @@ pub(crate) fn spawn(shared: Arc<Shared>, entry: Arc<CallEntry>) {
     tokio::spawn(async move {
         let interval = shared.settings.keepalive_interval;
         let mut failed_probes = 0;
+        let mut wait = first;
         loop {
-            tokio::time::sleep(interval).await;
+            tokio::time::sleep(wait).await;
+            wait = interval;
             let Some(entry) = call.upgrade() else {
                 return;
             };
@@ -47,6 +51,16 @@ pub(crate) fn spawn(shared: Arc<Shared>, entry: Arc<CallEntry>) {
                 Ok(_) => {
                     failed_probes = 0;
                     tracing::debug!(call_id = %entry.call_id, "keepAlive sent");
+                    let now = crate::storage::now_ms();
+                    entry.keepalive_sent(now);
+                    if let Err(e) = shared
+                        .settings
+                        .store
+                        .keepalive(entry.key.clone(), now)
+                        .await
+                    {
+                        tracing::warn!(call_id = %entry.call_id, error = %e, "the keepAlive could not be stored; after a restart the next one is sent at once");
+                    }
                 }
                 Err(CallError::NotFound) => {
                     tracing::info!(call_id = %entry.call_id, "keepAlive answered 404: Graph no longer knows the call; ending it");

@@ -32,10 +32,10 @@ enum Mode {
 pub(crate) async fn run(
     shared: Arc<Shared>,
     entry: Arc<CallEntry>,
-    initial_state: CallState,
-    rx: mpsc::UnboundedReceiver<Work>,
+    tracker: CallTracker,
+    mut rx: mpsc::UnboundedReceiver<Work>,
 ) {
-    let handled = AssertUnwindSafe(handle(&shared, &entry, initial_state, rx)).catch_unwind();
+    let handled = AssertUnwindSafe(handle(&shared, &entry, tracker, &mut rx)).catch_unwind();
     if let Err(panic) = handled.await {
         // A bug, not an input: contained to this call, which is released.
         let message = panic_message(&panic);
@@ -58,9 +58,19 @@ pub(crate) async fn run(
         shared.settings.journal.call_ended(&entry.call_id);
     }
     shared.calls.remove(&entry.call_id);
-    shared.state.drop_call(&entry.call_id);
+    shared.durable.drop_call(&entry.call_id);
     // What is still queued counts as handled: the call is over.
     entry.close();
+    while let Ok(work) = rx.try_recv() {
+        if let Work::Notification(n, seq) = work {
+            let detail = "the call ended before it was handled";
+            let reason = DropReason::CallEnded;
+            shared
+                .metrics
+                .dropped(&entry.call_id, &n.resource_url, reason, detail);
+            shared.settle(&entry.key, seq);
+        }
+    }
     tracing::debug!(call_id = %entry.call_id, "call released");
 }
 
@@ -76,17 +86,27 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 async fn handle(
     shared: &Arc<Shared>,
     entry: &Arc<CallEntry>,
-    initial_state: CallState,
-    mut rx: mpsc::UnboundedReceiver<Work>,
+    mut tracker: CallTracker,
+    rx: &mut mpsc::UnboundedReceiver<Work>,
 ) {
     let control: Arc<PluginControl> = Arc::new(PluginControl::new(shared.clone()));
-    let mut tracker = CallTracker::new(initial_state);
     let mut mode = Mode::Plugin;
+    let store = &shared.settings.store;
+    if let Err(e) = store.save_call(entry.record()).await {
+        tracing::error!(call_id = %entry.call_id, error = %e, "the call could not be stored; it goes on, and is lost if the process stops");
+    }
+    let mut end_reason = None;
     while let Some(work) = rx.recv().await {
         let received = tokio::time::Instant::now();
         let weight = work.weight();
+        let state_before = tracker.state;
+        let seq = match &work {
+            Work::Notification(_, seq) => *seq,
+            Work::EndLocally(_) | Work::OperationFinished(_) => None,
+        };
+        entry.begin_handling(seq);
         let events = match work {
-            Work::Notification(notification) => {
+            Work::Notification(notification, _) => {
                 let applied = tracker.apply(&notification, &entry.operations);
                 for dropped in &applied.dropped {
                     let resource = &notification.resource_url;
@@ -105,6 +125,9 @@ async fn handle(
         for event in events {
             if let CallEventKind::StateChanged(change) = &event.kind {
                 entry.set_state(change.state);
+                if change.state.is_final() {
+                    end_reason = Some(describe_end(change));
+                }
             }
             // An incoming call and the call's end always reach the plugin; other events only
             // within the call's event rate.
@@ -141,7 +164,14 @@ async fn handle(
                 Mode::Announce { operation } => announce(shared, entry, operation, &event).await,
             }
         }
+        entry.begin_handling(None);
+        commit(shared, entry, seq, state_before != tracker.state).await;
         if tracker.state.is_final() {
+            let reason = end_reason.take().unwrap_or_else(|| "ended".into());
+            let ended = store.end_call(entry.key.clone(), crate::storage::now_ms(), reason);
+            if let Err(e) = ended.await {
+                tracing::error!(call_id = %entry.call_id, error = %e, "the end of the call could not be stored; after a restart it is confirmed with Graph");
+            }
             // Before the work counts as done: once drained, the journal is complete.
             shared.settings.journal.call_ended(&entry.call_id);
         }
@@ -150,6 +180,44 @@ async fn handle(
             break;
         }
     }
+}
+
+/// Stores what handling one item did: the call's new state, and the plugin's state writes
+/// with the item's handled marker (or on their own, for work that has no journal entry).
+async fn commit(shared: &Shared, entry: &CallEntry, seq: Option<u64>, state_changed: bool) {
+    let store = &shared.settings.store;
+    if state_changed && let Err(e) = store.save_call(entry.record()).await {
+        tracing::warn!(call_id = %entry.call_id, error = %e, "the call's new state could not be stored");
+    }
+    let writes = shared.durable.take(&entry.key);
+    let committed = match seq {
+        Some(seq) => store
+            .handled(entry.key.clone(), seq, writes)
+            .await
+            .map(|_| ()),
+        None if writes.is_empty() => Ok(()),
+        None => store.write_state(writes).await,
+    };
+    if let Err(e) = committed {
+        // The plugin ran and its Graph requests are recorded; after a restart the entry is
+        // handled again from the state as it was before it.
+        tracing::error!(call_id = %entry.call_id, seq, error = %e, "the handled marker and state writes could not be stored");
+    }
+}
+
+/// How a call's end is written in its record: `terminated 0/4097: reason`.
+fn describe_end(change: &crate::call::StateChanged) -> String {
+    let mut text = change.state.as_str().to_owned();
+    if let Some(result) = &change.result {
+        text.push_str(&format!(" {}/{}", result.code, result.subcode));
+        if let Some(message) = &result.message {
+            text.push_str(&format!(": {message}"));
+        }
+    }
+    if let Some(reason) = &change.termination_reason {
+        text.push_str(&format!(" ({reason})"));
+    }
+    text
 }
 
 /// Whether the route's fallback, not the plugin, decided on the call.
@@ -179,7 +247,7 @@ async fn deliver(
         },
         event,
         control: control.clone(),
-        state: shared.state.clone(),
+        state: shared.durable.for_call(&entry.key),
     };
     let budget = match (&input.event.kind, &entry.route) {
         (CallEventKind::IncomingCall(_), Some(route)) => Some(route.decision_budget),

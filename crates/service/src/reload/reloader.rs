@@ -224,6 +224,12 @@ impl Reloader {
             if hash == current.info.hash {
                 return Ok(None);
             }
+            // Stored before it serves: calls pinned to it survive a restart.
+            self.dispatcher
+                .store()
+                .put_component(bytes.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("storing the component: {e}"))?;
             source
                 .compile(&self.runtime, bytes, started)
                 .await

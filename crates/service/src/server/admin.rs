@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -20,6 +20,7 @@ use crate::dispatch::Dispatcher;
 use crate::graph::callback_auth::CallbackAuthenticator;
 use crate::plugins::PluginsReport;
 use crate::reload::{ReloadError, ReloadHandle, ReloadReport};
+use crate::storage::history;
 
 /// The environment variable holding the admin API's bearer token.
 pub const ADMIN_TOKEN_ENV: &str = "CALLHOST_ADMIN_TOKEN";
@@ -47,6 +48,8 @@ pub fn admin_router(state: AdminState) -> Router {
         .route("/admin/calls", post(place_call).get(list_calls))
         .route("/admin/calls/{id}", delete(hang_up))
         .route("/admin/calls/{id}/timeline", get(timeline))
+        .route("/admin/calls/{id}/state", get(call_state))
+        .route("/admin/plugins/{id}/state", get(plugin_state))
         .route("/admin/calls/{id}/notifications", get(notifications))
         .route("/admin/metrics", get(metrics))
         .route("/admin/plugins", get(list_plugins))
@@ -220,8 +223,75 @@ async fn place_call(
     Ok((StatusCode::CREATED, Json(json!({ "callId": call_id }))))
 }
 
-async fn list_calls(State(state): State<AdminState>) -> Json<serde_json::Value> {
-    Json(json!({ "calls": state.dispatcher.calls() }))
+/// `?ended=true` adds recently ended calls (at most `limit`, default 100) from the store.
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    ended: bool,
+    limit: Option<usize>,
+}
+
+async fn list_calls(
+    State(state): State<AdminState>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let live = state.dispatcher.calls();
+    if !query.ended {
+        return Ok(Json(json!({ "calls": live })));
+    }
+    let limit = query.limit.unwrap_or(100).min(10_000);
+    let store = state.dispatcher.store().as_ref();
+    let ended = history::ended_calls(store, limit)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(json!({ "calls": live, "ended": ended })))
+}
+
+/// The call's state, as its plugin stored it (also after the call ended, until
+/// `storage.keep_ended_hours`).
+async fn call_state(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let store = state.dispatcher.store().as_ref();
+    let key = crate::graph::id::id_key(&id).into_owned();
+    let record = store.call(key.clone()).await.map_err(store_error)?;
+    let Some(record) = record else {
+        return Err(ApiError::not_found(format!(
+            "no call {id} is stored: it is unknown, or ended longer ago than storage.keep_ended_hours"
+        )));
+    };
+    let scope = crate::storage::call_scope(&key, &record.plugin);
+    let values = history::state_json(store, scope)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(
+        json!({ "callId": record.graph_id, "plugin": record.plugin, "state": values }),
+    ))
+}
+
+/// The state a plugin shares between its calls.
+async fn plugin_state(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if state.dispatcher.plugins().current(&id).is_none() {
+        return Err(ApiError::not_found(format!("no plugin `{id}` is loaded")));
+    }
+    let store = state.dispatcher.store().as_ref();
+    let scope = crate::storage::plugin_scope(&id);
+    let values = history::state_json(store, scope)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(json!({ "plugin": id, "state": values })))
+}
+
+fn store_error(e: crate::storage::StoreError) -> ApiError {
+    tracing::error!(error = %e, "admin API: reading the store failed");
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("the store could not be read: {e}"),
+    )
 }
 
 async fn hang_up(

@@ -1,7 +1,7 @@
 //! `POST /api/calls`: Graph's call notifications. The token is verified from the headers
 //! before the body is read; the body is read within a size limit and a time limit, parsed,
-//! admitted for its calls' tenant and queues, queued, and answered `202` before any plugin
-//! runs.
+//! admitted for its calls' tenant and queues, appended to the calls' stored journals, queued,
+//! and answered `202` before any plugin runs.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -69,19 +69,21 @@ pub(super) async fn notifications(
         }
     };
     let tenant = claims.tenant_id.as_str();
-    if let Err(refusal) = state.dispatcher.admit(&list, tenant) {
-        return refused(refusal);
+    let count = list.len();
+    // Answered 202 only once every notification is in its call's stored journal.
+    match state.dispatcher.accept(list, tenant).await {
+        Ok(repeats) => {
+            tracing::debug!(
+                count,
+                repeats,
+                tenant,
+                chain_id = chain_id.map(excerpt),
+                "notifications accepted"
+            );
+            StatusCode::ACCEPTED.into_response()
+        }
+        Err(refusal) => refused(refusal),
     }
-    tracing::debug!(
-        count = list.len(),
-        tenant,
-        chain_id = chain_id.map(excerpt),
-        "notifications accepted"
-    );
-    for n in list {
-        state.dispatcher.enqueue(n, tenant);
-    }
-    StatusCode::ACCEPTED.into_response()
 }
 
 /// `413` for a body over `server.body_limit_bytes` (`announced` in its `Content-Length`).
@@ -147,6 +149,14 @@ fn refused(refusal: Refusal) -> Response {
                 "the callback's token is for another tenant than the call's",
             )
             .into_response()
+        }
+        Refusal::NotStored { error } => {
+            tracing::error!(%error, "callback refused: its notifications could not be stored; Graph will send them again");
+            let response = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the notifications could not be stored; retry later",
+            );
+            retry_after(response.into_response(), "5")
         }
         Refusal::CallBusy { .. } | Refusal::QueueFull { .. } => {
             tracing::warn!(refusal = %refusal, "callback refused for now: the queue is full");

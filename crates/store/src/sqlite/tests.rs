@@ -7,6 +7,7 @@ fn entry(call: &str, key: &str, bytes: usize) -> NewEntry {
     NewEntry {
         call_id: call.into(),
         dedupe_key: Some(key.into()),
+        tenant_id: "tenant-1".into(),
         received_at_ms: 1,
         body: vec![b'x'; bytes],
     }
@@ -32,10 +33,10 @@ async fn what_was_stored_is_there_after_a_reopen() {
     let store = SqliteStore::open(dir.path()).unwrap();
     let live = store.live_calls().await.unwrap();
     assert_eq!(live.len(), 1);
-    assert_eq!(live[0].handled_seq, 1);
-    let unhandled = store.entries("c-1".into(), 1).await.unwrap();
-    assert_eq!(unhandled.len(), 1);
-    assert_eq!(unhandled[0].dedupe_key.as_deref(), Some("b"));
+    let entries = store.entries("c-1".into(), 0).await.unwrap();
+    let handled: Vec<bool> = entries.iter().map(|e| e.handled).collect();
+    assert_eq!(handled, [true, false]);
+    assert_eq!(entries[1].dedupe_key.as_deref(), Some("b"));
     let again = store.append(vec![entry("c-1", "a", 10)]).await.unwrap();
     assert_eq!(again, [Appended::Duplicate { seq: 1 }]);
 }

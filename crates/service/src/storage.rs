@@ -1,0 +1,33 @@
+//! What the service keeps in its [`Store`] so that calls outlive the process: each accepted
+//! notification, journaled before its callback is answered (`ingest`); the plugins' state,
+//! committed with the marker of the entry whose handling wrote it (`state`); the intents of
+//! Graph requests that must not be sent twice (`intents`); and, on start, the calls that had
+//! not ended, restored before the service turns ready (`recovery`).
+
+mod config;
+pub mod history;
+mod ingest;
+mod intents;
+mod state;
+
+use std::sync::Arc;
+
+pub use callhost_store::{
+    CallRecord, Entry, MemoryStore, SqliteStore, Store, StoreError, call_scope, plugin_scope,
+};
+pub use config::{StorageConfig, StorageEngine};
+pub(crate) use ingest::{Journaled, journal};
+pub(crate) use intents::{Prior, decode_result, encode_result};
+pub(crate) use state::DurableState;
+
+/// The store of a service built in code: everything in memory.
+pub fn memory_store() -> Arc<dyn Store> {
+    Arc::new(MemoryStore::default())
+}
+
+/// Now, in Unix milliseconds, as the store keeps times.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
