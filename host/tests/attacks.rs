@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::support::bot::{BOT_APP_ID, plugin_table};
 use crate::support::serve::Served;
 use callhost::call::Identity;
-use callhost_simulator::{Faults, Notification, RecordedRequest, SIM_TENANT, SimRecord};
+use callhost_simulator::{Faults, Notification, SIM_TENANT, SimRecord};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -86,16 +86,6 @@ fn tones(call_id: &str, first: i64, count: i64) -> Value {
 }
 
 /// Graph's requests on `call_id` whose path ends with `suffix`.
-fn requests_on(served: &Served, call_id: &str, suffix: &str) -> Vec<RecordedRequest> {
-    let path = format!("/v1.0/communications/calls/{call_id}{suffix}");
-    served
-        .sim
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "POST" && r.path == path)
-        .collect()
-}
-
 async fn wait_for_answer(served: &Served, call_id: &str) {
     let path = format!("/v1.0/communications/calls/{call_id}/answer");
     let found = served.sim.wait_for_request(WAIT, |r| r.path == path).await;
@@ -323,7 +313,7 @@ async fn every_incoming_call_gets_exactly_one_decision() {
     for call in &calls {
         let decisions: Vec<String> = ["/answer", "/reject", "/redirect"]
             .iter()
-            .flat_map(|suffix| requests_on(&served, call, suffix))
+            .flat_map(|suffix| served.graph_posts(call, suffix))
             .map(|r| r.path)
             .collect();
         assert_eq!(decisions.len(), 1, "call {call}: {decisions:?}");
@@ -369,7 +359,7 @@ async fn every_incoming_call_gets_exactly_one_decision() {
     }
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(
-        requests_on(&served, &call, "/answer").len(),
+        served.graph_posts(&call, "/answer").len(),
         1,
         "an incoming call sent again is not answered again"
     );
@@ -465,7 +455,7 @@ async fn a_tone_flood_is_bounded_and_forged_ids_never_reach_the_log() {
 
     // 400 tones fit the queue: the events past the call's rate are dropped, the plays past
     // its action rate are refused as throttled; Graph sees a bounded number of requests.
-    let plays_before = requests_on(&served, &call, "/playPrompt").len();
+    let plays_before = served.graph_posts(&call, "/playPrompt").len();
     let started = Instant::now();
     let body = serde_json::to_vec(&tones(&call, 4001, 400)).unwrap();
     assert_eq!(served.post(body, &token).await, 202);
@@ -474,7 +464,7 @@ async fn a_tone_flood_is_bounded_and_forged_ids_never_reach_the_log() {
     let mut last_change = Instant::now();
     while last_change.elapsed() < Duration::from_secs(2) && started.elapsed() < 2 * WAIT {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let now = requests_on(&served, &call, "/playPrompt").len() - plays_before;
+        let now = served.graph_posts(&call, "/playPrompt").len() - plays_before;
         if now != plays {
             (plays, last_change) = (now, Instant::now());
         }
@@ -542,7 +532,7 @@ async fn a_token_blip_still_answers_and_readiness_tells_nothing_more() {
     });
     let call = served.sim.incoming_call(caller(), bot());
     wait_for_answer(&served, &call).await;
-    assert!(requests_on(&served, &call, "/reject").is_empty());
+    assert!(served.graph_posts(&call, "/reject").is_empty());
 }
 
 /// Item 7: the admin API keeps the plugin's policy and checks the Host header.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::support::bot::{BOT_APP_ID, plugin_table};
-use crate::support::serve::Served;
+use crate::support::serve::{Served, serve_refused};
 use callhost::call::{Identity, Tone};
 use callhost_simulator::SimulatorSettings;
 use callhost_store::{SqliteStore, Store};
@@ -38,12 +38,9 @@ impl Xorshift {
 }
 
 fn posts(served: &Served, call_id: &str, action: &str) -> Vec<Duration> {
-    let path = format!("/v1.0/communications/calls/{call_id}/{action}");
     served
-        .sim
-        .requests()
+        .graph_posts(call_id, &format!("/{action}"))
         .into_iter()
-        .filter(|r| r.method == "POST" && r.path == path)
         .map(|r| r.at)
         .collect()
 }
@@ -82,7 +79,7 @@ async fn calls_finish_and_nothing_is_done_twice_across_kills_and_restarts() {
         }
         let until = Instant::now() + Duration::from_millis(150 + random.below(600));
         while Instant::now() < until {
-            press_in_menu(&served, &calls, &mut pressed, None);
+            press_in_menu(&served, &calls, &mut pressed, HELD, None);
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         if kill == KILLS {
@@ -95,28 +92,7 @@ async fn calls_finish_and_nothing_is_done_twice_across_kills_and_restarts() {
         last_restart = served.sim.elapsed();
     }
     // After the last restart the held calls see keepAlives, then press 1 too.
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        press_in_menu(&served, &calls, &mut pressed, Some(last_restart));
-        // Over for Graph (the simulator forgets a call that ended), and for callhost.
-        let ended = calls
-            .iter()
-            .filter(|c| served.sim.call_state(c).is_none())
-            .count();
-        let tracked = served.admin_get("/admin/calls").await["calls"]
-            .as_array()
-            .map_or(0, Vec::len);
-        if ended == calls.len() && tracked == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{ended} of {} calls finished, callhost tracks {tracked}; log:\n{}",
-            calls.len(),
-            served.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    finish_calls(&served, &calls, &mut pressed, HELD, Some(last_restart)).await;
     for call in &calls {
         let answers = posts(&served, call, "answer");
         let plays = posts(&served, call, "playPrompt");
@@ -182,16 +158,49 @@ async fn calls_finish_and_nothing_is_done_twice_across_kills_and_restarts() {
     println!("restart to ready: {restarts:?}");
 }
 
-/// Presses 1 once on each call whose menu is playing; the last [`HELD`] calls only once they
+/// Presses 1 in the menus (see [`press_in_menu`]) until every call is over, for Graph (the
+/// simulator forgets a call that ended) and for callhost.
+async fn finish_calls(
+    served: &Served,
+    calls: &[String],
+    pressed: &mut HashMap<String, bool>,
+    hold: usize,
+    released: Option<Duration>,
+) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        press_in_menu(served, calls, pressed, hold, released);
+        let ended = calls
+            .iter()
+            .filter(|c| served.sim.call_state(c).is_none())
+            .count();
+        let tracked = served.admin_get("/admin/calls").await["calls"]
+            .as_array()
+            .map_or(0, Vec::len);
+        if ended == calls.len() && tracked == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{ended} of {} calls finished, callhost tracks {tracked}; log:\n{}",
+            calls.len(),
+            served.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Presses 1 once on each call whose menu is playing; the last `hold` calls only once they
 /// got a keepAlive after `released` (`None`: not yet).
 fn press_in_menu(
     served: &Served,
     calls: &[String],
     pressed: &mut HashMap<String, bool>,
+    hold: usize,
     released: Option<Duration>,
 ) {
     for (n, call) in calls.iter().enumerate() {
-        let held = n >= calls.len().saturating_sub(HELD);
+        let held = n >= calls.len().saturating_sub(hold);
         let kept_alive = |after: Duration| {
             posts(served, call, "keepAlive")
                 .iter()
@@ -206,4 +215,228 @@ fn press_in_menu(
         served.sim.press(call, Tone::Tone1);
         pressed.insert(call.clone(), true);
     }
+}
+
+/// A graceful restart as systemd does one with socket activation: the callback socket is
+/// bound by the service manager (here, the test) and passed in; SIGTERM, then a new process on
+/// the same socket and data directory, twice, while calls are in progress and fresh
+/// connections keep arriving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_restart_on_a_passed_socket_refuses_no_connection_and_loses_nothing() {
+    const ROUNDS: usize = 3;
+    const PER_ROUND: usize = 6;
+    let settings = SimulatorSettings {
+        // Graph posts again what got no 2xx: a keep-alive connection closed under a request.
+        redeliver_for: Duration::from_secs(30),
+        ..SimulatorSettings::default()
+    };
+    let extra = format!(
+        "[[routes]]\nplugin = \"ivr\"\n{}\n[plugins.ivr.policy]\nallow = [\"*\"]\ntargets = [\"*\"]\n",
+        plugin_table("ivr", "ivr-menu", IVR)
+    );
+    let mut served = Served::start_activated(settings, &extra).await;
+
+    // Each probe a new connection: a refused or dropped one is an error here.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let probers: Vec<_> = (0..2)
+        .map(|_| {
+            let (stop, url) = (stop.clone(), format!("http://{}/healthz", served.addr));
+            tokio::spawn(async move {
+                let http = reqwest::Client::builder()
+                    .pool_max_idle_per_host(0)
+                    .timeout(Duration::from_secs(30))
+                    .build()
+                    .unwrap();
+                let (mut ok, mut failed) = (0usize, Vec::new());
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    match http.get(&url).send().await {
+                        Ok(r) if r.status().is_success() => ok += 1,
+                        Ok(r) => failed.push(format!("status {}", r.status())),
+                        Err(e) => failed.push(format!("{e:?}")),
+                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                (ok, failed)
+            })
+        })
+        .collect();
+
+    let bot = Identity::application(BOT_APP_ID);
+    let mut calls = Vec::new();
+    let mut pressed: HashMap<String, bool> = HashMap::new();
+    let mut stops = Vec::new();
+    for round in 0..ROUNDS {
+        for i in 0..PER_ROUND {
+            let caller = Identity::user(format!("9b45b57c-4e28-4bed-9edf-{:012}", calls.len() + i));
+            let call = served.sim.incoming_call(caller, bot.clone());
+            pressed.insert(call.clone(), false);
+            calls.push(call);
+        }
+        let until = Instant::now() + Duration::from_millis(300);
+        while Instant::now() < until {
+            press_in_menu(&served, &calls, &mut pressed, 0, None);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if round + 1 == ROUNDS {
+            break;
+        }
+        let stopped = served
+            .terminate(Duration::from_secs(40))
+            .await
+            .unwrap_or_else(|| panic!("no exit on SIGTERM; log:\n{}", served.log()));
+        stops.push((stopped, served.restart().await));
+    }
+    finish_calls(&served, &calls, &mut pressed, 0, None).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (mut probes, mut refused) = (0, Vec::new());
+    for prober in probers {
+        let (ok, failed) = prober.await.unwrap();
+        probes += ok;
+        refused.extend(failed);
+    }
+    assert!(
+        refused.is_empty(),
+        "{} of {} connections failed during the restarts: {:?}",
+        refused.len(),
+        probes + refused.len(),
+        &refused[..refused.len().min(5)]
+    );
+    assert!(probes > 50, "only {probes} probes got through");
+    for call in &calls {
+        for action in ["answer", "playPrompt", "transfer"] {
+            let sent = posts(&served, call, action).len();
+            assert_eq!(sent, 1, "call {call}: {action} sent {sent} times");
+        }
+    }
+    // Nothing waited for the new process was turned away with 503: the connections queued.
+    let statuses: Vec<u16> = served
+        .sim
+        .records()
+        .into_iter()
+        .filter_map(|r| match r {
+            callhost_simulator::SimRecord::Notification { status, .. } => Some(status),
+            _ => None,
+        })
+        .collect();
+    let unavailable = statuses.iter().filter(|s| **s == 503).count();
+    assert_eq!(
+        unavailable, 0,
+        "notifications answered 503 during the restarts"
+    );
+    let log = served.log();
+    assert_eq!(
+        log.matches("taking the callbacks waiting on the passed socket")
+            .count(),
+        ROUNDS,
+        "log:\n{log}"
+    );
+    println!(
+        "graceful restarts (stop, start to ready): {stops:?}; {probes} fresh connections, none \
+         refused; {} notification posts, {} without a 2xx (posted again)",
+        statuses.len(),
+        statuses.iter().filter(|s| !(200..300).contains(*s)).count()
+    );
+}
+
+/// A data directory `serve` cannot use stops the start with an error that names the file and
+/// the fix, and changes nothing in it: a file that is not a callhost database, a directory that
+/// cannot be created. Put right, the calls stored before are all there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_database_or_an_unusable_data_dir_stops_the_start_and_changes_nothing() {
+    let extra = format!(
+        "[[routes]]\nplugin = \"ivr\"\n{}\n[plugins.ivr.policy]\nallow = [\"*\"]\ntargets = [\"*\"]\n",
+        plugin_table("ivr", "ivr-menu", IVR)
+    );
+    let mut served = Served::start(&extra).await;
+    let caller = Identity::user("7c23b35a-2c06-4bcb-8cbd-000000000001");
+    let call = served
+        .sim
+        .incoming_call(caller, Identity::application(BOT_APP_ID));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while posts(&served, &call, "playPrompt").is_empty() {
+        assert!(Instant::now() < deadline, "log:\n{}", served.log());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    served
+        .terminate(Duration::from_secs(20))
+        .await
+        .expect("stops on SIGTERM");
+    let data = served.dir().join(".callhost/data");
+    let db = data.join("callhost.db");
+    // The database with its write-ahead log, moved aside together.
+    let files = ["callhost.db", "callhost.db-wal", "callhost.db-shm"];
+    let saved = served.dir().join("saved");
+    std::fs::create_dir(&saved).unwrap();
+    let mut stored = Vec::new();
+    for file in files {
+        if let Ok(bytes) = std::fs::read(data.join(file)) {
+            std::fs::rename(data.join(file), saved.join(file)).unwrap();
+            stored.push((file, bytes));
+        }
+    }
+
+    // Not a database at all.
+    let garbage = b"these bytes are not a SQLite database, nor anything else".repeat(200);
+    std::fs::write(&db, &garbage).unwrap();
+    let (status, output) = serve_refused(served.config_path()).await;
+    assert!(!status.success());
+    assert!(
+        output.contains("is not a callhost database") && output.contains("callhost.db"),
+        "{output}"
+    );
+    assert_eq!(std::fs::read(&db).unwrap(), garbage, "the file was changed");
+
+    // A SQLite database of something else.
+    for file in files {
+        let _ = std::fs::remove_file(data.join(file));
+    }
+    let other = foreign_database(&db);
+    let (status, output) = serve_refused(served.config_path()).await;
+    assert!(!status.success());
+    assert!(output.contains("is not a callhost database"), "{output}");
+    assert_eq!(std::fs::read(&db).unwrap(), other, "the file was changed");
+
+    // A data directory that cannot be made: a file is in its way.
+    let in_the_way = served.dir().join("in-the-way");
+    std::fs::write(&in_the_way, "a file").unwrap();
+    let config = served.dir().join("unusable.toml");
+    let text = std::fs::read_to_string(served.config_path()).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}\n[storage]\ndata_dir = \"in-the-way/data\"\n"),
+    )
+    .unwrap();
+    let (status, output) = serve_refused(&config).await;
+    assert!(!status.success());
+    assert!(
+        output.contains("in-the-way/data") && output.contains("storage.data_dir"),
+        "{output}"
+    );
+
+    // Put right: the call stored before is restored.
+    for file in files {
+        let _ = std::fs::remove_file(data.join(file));
+    }
+    for (file, bytes) in &stored {
+        std::fs::rename(saved.join(file), data.join(file)).unwrap();
+        assert_eq!(&std::fs::read(data.join(file)).unwrap(), bytes);
+    }
+    served.restart().await;
+    let calls = served.admin_get("/admin/calls").await;
+    let ids: Vec<&str> = calls["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["call_id"].as_str())
+        .collect();
+    assert!(ids.contains(&call.as_str()), "{calls}");
+}
+
+/// A SQLite database of another application at `path`; its bytes.
+fn foreign_database(path: &std::path::Path) -> Vec<u8> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine');")
+        .unwrap();
+    drop(conn);
+    std::fs::read(path).unwrap()
 }

@@ -18,9 +18,10 @@ use crate::journal::MemoryJournal;
 use crate::plugins::PluginRegistry;
 use crate::reload::{ReloadHandle, start_reloader};
 use crate::runtime::{MemoryStateStore, Runtime, RuntimeSettings};
+use crate::server::service_manager::PassedSockets;
 use crate::server::{
     AdminState, BodyLimits, CallbackState, ConnectionLimits, Readiness, admin_router,
-    callback_router,
+    callback_router, service_manager,
 };
 
 /// How long shutdown waits for accepted notifications to be handled.
@@ -46,14 +47,26 @@ pub struct App {
     pub readiness: Readiness,
 }
 
+/// A listener's server, running until the stop signal.
+type ServerTask = tokio::task::JoinHandle<anyhow::Result<()>>;
+/// A server not started yet.
+type DeferredServer = Box<dyn FnOnce() -> ServerTask + Send>;
+
 /// Builds an [`App`] in code; see [`App::builder`].
 pub struct AppBuilder {
     config: Config,
     secret: Option<ClientSecret>,
     call_control: Option<Arc<dyn CallControl>>,
+    store: Option<Arc<dyn crate::storage::Store>>,
 }
 
 impl AppBuilder {
+    /// Where calls, journals and state are kept, instead of the engine `storage` configures.
+    pub fn with_store(mut self, store: Arc<dyn crate::storage::Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
     /// The client secret of the bot's token requests, instead of `bot.client_secret_file` or
     /// `CALLHOST_CLIENT_SECRET`.
     pub fn with_secret(mut self, secret: ClientSecret) -> Self {
@@ -85,6 +98,9 @@ pub struct Listeners {
     callbacks: tokio::net::TcpListener,
     tls: Option<axum_server::tls_rustls::RustlsConfig>,
     admin: Option<tokio::net::TcpListener>,
+    /// The callback socket came from the service manager: connections wait in its backlog
+    /// until the calls are restored, instead of being answered `503`.
+    callbacks_passed: bool,
 }
 
 impl App {
@@ -101,6 +117,7 @@ impl App {
             config,
             secret: None,
             call_control: None,
+            store: None,
         }
     }
 
@@ -118,21 +135,40 @@ impl App {
             shutdown.await;
             let _ = stop_tx.send(true);
         });
-        let servers = app.serve_on(listeners, stop_rx.clone());
+        let deferred = listeners.callbacks_passed;
+        let (mut servers, mut callbacks) = app.serve_on(listeners, stop_rx.clone(), deferred);
         let keys = tokio::spawn(fetch_signing_keys(app.auth.clone()));
         let mut stopping = stop_rx.clone();
+        let mut ready = None;
         tokio::select! {
-            loaded = app.load_plugins() => loaded?,
+            loaded = app.load_plugins() => {
+                loaded?;
+                if let Some(start) = callbacks.take() {
+                    tracing::info!("calls restored: taking the callbacks waiting on the passed socket");
+                    servers.push(start());
+                }
+                ready = Some(tokio::spawn(tell_when_ready(app.auth.clone())));
+            }
             _ = stopping.wait_for(|stop| *stop) => {}
         }
+        let _ = stopping.wait_for(|stop| *stop).await;
+        // Not ready from here on; the servers stop accepting (with socket activation new
+        // connections wait in the kernel's backlog for the next process).
+        app.readiness.stopping();
+        service_manager::notify("STOPPING=1");
         for server in servers {
             server.await??;
         }
         keys.abort();
+        if let Some(ready) = ready {
+            ready.abort();
+        }
         tracing::info!("listeners closed; finishing accepted notifications");
         if !app.dispatcher.drain(SHUTDOWN_GRACE).await {
             tracing::warn!("shutdown grace period passed with notifications still queued");
         }
+        // Every commit was synced before its answer: nothing is left to flush but the log.
+        tracing::info!("stopped: every accepted notification is handled or stored");
         Ok(())
     }
 
@@ -148,17 +184,23 @@ impl App {
             config,
             secret,
             call_control,
+            store,
         } = builder;
         // Before anything else: a second process on the same data directory, or a file that
         // is not callhost's, stops the start here.
-        let data_dir = config.data_dir();
-        let store = config.storage.open(&data_dir).with_context(|| {
-            format!(
-                "opening the {:?} store (storage.data_dir {})",
-                config.storage.engine,
-                data_dir.display()
-            )
-        })?;
+        let store = match store {
+            Some(store) => store,
+            None => {
+                let data_dir = config.data_dir();
+                config.storage.open(&data_dir).with_context(|| {
+                    format!(
+                        "opening the {:?} store (storage.data_dir {})",
+                        config.storage.engine,
+                        data_dir.display()
+                    )
+                })?
+            }
+        };
         let runtime = Runtime::new(RuntimeSettings {
             cache_dir: Some(config.cache_dir()),
             max_instances: config.runtime.max_instances,
@@ -393,32 +435,53 @@ impl App {
             }
             None => None,
         };
-        let callbacks = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("binding server.listen {listen}"))?;
-        let admin = match self.admin {
-            Some(_) => {
+        let mut passed = PassedSockets::take()?;
+        let passed_callbacks = passed.listener("callbacks");
+        let callbacks_passed = passed_callbacks.is_some();
+        let callbacks = match passed_callbacks {
+            Some(listener) => {
+                tracing::info!(
+                    passed = ?listener.local_addr().ok(),
+                    "callbacks: serving on the socket passed by the service manager (server.listen is not bound)"
+                );
+                tokio::net::TcpListener::from_std(listener)?
+            }
+            None => tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("binding server.listen {listen}"))?,
+        };
+        let admin = match (&self.admin, passed.listener("admin")) {
+            (Some(_), Some(listener)) => Some(tokio::net::TcpListener::from_std(listener)?),
+            (Some(_), None) => {
                 let addr = self.config.admin.listen;
                 let listener = tokio::net::TcpListener::bind(addr)
                     .await
                     .with_context(|| format!("binding admin.listen {addr}"))?;
                 Some(listener)
             }
-            None => None,
+            (None, Some(_)) => bail!(
+                "the service manager passed an admin socket but admin.enabled is false; enable \
+                 the admin API or remove the admin socket from the socket unit"
+            ),
+            (None, None) => None,
         };
+        debug_assert!(passed.unused().is_empty());
         Ok(Listeners {
             callbacks,
             tls,
             admin,
+            callbacks_passed,
         })
     }
 
-    /// Serves on `listeners` until `stop` turns true; returns the servers' tasks.
+    /// Serves on `listeners` until `stop` turns true; returns the servers' tasks. With
+    /// `defer_callbacks` the callback server is not started but returned, to start later.
     fn serve_on(
         &self,
         listeners: Listeners,
         stop: tokio::sync::watch::Receiver<bool>,
-    ) -> Vec<tokio::task::JoinHandle<anyhow::Result<()>>> {
+        defer_callbacks: bool,
+    ) -> (Vec<ServerTask>, Option<DeferredServer>) {
         let server = &self.config.server;
         let limits = ConnectionLimits {
             max_connections: server.max_connections,
@@ -437,14 +500,27 @@ impl App {
         if tls.is_none() {
             tracing::info!(%listen, %callback, "serving callbacks");
         }
-        let mut servers = vec![tokio::spawn(crate::server::serve(
-            "callbacks",
-            listeners.callbacks,
-            self.callbacks.clone(),
-            tls,
-            limits.clone(),
-            stop.clone(),
-        ))];
+        let callbacks = {
+            let (listener, router) = (listeners.callbacks, self.callbacks.clone());
+            let (limits, stop) = (limits.clone(), stop.clone());
+            move || {
+                tokio::spawn(crate::server::serve(
+                    "callbacks",
+                    listener,
+                    router,
+                    tls,
+                    limits,
+                    stop,
+                ))
+            }
+        };
+        let mut servers = Vec::new();
+        let deferred: Option<DeferredServer> = if defer_callbacks {
+            Some(Box::new(callbacks))
+        } else {
+            servers.push(callbacks());
+            None
+        };
         if let (Some(listener), Some(admin)) = (listeners.admin, self.admin.clone()) {
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(listen = %addr, "serving the admin API");
@@ -453,7 +529,7 @@ impl App {
                 "admin", listener, admin, None, limits, stop,
             )));
         }
-        servers
+        (servers, deferred)
     }
 }
 
@@ -488,6 +564,19 @@ async fn fetch_signing_keys(auth: CallbackAuthenticator) {
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(KEY_FETCH_RETRY_MAX);
     }
+}
+
+/// Tells the service manager the service is ready once Graph's signing keys are at hand (the
+/// plugins are loaded and the calls restored before this starts).
+async fn tell_when_ready(auth: CallbackAuthenticator) {
+    while !matches!(
+        auth.keys_status(),
+        crate::graph::callback_auth::KeysStatus::Fetched
+    ) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tracing::info!("ready");
+    service_manager::notify("READY=1");
 }
 
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
@@ -617,7 +706,7 @@ path = {plugin:?}
         let listeners = app.bind().await.unwrap();
         let base = format!("http://{}", listeners.callbacks.local_addr().unwrap());
         let (_stop, stop) = tokio::sync::watch::channel(false);
-        let _servers = app.serve_on(listeners, stop);
+        let _servers = app.serve_on(listeners, stop, false);
 
         // Bound and answering before any plugin is compiled; the public listener says only
         // whether it is ready.
@@ -673,6 +762,71 @@ path = {plugin:?}
         let (status, body) = get_json(&format!("{base}/readyz")).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["ready"], true);
+    }
+
+    #[tokio::test]
+    async fn a_store_that_cannot_write_gets_503_and_loses_nothing_stored_before() {
+        let keys = KeyServer::start(false).await;
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::storage::MemoryStore::default();
+        let app = App::builder(config(dir.path(), &keys))
+            .with_store(Arc::new(store.clone()))
+            .build()
+            .await
+            .unwrap();
+        assert!(app.auth.fetch_keys().await.is_fetched());
+        let token = keys
+            .issuer
+            .issue(IssueClaims::graph_callback(APP_ID, TENANT));
+        let call = "491f0b00-ffff-4bc9-a43e-b226498ec22a";
+        let update = |state: &str| {
+            serde_json::json!({"value": [{"changeType": "updated",
+                "resourceUrl": format!("/communications/calls/{call}"),
+                "resourceData": {"@odata.type": "#microsoft.graph.call", "state": state}}]})
+            .to_string()
+        };
+        let post = |body: String| {
+            let request = Request::post("/api/calls")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(axum::body::Body::from(body))
+                .unwrap();
+            app.callbacks.clone().oneshot(request)
+        };
+        let journal = || {
+            let store = store.clone();
+            async move {
+                let key = crate::graph::id::id_key(call).into_owned();
+                crate::storage::Store::entries(&store, key, 0)
+                    .await
+                    .unwrap()
+            }
+        };
+        let stored = post(update("establishing")).await.unwrap();
+        assert_eq!(stored.status(), StatusCode::ACCEPTED);
+        assert_eq!(journal().await.len(), 1);
+
+        // The disk is full: refused with a retry, nothing stored, nothing queued.
+        store.set_full(true);
+        let refused = post(update("established")).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(refused.headers()[header::RETRY_AFTER], "5");
+        let body = axum::body::to_bytes(refused.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&body).contains("could not be stored"),
+            "{body:?}"
+        );
+        let entries = journal().await;
+        assert_eq!(entries.len(), 1, "what was stored before is all there is");
+        assert!(entries[0].body.windows(12).any(|w| w == b"establishing"));
+
+        // Space again: Graph's retry is taken.
+        store.set_full(false);
+        let retried = post(update("established")).await.unwrap();
+        assert_eq!(retried.status(), StatusCode::ACCEPTED);
+        assert_eq!(journal().await.len(), 2);
     }
 
     #[tokio::test]

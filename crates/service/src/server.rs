@@ -7,6 +7,7 @@ mod error;
 mod health;
 mod listener;
 mod readiness;
+pub mod service_manager;
 
 use std::time::Duration;
 

@@ -2,6 +2,7 @@
 //! and the simulator.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures::future::BoxFuture;
@@ -14,6 +15,8 @@ use crate::{
 #[derive(Debug, Default, Clone)]
 pub struct MemoryStore {
     inner: Arc<Mutex<Inner>>,
+    /// Writes fail as on a full disk; see [`MemoryStore::set_full`].
+    full: Arc<AtomicBool>,
 }
 
 #[derive(Debug, Default)]
@@ -41,6 +44,22 @@ impl MemoryStore {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// While `full`, every journal append, handled marker, call record and state write fails
+    /// with [`StoreError::Full`] and changes nothing, as on a disk with no space left: what a
+    /// service on a failing store does can be tested with it.
+    pub fn set_full(&self, full: bool) {
+        self.full.store(full, Ordering::SeqCst);
+    }
+
+    fn writable(&self) -> Result<(), StoreError> {
+        if self.full.load(Ordering::SeqCst) {
+            return Err(StoreError::Full {
+                path: "memory".into(),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// An answer at once, as a store future.
@@ -50,6 +69,9 @@ fn ready<T: Send + 'static>(value: T) -> BoxFuture<'static, T> {
 
 impl Store for MemoryStore {
     fn append(&self, entries: Vec<NewEntry>) -> BoxFuture<'_, Result<Vec<Appended>, StoreError>> {
+        if let Err(e) = self.writable() {
+            return ready(Err(e));
+        }
         let mut inner = self.lock();
         let appended = entries
             .into_iter()
@@ -97,6 +119,9 @@ impl Store for MemoryStore {
     }
 
     fn save_call(&self, call: CallRecord) -> BoxFuture<'_, Result<(), StoreError>> {
+        if let Err(e) = self.writable() {
+            return ready(Err(e));
+        }
         self.lock().calls.insert(call.call_id.clone(), call);
         ready(Ok(()))
     }
@@ -124,6 +149,9 @@ impl Store for MemoryStore {
         seq: u64,
         writes: Vec<StateWrite>,
     ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        if let Err(e) = self.writable() {
+            return ready(Err(e));
+        }
         let mut inner = self.lock();
         let entry = inner
             .journals
@@ -143,6 +171,9 @@ impl Store for MemoryStore {
     }
 
     fn write_state(&self, writes: Vec<StateWrite>) -> BoxFuture<'_, Result<(), StoreError>> {
+        if let Err(e) = self.writable() {
+            return ready(Err(e));
+        }
         self.lock().apply(writes);
         ready(Ok(()))
     }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use callhost_simulator::{IssueClaims, SIM_TENANT, Simulator, SimulatorSettings};
+use callhost_simulator::{IssueClaims, RecordedRequest, SIM_TENANT, Simulator, SimulatorSettings};
 use serde_json::Value;
 
 use super::bot::{BOT_APP_ID, admin_get, service_config};
@@ -23,17 +23,40 @@ pub struct Served {
     child: tokio::process::Child,
     config_path: PathBuf,
     log_path: PathBuf,
+    /// The callback socket, held here as a service manager holds it, when socket activated.
+    socket: Option<std::net::TcpListener>,
     _dir: tempfile::TempDir,
 }
 
-/// Starts `callhost serve --config <config_path>`, appending its output to `log_path`.
-fn spawn(config_path: &std::path::Path, log_path: &std::path::Path) -> tokio::process::Child {
+/// Starts `callhost serve --config <config_path>`, appending its output to `log_path`; with
+/// `socket`, as a service manager does socket activation: the listening socket passed as file
+/// descriptor 3 with `LISTEN_FDS`, `LISTEN_FDNAMES` and `LISTEN_PID`.
+fn spawn(
+    config_path: &std::path::Path,
+    log_path: &std::path::Path,
+    socket: Option<&std::net::TcpListener>,
+) -> tokio::process::Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log_path)
         .unwrap();
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_callhost"))
+    let callhost = env!("CARGO_BIN_EXE_callhost");
+    let mut command = match socket {
+        None => tokio::process::Command::new(callhost),
+        Some(socket) => {
+            // `LISTEN_PID` must be the service's own pid: the shell sets it to its own, then
+            // becomes the service.
+            let mut command = tokio::process::Command::new("sh");
+            command
+                .args(["-c", "LISTEN_PID=$$ exec \"$0\" \"$@\"", callhost])
+                .env("LISTEN_FDS", "1")
+                .env("LISTEN_FDNAMES", "callbacks");
+            pass_as_fd3(&mut command, socket);
+            command
+        }
+    };
+    command
         .arg("serve")
         .arg("--config")
         .arg(config_path)
@@ -44,6 +67,43 @@ fn spawn(config_path: &std::path::Path, log_path: &std::path::Path) -> tokio::pr
         .kill_on_drop(true)
         .spawn()
         .unwrap()
+}
+
+/// Makes `socket` the child's file descriptor 3, open across `exec`.
+fn pass_as_fd3(command: &mut tokio::process::Command, socket: &std::net::TcpListener) {
+    use std::os::fd::AsRawFd as _;
+    let fd = socket.as_raw_fd();
+    // SAFETY: runs in the forked child before exec and calls only dup2 and fcntl, which are
+    // async-signal-safe; `fd` stays open in the parent for as long as the test holds `socket`.
+    #[allow(unsafe_code)]
+    unsafe {
+        command.pre_exec(move || {
+            if fd != 3 && libc::dup2(fd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::fcntl(3, libc::F_SETFD, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Runs `callhost serve --config <config>` expecting it to refuse to start: its exit status
+/// and what it printed.
+pub async fn serve_refused(config: &std::path::Path) -> (std::process::ExitStatus, String) {
+    let log_path = config.with_extension("refused.log");
+    let _ = std::fs::remove_file(&log_path);
+    let mut child = spawn(config, &log_path, None);
+    let exit = tokio::time::timeout(Duration::from_secs(60), child.wait()).await;
+    let output = std::fs::read_to_string(&log_path).unwrap_or_default();
+    match exit {
+        Ok(status) => (status.unwrap(), output),
+        Err(_) => panic!(
+            "callhost serve --config {} started:\n{output}",
+            config.display()
+        ),
+    }
 }
 
 /// A loopback port nobody listens on.
@@ -61,6 +121,16 @@ impl Served {
 
     /// [`Self::start`] with a simulator of `settings` (its bot app id is the test bot's).
     pub async fn start_with(settings: SimulatorSettings, extra: &str) -> Served {
+        Self::start_on(settings, extra, false).await
+    }
+
+    /// [`Self::start_with`], the callback socket bound here and passed in as systemd's socket
+    /// activation does; it stays open across restarts.
+    pub async fn start_activated(settings: SimulatorSettings, extra: &str) -> Served {
+        Self::start_on(settings, extra, true).await
+    }
+
+    async fn start_on(settings: SimulatorSettings, extra: &str, activated: bool) -> Served {
         let sim = Simulator::start(SimulatorSettings {
             bot_app_id: BOT_APP_ID.into(),
             ..settings
@@ -73,7 +143,8 @@ impl Served {
         let config_path = dir.path().join("callhost.toml");
         std::fs::write(&config_path, service_config(&sim, addr, admin_addr, extra)).unwrap();
         let log_path = dir.path().join("callhost.log");
-        let child = spawn(&config_path, &log_path);
+        let socket = activated.then(|| std::net::TcpListener::bind(addr).unwrap());
+        let child = spawn(&config_path, &log_path, socket.as_ref());
         let callback_url = format!("http://{addr}/api/calls");
         sim.set_callback_url(callback_url.clone());
         let served = Served {
@@ -89,6 +160,7 @@ impl Served {
             child,
             config_path,
             log_path,
+            socket,
             _dir: dir,
         };
         served.wait_ready(Duration::from_secs(60)).await;
@@ -154,6 +226,16 @@ impl Served {
             .unwrap_or(0)
     }
 
+    /// The `POST`s Graph got on the call's `suffix` (`/answer`, `/playPrompt`, ...), in order.
+    pub fn graph_posts(&self, call_id: &str, suffix: &str) -> Vec<RecordedRequest> {
+        let path = format!("/v1.0/communications/calls/{call_id}{suffix}");
+        self.sim
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path == path)
+            .collect()
+    }
+
     /// `GET` on the admin API, as JSON.
     pub async fn admin_get(&self, path: &str) -> Value {
         admin_get(&self.http, &self.admin_url, path).await
@@ -178,9 +260,14 @@ impl Served {
     /// until it is ready; how long that took.
     pub async fn restart(&mut self) -> Duration {
         let started = Instant::now();
-        self.child = spawn(&self.config_path, &self.log_path);
+        self.child = spawn(&self.config_path, &self.log_path, self.socket.as_ref());
         self.wait_ready(Duration::from_secs(60)).await;
         started.elapsed()
+    }
+
+    /// The configuration file.
+    pub fn config_path(&self) -> &std::path::Path {
+        &self.config_path
     }
 
     /// Sends SIGTERM and waits up to `within` for the process to exit; how long it took.

@@ -141,7 +141,15 @@ impl Connection {
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
-        let service = TowerToHyperService::new(self.router);
+        let router = TowerToHyperService::new(self.router);
+        let first_request = Arc::new(tokio::sync::Notify::new());
+        let service = {
+            let first_request = first_request.clone();
+            hyper::service::service_fn(move |request| {
+                first_request.notify_one();
+                hyper::service::Service::call(&router, request)
+            })
+        };
         let connection = self
             .builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service);
@@ -150,6 +158,13 @@ impl Connection {
         tokio::select! {
             _ = connection.as_mut() => return,
             _ = closing.wait_for(|c| *c) => {}
+        }
+        // A connection accepted just before shutdown has its request on the way: wait for it
+        // (as long as a request's headers may take) rather than close the connection under it.
+        // A connection that served a request already has a stored permit and goes on at once.
+        tokio::select! {
+            _ = connection.as_mut() => return,
+            _ = tokio::time::timeout(self.header_read_timeout, first_request.notified()) => {}
         }
         // Finish the request in progress, take no more on this connection.
         connection.as_mut().graceful_shutdown();

@@ -17,6 +17,8 @@ struct State {
     plugins: Plugins,
     /// Why Graph requests will fail (no client secret), when they will.
     credentials: Option<String>,
+    /// Shutting down: finishing what was accepted, taking nothing new.
+    stopping: bool,
 }
 
 #[derive(Default)]
@@ -85,6 +87,11 @@ impl Readiness {
         self.state().credentials = Some(reason.into());
     }
 
+    /// The service is shutting down: not ready from now on.
+    pub fn stopping(&self) {
+        self.state().stopping = true;
+    }
+
     /// Whether every plugin is loaded; callbacks are taken only then.
     pub fn plugins_ready(&self) -> bool {
         matches!(self.state().plugins, Plugins::Loaded)
@@ -95,6 +102,11 @@ impl Readiness {
         let mut reasons = Vec::new();
         {
             let state = self.state();
+            if state.stopping {
+                reasons.push(
+                    "the service is shutting down: finishing accepted notifications".to_string(),
+                );
+            }
             match &state.plugins {
                 Plugins::Loaded => {}
                 Plugins::Waiting => reasons.push("plugins are not loaded yet".to_string()),
