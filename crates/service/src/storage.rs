@@ -13,7 +13,8 @@ mod state;
 use std::sync::Arc;
 
 pub use callhost_store::{
-    CallRecord, Entry, MemoryStore, SqliteStore, Store, StoreError, call_scope, plugin_scope,
+    CallRecord, Entry, MemoryStore, SqliteStore, Store, StoreError, call_scope, now_ms,
+    plugin_scope,
 };
 pub use config::{StorageConfig, StorageEngine};
 pub(crate) use ingest::{Journaled, journal};
@@ -23,11 +24,4 @@ pub(crate) use state::DurableState;
 /// The store of a service built in code: everything in memory.
 pub fn memory_store() -> Arc<dyn Store> {
     Arc::new(MemoryStore::default())
-}
-
-/// Now, in Unix milliseconds, as the store keeps times.
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -124,6 +124,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn prune(&self, ended_before_ms: i64) -> BoxFuture<'_, Result<u64, StoreError>>;
 }
 
+/// Now, in Unix milliseconds, as the store keeps times.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// The scope of one call's state of one plugin.
 pub fn call_scope(call_id: &str, plugin: &str) -> String {
     format!("call/{call_id}/{plugin}")

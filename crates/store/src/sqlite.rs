@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 
 use crate::{
     Appended, CallRecord, Entry, Intent, IntentRecord, NewEntry, StateWrite, Store, StoreError,
-    component_hash,
+    component_hash, now_ms,
 };
 
 /// `PRAGMA application_id` of a callhost database ("CALH").
@@ -194,12 +194,6 @@ fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
         tracing::info!(path = %path.display(), version, "store schema migrated");
     }
     Ok(())
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// A SQLite error as a store error: a full disk and a file that is not a database by name.
