@@ -4,6 +4,7 @@
 //! generator's and the fake Graph's. The service's other threads (log writer, epoch ticker)
 //! share the `callhost-` prefix and count as the service's.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// The name of the service runtime's threads.
@@ -45,20 +46,34 @@ impl Drop for ServiceRuntime {
     }
 }
 
-/// CPU time used so far by this process's threads, split by whether they serve.
+/// CPU time, split by whether the threads serve.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CpuSplit {
     pub service: Duration,
     pub others: Duration,
 }
 
-impl CpuSplit {
+/// CPU time used so far by each of this process's threads.
+#[derive(Debug, Clone, Default)]
+pub struct CpuSnapshot {
+    /// Thread id → (name, time on the CPU).
+    threads: HashMap<u64, (String, Duration)>,
+}
+
+impl CpuSnapshot {
     pub fn now() -> Self {
-        let mut split = Self::default();
+        let mut snapshot = Self::default();
         let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-            return split;
+            return snapshot;
         };
         for task in tasks.flatten() {
+            let Some(tid) = task
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u64>().ok())
+            else {
+                continue;
+            };
             let path = task.path();
             let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
             let Some(ns) = std::fs::read_to_string(path.join("schedstat"))
@@ -67,21 +82,39 @@ impl CpuSplit {
             else {
                 continue;
             };
-            let time = Duration::from_nanos(ns);
-            if comm.trim_end().starts_with(SERVICE_PREFIX) {
-                split.service += time;
+            let name = comm.trim_end().to_owned();
+            snapshot
+                .threads
+                .insert(tid, (name, Duration::from_nanos(ns)));
+        }
+        snapshot
+    }
+
+    /// What the threads alive now used since `earlier`: threads that ended in between are
+    /// missed, threads that started in between count whole.
+    pub fn since(&self, earlier: &Self) -> CpuSplit {
+        let mut split = CpuSplit::default();
+        for (tid, (name, time)) in &self.threads {
+            let used = time.saturating_sub(earlier.time_of(*tid));
+            if name.starts_with(SERVICE_PREFIX) {
+                split.service += used;
             } else {
-                split.others += time;
+                split.others += used;
             }
         }
         split
     }
 
-    /// What was used between `earlier` and `self` (threads that ended in between are missed).
-    pub fn since(self, earlier: Self) -> Self {
-        Self {
-            service: self.service.saturating_sub(earlier.service),
-            others: self.others.saturating_sub(earlier.others),
-        }
+    /// What the threads called `name` alive now used since `earlier`.
+    pub fn used_by(&self, earlier: &Self, name: &str) -> Duration {
+        self.threads
+            .iter()
+            .filter(|(_, (n, _))| n == name)
+            .map(|(tid, (_, time))| time.saturating_sub(earlier.time_of(*tid)))
+            .sum()
+    }
+
+    fn time_of(&self, tid: u64) -> Duration {
+        self.threads.get(&tid).map_or(Duration::ZERO, |(_, t)| *t)
     }
 }

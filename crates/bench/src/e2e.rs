@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use super::Stats;
-use super::cpu::{BARE_THREADS, CpuSplit, ServiceRuntime};
+use super::cpu::{BARE_THREADS, CpuSnapshot, CpuSplit, ServiceRuntime};
 use callhost_simulator::Notification;
 
 /// Graph requests seen, per call, each call with its own waiters (a request wakes only the
@@ -212,7 +212,7 @@ pub async fn drive(
     let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let errors = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
-    let cpu_before = CpuSplit::now();
+    let cpu_before = CpuSnapshot::now();
     let stop_at = started + duration;
     let script_len = call_script("x", bot_app_id).len();
     // Call ids never repeat between runs: callhost drops an incoming call for an id that
@@ -309,7 +309,7 @@ pub async fn drive(
         let _ = task.await;
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let cpu = CpuSplit::now().since(cpu_before);
+    let cpu = CpuSnapshot::now().since(&cpu_before);
     let mut samples = std::mem::take(&mut *latencies.lock().unwrap_or_else(|e| e.into_inner()));
     let notifications = sent.load(std::sync::atomic::Ordering::Relaxed);
     LoadResult {

@@ -7,6 +7,7 @@ mod events;
 mod parts;
 mod reload;
 mod report;
+mod restart;
 mod run;
 mod stats;
 mod store;

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::Report;
-use super::run::{BenchOptions, Loaded, loaded_service, tempfile_dir};
+use super::run::{BenchOptions, Loaded, Storage, loaded_service, tempfile_dir};
 use callhost::plugins::PluginRegistry;
 use callhost::runtime::version_of;
 use serde_json::json;
@@ -38,7 +38,7 @@ pub async fn measure(options: &BenchOptions, report: &mut Report) -> anyhow::Res
             sim: _sim,
             service: _service,
             ..
-        } = loaded_service(&path, &dir.join("cache")).await?;
+        } = loaded_service(&path, &dir.join("cache"), Storage::Memory).await?;
 
         let tag = |kind: &str, run: usize| format!("{kind}-{run}-{}", std::process::id());
         let mut cold = Vec::new();

@@ -1,23 +1,27 @@
 //! The whole benchmark: every section in one run, so the numbers compare.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use super::Report;
 use super::cpu::ServiceRuntime;
-use super::e2e::{FakeGraph, call_script, drive, start_bare_handler};
+use super::e2e::{FakeGraph, LoadResult, call_script, drive, start_bare_handler};
 use super::events::{load_example, plugin_event_costs};
 use super::parts;
 use callhost::app::App;
 use callhost::config::{Config, PluginConfig, RouteConfig};
 use callhost::graph::token::ClientSecret;
 use callhost::runtime::{Runtime, RuntimeSettings};
+use callhost::storage::{StorageConfig, StorageEngine, Store};
 use callhost_simulator::IssueClaims;
 use callhost_simulator::{SIM_TENANT, Simulator, SimulatorSettings};
+use callhost_store::{SqliteStore, StoreStats, Synchronous};
 
-const BOT: &str = "bench-bot-0000-0000-0000-000000000000";
+pub(super) const BOT: &str = "bench-bot-0000-0000-0000-000000000000";
 
 /// How long and how hard to run.
 #[derive(Debug, Clone)]
@@ -47,6 +51,8 @@ pub enum Section {
     Reload,
     /// Journal appends on SQLite against memory: throughput, latency, appends per commit.
     Store,
+    /// A new service on the data directory of one with calls in progress, until ready.
+    Restart,
 }
 
 impl BenchOptions {
@@ -60,12 +66,12 @@ impl BenchOptions {
     }
 
     /// The IVR workflow the service routes calls to.
-    fn ivr(&self) -> PathBuf {
+    pub(super) fn ivr(&self) -> PathBuf {
         self.plugin("ivr-menu")
     }
 
     /// The compile cache kept between runs (beside the built plugins).
-    fn shared_cache(&self) -> PathBuf {
+    pub(super) fn shared_cache(&self) -> PathBuf {
         self.plugins_dir.join("../callhost-cache")
     }
 }
@@ -139,6 +145,9 @@ pub async fn run(mut options: BenchOptions) -> anyhow::Result<Report> {
     if options.runs(Section::Store) {
         super::store::measure(&options, &mut report).await?;
     }
+    if options.runs(Section::Restart) {
+        super::restart::measure(&options, &mut report).await?;
+    }
     Ok(report)
 }
 
@@ -185,13 +194,35 @@ async fn per_event(
     Ok(())
 }
 
+/// Where a service under test keeps its calls.
+#[derive(Clone)]
+pub(super) enum Storage {
+    /// The in-memory engine.
+    Memory,
+    /// SQLite opened by the bench, so that its statistics can be read while it serves.
+    Sqlite(SqliteStore, Synchronous),
+    /// SQLite in this data directory, opened by the service as `serve` opens it.
+    DataDir(PathBuf),
+}
+
+impl Storage {
+    pub(super) fn name(&self) -> &'static str {
+        match self {
+            Self::Memory => "memory",
+            Self::Sqlite(_, Synchronous::Full) | Self::DataDir(_) => "SQLite, full sync",
+            Self::Sqlite(_, Synchronous::Normal) => "SQLite, normal sync",
+        }
+    }
+}
+
 /// A service on loopback routing every call to the IVR in `plugin` (a watched file), with the
 /// simulator for keys and a fake Graph, running on `service`'s threads.
-async fn start_service(
+pub(super) async fn start_service(
     plugin: &Path,
     sim: &Simulator,
     graph_addr: std::net::SocketAddr,
     cache: &Path,
+    storage: Storage,
     service: &tokio::runtime::Handle,
 ) -> anyhow::Result<(String, App)> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -205,6 +236,18 @@ async fn start_service(
     config.runtime.cache_dir = Some(cache.to_path_buf());
     config.admin.enabled = false;
     config.routes = vec![RouteConfig::to("ivr")];
+    let given: Option<Arc<dyn Store>> = match storage {
+        Storage::Memory => None,
+        Storage::Sqlite(store, _) => Some(Arc::new(store)),
+        Storage::DataDir(dir) => {
+            config.storage = StorageConfig {
+                engine: StorageEngine::Sqlite,
+                data_dir: Some(dir),
+                ..StorageConfig::default()
+            };
+            None
+        }
+    };
     let mut ivr = PluginConfig::new(plugin);
     ivr.config = [
         ("menu", "https://media.example.com/menu.wav"),
@@ -223,10 +266,11 @@ async fn start_service(
         .map_err(|p| anyhow::anyhow!(p.join("; ")))?;
     let app = service
         .spawn(async move {
-            let app = App::builder(config)
-                .with_secret(ClientSecret::new("bench-secret"))
-                .build()
-                .await?;
+            let mut builder = App::builder(config).with_secret(ClientSecret::new("bench-secret"));
+            if let Some(store) = given {
+                builder = builder.with_store(store);
+            }
+            let app = builder.build().await?;
             let listener = tokio::net::TcpListener::from_std(listener)?;
             let router = app.callbacks.clone();
             tokio::spawn(async move { axum::serve(listener, router).await });
@@ -248,8 +292,12 @@ pub(super) struct Loaded {
     pub service: ServiceRuntime,
 }
 
-/// The IVR served from `plugin`, compiled into `cache`.
-pub(super) async fn loaded_service(plugin: &Path, cache: &Path) -> anyhow::Result<Loaded> {
+/// The IVR served from `plugin`, compiled into `cache`, its calls kept in `storage`.
+pub(super) async fn loaded_service(
+    plugin: &Path,
+    cache: &Path,
+    storage: Storage,
+) -> anyhow::Result<Loaded> {
     let sim = Simulator::start(SimulatorSettings {
         bot_app_id: BOT.into(),
         ..SimulatorSettings::default()
@@ -257,7 +305,8 @@ pub(super) async fn loaded_service(plugin: &Path, cache: &Path) -> anyhow::Resul
     .await?;
     let (graph, graph_addr) = FakeGraph::start().await?;
     let service = ServiceRuntime::new()?;
-    let (url, app) = start_service(plugin, &sim, graph_addr, cache, service.handle()).await?;
+    let (url, app) =
+        start_service(plugin, &sim, graph_addr, cache, storage, service.handle()).await?;
     let token = sim
         .issuer()
         .issue(IssueClaims::graph_callback(BOT, SIM_TENANT));
@@ -273,60 +322,55 @@ pub(super) async fn loaded_service(plugin: &Path, cache: &Path) -> anyhow::Resul
 
 async fn end_to_end(options: &BenchOptions, report: &mut Report) -> anyhow::Result<()> {
     let section = "End to end: notification → Graph request";
-    // Every part bound: what is not bound is dropped here, and the service with it.
-    let Loaded {
-        url,
-        token,
-        graph,
-        app: _app,
-        sim: _sim,
-        service: _service,
-    } = loaded_service(&options.ivr(), &options.shared_cache()).await?;
     let seconds = if options.quick { 2 } else { 8 };
+    let duration = Duration::from_secs(seconds);
     let concurrency = 64;
-    let saturated = drive(
-        &url,
-        &token,
-        Some(graph.clone()),
-        BOT,
-        concurrency,
-        None,
-        Duration::from_secs(seconds),
-    )
-    .await;
-    let (_bare, bare_addr) = start_bare_handler().await?;
-    let bare = drive(
-        &format!("http://{bare_addr}/api/calls"),
-        &token,
-        None,
-        BOT,
-        concurrency,
-        None,
-        Duration::from_secs(seconds),
-    )
-    .await;
-    report.add(
-        section,
-        "bare axum handler (parse JSON, 202): the ceiling",
-        vec![
-            ("events/s", json!(bare.notifications_per_s.round())),
-            (
-                "service CPU µs/event",
-                json!(bare.cpu_per_notification_us().0),
-            ),
-            ("load CPU µs/event", json!(bare.cpu_per_notification_us().1)),
-        ],
-        None,
-    );
-    report.add(
-        section,
-        "callhost at saturation",
-        vec![
+    // Memory first: its saturation sets the paced rates of both engines, so that the two
+    // latencies at a share are taken at the same load.
+    let mut memory_saturation: Option<LoadResult> = None;
+    let mut storages = vec![Storage::Memory];
+    let mut data_dirs = Vec::new();
+    for sync in [Synchronous::Full, Synchronous::Normal] {
+        let dir = tempfile_dir()?;
+        storages.push(Storage::Sqlite(SqliteStore::open_with(&dir, sync)?, sync));
+        data_dirs.push(dir);
+    }
+    for storage in storages {
+        let engine = storage.name();
+        let stats = match &storage {
+            Storage::Sqlite(store, _) => Some(store.clone()),
+            _ => None,
+        };
+        let counted = |read: fn(&StoreStats) -> &AtomicU64| {
+            stats
+                .as_ref()
+                .map_or(0, |s| read(s.stats()).load(Ordering::Relaxed))
+        };
+        // Every part bound: what is not bound is dropped here, and the service with it.
+        let Loaded {
+            url,
+            token,
+            graph,
+            app: _app,
+            sim: _sim,
+            service: _service,
+        } = loaded_service(&options.ivr(), &options.shared_cache(), storage).await?;
+        let commits_before = counted(|s| &s.commits);
+        let jobs_before = counted(|s| &s.jobs);
+        let saturated = drive(
+            &url,
+            &token,
+            Some(graph.clone()),
+            BOT,
+            concurrency,
+            None,
+            duration,
+        )
+        .await;
+        let commits = counted(|s| &s.commits) - commits_before;
+        let jobs = counted(|s| &s.jobs) - jobs_before;
+        let mut values = vec![
             ("events/s", json!(saturated.notifications_per_s.round())),
-            (
-                "ratio to ceiling",
-                json!(saturated.notifications_per_s / bare.notifications_per_s.max(1.0)),
-            ),
             ("p50 µs", json!(saturated.latency.p50_us)),
             ("p99 µs", json!(saturated.latency.p99_us)),
             ("p99.9 µs", json!(saturated.latency.p999_us)),
@@ -339,34 +383,100 @@ async fn end_to_end(options: &BenchOptions, report: &mut Report) -> anyhow::Resu
                 "load CPU µs/event",
                 json!(saturated.cpu_per_notification_us().1),
             ),
-        ],
-        Some(format!("{concurrency} callers back to back, {seconds} s")),
-    );
-    for share in [0.25, 0.5, 0.9] {
-        let rate = saturated.notifications_per_s * share;
-        let paced = drive(
-            &url,
-            &token,
-            Some(graph.clone()),
-            BOT,
-            concurrency,
-            Some(rate),
-            Duration::from_secs(seconds),
-        )
-        .await;
+        ];
+        if let Some(memory) = &memory_saturation {
+            values.insert(
+                1,
+                (
+                    "ratio to memory",
+                    json!(saturated.notifications_per_s / memory.notifications_per_s.max(1.0)),
+                ),
+            );
+            values.extend([
+                (
+                    "commits/s",
+                    json!((commits as f64 / duration.as_secs_f64()).round()),
+                ),
+                (
+                    "events per commit",
+                    json!(saturated.notifications as f64 / commits.max(1) as f64),
+                ),
+                (
+                    "store requests per commit",
+                    json!(jobs as f64 / commits.max(1) as f64),
+                ),
+            ]);
+        }
         report.add(
             section,
-            &format!("callhost at {:.0} % of saturation", share * 100.0),
-            vec![
-                ("events/s", json!(paced.notifications_per_s.round())),
-                ("p50 µs", json!(paced.latency.p50_us)),
-                ("p99 µs", json!(paced.latency.p99_us)),
-                ("p99.9 µs", json!(paced.latency.p999_us)),
-                ("errors", json!(paced.errors)),
-            ],
-            Some(format!("target {rate:.0} events/s")),
+            &format!("callhost ({engine}) at saturation"),
+            values,
+            Some(format!("{concurrency} callers back to back, {seconds} s")),
         );
+        let reference = memory_saturation
+            .get_or_insert(saturated)
+            .notifications_per_s;
+        for share in [0.25, 0.5, 0.9] {
+            let rate = reference * share;
+            let paced = drive(
+                &url,
+                &token,
+                Some(graph.clone()),
+                BOT,
+                concurrency,
+                Some(rate),
+                duration,
+            )
+            .await;
+            report.add(
+                section,
+                &format!(
+                    "callhost ({engine}) at {:.0} % of memory's saturation",
+                    share * 100.0
+                ),
+                vec![
+                    ("events/s", json!(paced.notifications_per_s.round())),
+                    ("p50 µs", json!(paced.latency.p50_us)),
+                    ("p99 µs", json!(paced.latency.p99_us)),
+                    ("p99.9 µs", json!(paced.latency.p999_us)),
+                    ("errors", json!(paced.errors)),
+                ],
+                Some(format!("target {rate:.0} events/s")),
+            );
+        }
     }
+    for dir in data_dirs {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    let (_bare, bare_addr) = start_bare_handler().await?;
+    let bare = drive(
+        &format!("http://{bare_addr}/api/calls"),
+        "not checked by the bare handler",
+        None,
+        BOT,
+        concurrency,
+        None,
+        duration,
+    )
+    .await;
+    let memory = memory_saturation.map_or(0.0, |m| m.notifications_per_s);
+    report.add(
+        section,
+        "bare axum handler (parse JSON, 202): the ceiling",
+        vec![
+            ("events/s", json!(bare.notifications_per_s.round())),
+            (
+                "callhost (memory) / ceiling",
+                json!(memory / bare.notifications_per_s.max(1.0)),
+            ),
+            (
+                "service CPU µs/event",
+                json!(bare.cpu_per_notification_us().0),
+            ),
+            ("load CPU µs/event", json!(bare.cpu_per_notification_us().1)),
+        ],
+        None,
+    );
     Ok(())
 }
 
@@ -379,7 +489,7 @@ async fn memory(options: &BenchOptions, report: &mut Report) -> anyhow::Result<(
         app,
         sim: _sim,
         service: _service,
-    } = loaded_service(&options.ivr(), &options.shared_cache()).await?;
+    } = loaded_service(&options.ivr(), &options.shared_cache(), Storage::Memory).await?;
     let http = reqwest::Client::new();
     // Freed memory of earlier sections may still be returned to the system while calls are
     // added, so the figure per call is the growth from the previous step, not from the start.
@@ -393,29 +503,7 @@ async fn memory(options: &BenchOptions, report: &mut Report) -> anyhow::Result<(
     };
     for &target in targets {
         let added = target - active;
-        let batch: Vec<usize> = (active..target).collect();
-        for chunk in batch.chunks(64) {
-            let mut joins = Vec::new();
-            for &i in chunk {
-                let (http, url, token, graph) =
-                    (http.clone(), url.clone(), token.clone(), graph.clone());
-                joins.push(tokio::spawn(async move {
-                    let call = format!("mem-{i}");
-                    // incoming → answered; established → menu playing: the call holds state.
-                    for (body, expect) in call_script(&call, BOT).into_iter().take(2) {
-                        let _ = http.post(&url).bearer_auth(&token).json(&body).send().await;
-                        if let Some((suffix, count)) = expect {
-                            graph
-                                .wait(&call, suffix, count, Duration::from_secs(20))
-                                .await;
-                        }
-                    }
-                }));
-            }
-            for j in joins {
-                let _ = j.await;
-            }
-        }
+        open_calls(&http, &url, &token, &graph, "mem", active..target).await;
         active = target;
         let calls = app.dispatcher.calls().len();
         let rss = rss_bytes();
@@ -445,6 +533,45 @@ async fn memory(options: &BenchOptions, report: &mut Report) -> anyhow::Result<(
     Ok(())
 }
 
+/// Calls `prefix-N` for N in `range`, each answered and playing its menu (holding call state),
+/// 64 at a time.
+pub(super) async fn open_calls(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    graph: &Arc<FakeGraph>,
+    prefix: &str,
+    range: std::ops::Range<usize>,
+) {
+    let batch: Vec<usize> = range.collect();
+    for chunk in batch.chunks(64) {
+        let mut joins = Vec::new();
+        for &i in chunk {
+            let (http, url, token, graph) = (
+                http.clone(),
+                url.to_string(),
+                token.to_string(),
+                graph.clone(),
+            );
+            let call = format!("{prefix}-{i}");
+            joins.push(tokio::spawn(async move {
+                // incoming → answered; established → menu playing: the call holds state.
+                for (body, expect) in call_script(&call, BOT).into_iter().take(2) {
+                    let _ = http.post(&url).bearer_auth(&token).json(&body).send().await;
+                    if let Some((suffix, count)) = expect {
+                        graph
+                            .wait(&call, suffix, count, Duration::from_secs(20))
+                            .await;
+                    }
+                }
+            }));
+        }
+        for j in joins {
+            let _ = j.await;
+        }
+    }
+}
+
 async fn startup(options: &BenchOptions, report: &mut Report) -> anyhow::Result<()> {
     let sim = Simulator::start(SimulatorSettings {
         bot_app_id: BOT.into(),
@@ -454,18 +581,28 @@ async fn startup(options: &BenchOptions, report: &mut Report) -> anyhow::Result<
     let (_graph, graph_addr) = FakeGraph::start().await?;
     let cache = tempfile_dir()?;
     let service = ServiceRuntime::new()?;
-    let started = Instant::now();
-    let (_, app) =
-        start_service(&options.ivr(), &sim, graph_addr, &cache, service.handle()).await?;
-    let cold = started.elapsed();
-    drop(app);
-    let started = Instant::now();
-    let (_, app) =
-        start_service(&options.ivr(), &sim, graph_addr, &cache, service.handle()).await?;
-    let warm = started.elapsed();
+    // The first start compiles into the empty cache, the second loads from it.
+    let mut took = Vec::new();
+    let mut app = None;
+    for _ in 0..2 {
+        drop(app.take());
+        let started = Instant::now();
+        let (_, started_app) = start_service(
+            &options.ivr(),
+            &sim,
+            graph_addr,
+            &cache,
+            Storage::Memory,
+            service.handle(),
+        )
+        .await?;
+        took.push(started.elapsed());
+        app = Some(started_app);
+    }
+    let (cold, warm) = (took[0], took[1]);
     let from_cache = app
-        .plugins
-        .current("ivr")
+        .as_ref()
+        .and_then(|app| app.plugins.current("ivr"))
         .map(|v| v.info.from_cache)
         .unwrap_or(false);
     report.add(
@@ -485,11 +622,14 @@ async fn startup(options: &BenchOptions, report: &mut Report) -> anyhow::Result<
 }
 
 pub(super) fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
-        "callhost-bench-cache-{}-{}",
+        "callhost-bench-{}-{}",
         std::process::id(),
-        Instant::now().elapsed().as_nanos()
+        MADE.fetch_add(1, Ordering::Relaxed)
     ));
+    // A directory left by an earlier process of the same id is not this run's.
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }

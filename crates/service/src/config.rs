@@ -620,6 +620,20 @@ mod tests {
     }
 
     #[test]
+    fn storage_sync_is_full_unless_told_and_a_wrong_word_names_the_choices() {
+        let base = "[server]\nlisten = \"127.0.0.1:8080\"\npublic_url = \"https://b\"\n\
+                    [bot]\napp_id = \"app\"\n";
+        let config = Config::parse(base).unwrap();
+        assert_eq!(config.storage.sync, crate::storage::Synchronous::Full);
+        let config = Config::parse(&format!("{base}[storage]\nsync = \"normal\"\n")).unwrap();
+        assert_eq!(config.storage.sync, crate::storage::Synchronous::Normal);
+        let error = Config::parse(&format!("{base}[storage]\nsync = \"off\"\n")).unwrap_err();
+        for part in ["sync", "off", "full", "normal"] {
+            assert!(error.contains(part), "`{error}` names {part}");
+        }
+    }
+
+    #[test]
     fn the_cache_dir_is_beside_the_file_unless_configured() {
         let text = "[server]\nlisten = \"127.0.0.1:8080\"\npublic_url = \"https://b\"\n\
                     [bot]\napp_id = \"app\"\n";

@@ -13,8 +13,8 @@ mod state;
 use std::sync::Arc;
 
 pub use callhost_store::{
-    CallRecord, Entry, MemoryStore, SqliteStore, Store, StoreError, call_scope, now_ms,
-    plugin_scope,
+    CallRecord, Entry, MemoryStore, SqliteStore, Store, StoreError, Synchronous, call_scope,
+    now_ms, plugin_scope,
 };
 pub use config::{StorageConfig, StorageEngine};
 pub(crate) use ingest::{Journaled, journal};

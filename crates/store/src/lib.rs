@@ -24,12 +24,17 @@ pub use memory::MemoryStore;
 pub use record::{
     Appended, CallRecord, Entry, Intent, IntentRecord, NewEntry, StateWrite, component_hash,
 };
-pub use sqlite::{SqliteStore, StoreStats};
+pub use sqlite::{SqliteStore, StoreStats, Synchronous};
 
 /// The keys and values of one state scope.
 pub type StateValues = Vec<(String, Vec<u8>)>;
 
 /// What callhost stores, whatever the engine.
+///
+/// Every request is placed when its method is called, not when its future is first polled,
+/// and requests commit in the order they were placed: a caller that does not need to wait
+/// for a write (its result, [`Store::finish_intent`]; a call's record, [`Store::save_call`])
+/// can go on at once and still knows that what it asks next commits no earlier.
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Appends `entries` to their calls' journals, in order, in one commit: each gets the next
     /// sequence number of its call, unless its call already has an entry with its dedupe key
@@ -42,7 +47,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     -> BoxFuture<'_, Result<Vec<Entry>, StoreError>>;
 
     /// Creates or replaces a call's record.
-    fn save_call(&self, call: CallRecord) -> BoxFuture<'_, Result<(), StoreError>>;
+    fn save_call(&self, call: CallRecord) -> BoxFuture<'static, Result<(), StoreError>>;
 
     fn call(&self, call_id: String) -> BoxFuture<'_, Result<Option<CallRecord>, StoreError>>;
 
@@ -103,7 +108,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         seq: u64,
         idx: u32,
         result: String,
-    ) -> BoxFuture<'_, Result<(), StoreError>>;
+    ) -> BoxFuture<'static, Result<(), StoreError>>;
 
     /// The intents of a call, in order.
     fn intents(&self, call_id: String) -> BoxFuture<'_, Result<Vec<IntentRecord>, StoreError>>;

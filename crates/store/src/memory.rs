@@ -118,7 +118,7 @@ impl Store for MemoryStore {
         ready(Ok(entries))
     }
 
-    fn save_call(&self, call: CallRecord) -> BoxFuture<'_, Result<(), StoreError>> {
+    fn save_call(&self, call: CallRecord) -> BoxFuture<'static, Result<(), StoreError>> {
         if let Err(e) = self.writable() {
             return ready(Err(e));
         }
@@ -262,7 +262,7 @@ impl Store for MemoryStore {
         seq: u64,
         idx: u32,
         result: String,
-    ) -> BoxFuture<'_, Result<(), StoreError>> {
+    ) -> BoxFuture<'static, Result<(), StoreError>> {
         if let Some(intent) = self.lock().intents.get_mut(&(call_id, seq, idx)) {
             intent.result = Some(result);
         }

@@ -1,6 +1,6 @@
-//! The embedded engine: one SQLite file under the data directory, in WAL mode with full sync,
-//! written by one thread that commits whatever is waiting in one transaction (group commit),
-//! so that many concurrent appends share one disk sync.
+//! The embedded engine: one SQLite file under the data directory, in WAL mode (with full sync
+//! unless told otherwise), written by one thread that commits whatever is waiting in one
+//! transaction (group commit), so that many concurrent appends share one disk sync.
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -23,6 +23,29 @@ const APPLICATION_ID: i64 = 0x4341_4c48;
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_initial.sql"))];
 /// Jobs taken into one transaction at most.
 const MAX_BATCH: usize = 512;
+
+/// When a commit counts as stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    /// On the disk: every commit is synced before it is reported (`PRAGMA synchronous = FULL`).
+    /// Nothing reported stored is lost, even to a power cut.
+    #[default]
+    Full,
+    /// Handed to the operating system: the write-ahead log is synced at checkpoints only
+    /// (`PRAGMA synchronous = NORMAL`). Nothing is lost when callhost crashes or is killed;
+    /// a power cut or a kernel crash can lose the last commits before a checkpoint.
+    Normal,
+}
+
+impl Synchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            Self::Full => "FULL",
+            Self::Normal => "NORMAL",
+        }
+    }
+}
 
 /// How the writer has worked so far.
 #[derive(Debug, Default)]
@@ -54,8 +77,13 @@ impl std::fmt::Debug for SqliteStore {
 impl SqliteStore {
     /// Opens (creating when missing) `callhost.db` under `data_dir`, takes the directory's
     /// lock, checks the file is a callhost database no newer than this release, and applies
-    /// the migrations it lacks.
+    /// the migrations it lacks. Commits are synced to the disk ([`Synchronous::Full`]).
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(data_dir, Synchronous::Full)
+    }
+
+    /// [`Self::open`], with commits stored as `sync` says.
+    pub fn open_with(data_dir: &Path, sync: Synchronous) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|e| StoreError::data_dir(data_dir, &e))?;
         let lock_path = data_dir.join("callhost.lock");
         let lock = OpenOptions::new()
@@ -75,7 +103,7 @@ impl SqliteStore {
             Err(std::fs::TryLockError::Error(e)) => return Err(StoreError::data_dir(data_dir, &e)),
         }
         let path = data_dir.join("callhost.db");
-        let conn = open_database(&path)?;
+        let conn = open_database(&path, sync)?;
         let stats = Arc::new(StoreStats::default());
         let (jobs, rx) = mpsc::channel::<Box<dyn Job>>();
         let writer_stats = stats.clone();
@@ -101,12 +129,12 @@ impl SqliteStore {
         &self.stats
     }
 
-    /// Runs `work` on the writer thread, in the next commit; its result once that commit is
-    /// durable.
+    /// Places `work` for the writer thread, in the next commit; its result once that commit
+    /// is durable.
     fn submit<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-    ) -> BoxFuture<'_, Result<T, StoreError>> {
+    ) -> BoxFuture<'static, Result<T, StoreError>> {
         let (reply, answer) = oneshot::channel();
         let job = Box::new(Task {
             work: Some(Box::new(work)),
@@ -123,7 +151,7 @@ impl SqliteStore {
     }
 }
 
-fn open_database(path: &Path) -> Result<Connection, StoreError> {
+fn open_database(path: &Path, sync: Synchronous) -> Result<Connection, StoreError> {
     let foreign = |detail: String| StoreError::Foreign {
         path: path.to_path_buf(),
         detail,
@@ -148,7 +176,8 @@ fn open_database(path: &Path) -> Result<Connection, StoreError> {
         )));
     }
     conn.execute_batch(&format!(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA application_id = {APPLICATION_ID};"
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA application_id = {APPLICATION_ID};",
+        sync.pragma()
     ))
     .map_err(|e| classify(path, e))?;
     migrate(&conn, path)?;
@@ -439,7 +468,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn save_call(&self, call: CallRecord) -> BoxFuture<'_, Result<(), StoreError>> {
+    fn save_call(&self, call: CallRecord) -> BoxFuture<'static, Result<(), StoreError>> {
         self.submit(move |conn| {
             conn.prepare_cached(
                 "INSERT INTO calls (call_id, tenant_id, direction, route, plugin, plugin_version, state, \
@@ -650,7 +679,7 @@ impl Store for SqliteStore {
         seq: u64,
         idx: u32,
         result: String,
-    ) -> BoxFuture<'_, Result<(), StoreError>> {
+    ) -> BoxFuture<'static, Result<(), StoreError>> {
         self.submit(move |conn| {
             conn.prepare_cached(
                 "UPDATE intents SET result = ?4 WHERE call_id = ?1 AND seq = ?2 AND idx = ?3",

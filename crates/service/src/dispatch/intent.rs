@@ -72,10 +72,15 @@ where
         Prior::New => {
             let result = send().await;
             let text = encode_result(&result, operation);
+            // Not waited for: a result lost to a crash makes the outcome unknown, and an
+            // unknown outcome is never sent again.
             let finished = store.finish_intent(entry.key.clone(), place.seq, place.idx, text);
-            if let Err(e) = finished.await {
-                tracing::warn!(call_id = %entry.call_id, action = name, error = %e, "the request's result could not be stored; after a restart its outcome counts as unknown");
-            }
+            let (call_id, action) = (entry.call_id.clone(), name.to_owned());
+            tokio::spawn(async move {
+                if let Err(e) = finished.await {
+                    tracing::warn!(%call_id, %action, error = %e, "the request's result could not be stored; after a restart its outcome counts as unknown");
+                }
+            });
             result
         }
         Prior::Done { result, operation } => {

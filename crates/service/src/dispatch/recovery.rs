@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use serde::Serialize;
 
 use super::calls::{NewCall, Start, Work};
@@ -23,6 +24,9 @@ use crate::storage::{CallRecord, Prior, StoreError, decode_result, now_ms};
 /// Unowned notifications older than this are not dispatched again: an incoming call that
 /// waited longer has been given up by Graph.
 const UNOWNED_WINDOW: Duration = Duration::from_secs(60);
+
+/// Calls whose journal, intents and state are read at the same time.
+const RESTORING_AT_ONCE: usize = 64;
 
 /// What recovery restored.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -52,6 +56,7 @@ pub(super) async fn restore(dispatcher: &Dispatcher) -> Result<Restored, StoreEr
         shared.durable.load(store.as_ref(), &scope).await?;
     }
     let mut versions: HashMap<String, PluginVersion> = HashMap::new();
+    let mut pinned = Vec::new();
     for record in store.live_calls().await? {
         let Some(version) = pinned_version(shared, &record, &mut versions, &mut restored).await
         else {
@@ -61,7 +66,14 @@ pub(super) async fn restore(dispatcher: &Dispatcher) -> Result<Restored, StoreEr
             restored.abandoned += 1;
             continue;
         };
-        restored.queued += restore_call(shared, record, version).await?;
+        pinned.push((record, version));
+    }
+    // Many calls read at once: their reads share the store's transactions.
+    let mut reading = futures::stream::iter(pinned)
+        .map(|(record, version)| restore_call(shared, record, version))
+        .buffer_unordered(RESTORING_AT_ONCE);
+    while let Some(queued) = reading.next().await {
+        restored.queued += queued?;
         restored.calls += 1;
     }
     let since = now_ms() - UNOWNED_WINDOW.as_millis() as i64;
@@ -125,7 +137,7 @@ async fn restore_call(
         let routes = shared.routes.load();
         routes.iter().find(|r| &r.name == name).cloned()
     });
-    tracing::info!(call_id = %record.graph_id, plugin = %record.plugin, version = version.info.version(), state = tracker.state.as_str(), queued, keepalive_in_s = due_ms / 1000, "call restored");
+    tracing::debug!(call_id = %record.graph_id, plugin = %record.plugin, version = version.info.version(), state = tracker.state.as_str(), queued, keepalive_in_s = due_ms / 1000, "call restored");
     let call = NewCall {
         call_id: record.graph_id.clone(),
         version,

@@ -5,7 +5,7 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use futures::FutureExt as _;
+use futures::{FutureExt as _, TryFutureExt as _};
 use tokio::sync::mpsc;
 
 use super::calls::{CallEntry, Work};
@@ -92,9 +92,15 @@ async fn handle(
     let control: Arc<PluginControl> = Arc::new(PluginControl::new(shared.clone()));
     let mut mode = Mode::Plugin;
     let store = &shared.settings.store;
-    if let Err(e) = store.save_call(entry.record()).await {
-        tracing::error!(call_id = %entry.call_id, error = %e, "the call could not be stored; it goes on, and is lost if the process stops");
-    }
+    // Not waited for: placed before anything the call's events write, so it commits first;
+    // until it does, recovery finds the call's notifications as not yet owned.
+    let saving = store.save_call(entry.record());
+    let call_id = entry.call_id.clone();
+    tokio::spawn(async move {
+        if let Err(e) = saving.await {
+            tracing::error!(%call_id, error = %e, "the call could not be stored; it goes on, and is lost if the process stops");
+        }
+    });
     let mut end_reason = None;
     while let Some(work) = rx.recv().await {
         let received = tokio::time::Instant::now();
@@ -186,18 +192,27 @@ async fn handle(
 /// with the item's handled marker (or on their own, for work that has no journal entry).
 async fn commit(shared: &Shared, entry: &CallEntry, seq: Option<u64>, state_changed: bool) {
     let store = &shared.settings.store;
-    if state_changed && let Err(e) = store.save_call(entry.record()).await {
-        tracing::warn!(call_id = %entry.call_id, error = %e, "the call's new state could not be stored");
-    }
+    // Both placed at once, so that they share a commit.
+    let saved = state_changed.then(|| store.save_call(entry.record()));
     let writes = shared.durable.take(&entry.key);
     let committed = match seq {
         Some(seq) => store
             .handled(entry.key.clone(), seq, writes)
-            .await
-            .map(|_| ()),
-        None if writes.is_empty() => Ok(()),
-        None => store.write_state(writes).await,
+            .map_ok(|_| ())
+            .boxed(),
+        None if writes.is_empty() => futures::future::ok(()).boxed(),
+        None => store.write_state(writes),
     };
+    let saved = async {
+        match saved {
+            Some(saved) => saved.await,
+            None => Ok(()),
+        }
+    };
+    let (saved, committed) = futures::join!(saved, committed);
+    if let Err(e) = saved {
+        tracing::warn!(call_id = %entry.call_id, error = %e, "the call's new state could not be stored");
+    }
     if let Err(e) = committed {
         // The plugin ran and its Graph requests are recorded; after a restart the entry is
         // handled again from the state as it was before it.

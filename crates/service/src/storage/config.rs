@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::{MemoryStore, SqliteStore, Store, StoreError};
+use super::{MemoryStore, SqliteStore, Store, StoreError, Synchronous};
 
 /// The `[storage]` table.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -17,6 +17,10 @@ pub struct StorageConfig {
     /// The directory of the SQLite database, resolved against the configuration file's
     /// directory. Default `.callhost/data` beside it. One process at a time uses it.
     pub data_dir: Option<PathBuf>,
+    /// When SQLite counts a commit as stored: `full` (the default: synced to the disk before
+    /// the callback is answered) or `normal` (handed to the operating system; survives
+    /// callhost crashing, not a power cut).
+    pub sync: Synchronous,
     /// How long an ended call (its record, journal, intents and call state) is kept for the
     /// admin API's history, in hours. Default 24.
     pub keep_ended_hours: f64,
@@ -27,6 +31,7 @@ impl Default for StorageConfig {
         Self {
             engine: StorageEngine::Sqlite,
             data_dir: None,
+            sync: Synchronous::Full,
             keep_ended_hours: 24.0,
         }
     }
@@ -51,7 +56,7 @@ impl StorageConfig {
     /// Opens the configured engine; `data_dir` is the resolved data directory.
     pub fn open(&self, data_dir: &Path) -> Result<Arc<dyn Store>, StoreError> {
         Ok(match self.engine {
-            StorageEngine::Sqlite => Arc::new(SqliteStore::open(data_dir)?),
+            StorageEngine::Sqlite => Arc::new(SqliteStore::open_with(data_dir, self.sync)?),
             StorageEngine::Memory => Arc::new(MemoryStore::default()),
         })
     }

@@ -20,6 +20,12 @@ async fn the_sqlite_engine_passes() {
 }
 
 #[tokio::test]
+async fn the_sqlite_engine_passes_with_normal_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    suite(&SqliteStore::open_with(dir.path(), Synchronous::Normal).unwrap()).await;
+}
+
+#[tokio::test]
 async fn what_was_stored_is_there_after_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
