@@ -154,6 +154,8 @@ async fn calls_finish_and_nothing_is_done_twice_across_kills_and_restarts() {
         );
         let record = store.call(key).await.unwrap().expect("the call is stored");
         assert!(record.ended_at_ms.is_some(), "{record:?}");
+        // What Graph said of the call is kept with it.
+        assert!(record.my_participant_id.is_some(), "{record:?}");
     }
     println!("restart to ready: {restarts:?}");
 }

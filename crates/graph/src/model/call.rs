@@ -66,6 +66,11 @@ impl Call {
         non_empty(&self.tenant_id)
     }
 
+    /// Where Graph posts this call's notifications.
+    pub fn callback_uri(&self) -> Option<&str> {
+        non_empty(&self.callback_uri)
+    }
+
     /// The bot's own participant id in this call.
     pub fn my_participant_id(&self) -> Option<&str> {
         non_empty(&self.my_participant_id)

@@ -223,7 +223,8 @@ impl CallEntry {
     }
 
     /// The call as the store keeps it.
-    pub(crate) fn record(&self) -> crate::storage::CallRecord {
+    /// The call's record as stored, with what `tracker` learned of it from Graph.
+    pub(crate) fn record(&self, tracker: &CallTracker) -> crate::storage::CallRecord {
         let version = self.version();
         let keepalive = self.last_keepalive_ms.load(Ordering::SeqCst);
         crate::storage::CallRecord {
@@ -235,8 +236,8 @@ impl CallEntry {
             plugin: self.plugin_id.clone(),
             plugin_version: version.info.hash.clone(),
             state: self.state().as_str().to_owned(),
-            my_participant_id: None,
-            callback_uri: None,
+            my_participant_id: tracker.my_participant_id.clone(),
+            callback_uri: tracker.callback_uri.clone(),
             created_by_plugin: self.created_by_plugin,
             created_at_ms: self.created_at_ms,
             last_keepalive_ms: (keepalive > 0).then_some(keepalive),

@@ -62,6 +62,8 @@ pub struct CallTracker {
     /// The last known state, which a stale setup state is judged against.
     progress: CallState,
     pub my_participant_id: Option<String>,
+    /// Where Graph posts the call's notifications, as the call resource says.
+    pub callback_uri: Option<String>,
     incoming_delivered: bool,
     roster: BTreeMap<String, Participant>,
     roster_sequence: Option<i64>,
@@ -77,6 +79,7 @@ impl CallTracker {
             state,
             progress: state,
             my_participant_id: None,
+            callback_uri: None,
             incoming_delivered: false,
             roster: BTreeMap::new(),
             roster_sequence: None,
@@ -228,6 +231,9 @@ impl CallTracker {
     ) -> Vec<CallEventKind> {
         if let Some(id) = call.my_participant_id() {
             self.my_participant_id = Some(id.to_string());
+        }
+        if let Some(uri) = call.callback_uri() {
+            self.callback_uri = Some(uri.to_string());
         }
         let state = call.state();
         if change == ChangeType::Created && state.is_none_or(|s| s == CallState::Incoming) {

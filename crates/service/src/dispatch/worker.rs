@@ -94,7 +94,7 @@ async fn handle(
     let store = &shared.settings.store;
     // Not waited for: placed before anything the call's events write, so it commits first;
     // until it does, recovery finds the call's notifications as not yet owned.
-    let saving = store.save_call(entry.record());
+    let saving = store.save_call(entry.record(&tracker));
     let call_id = entry.call_id.clone();
     tokio::spawn(async move {
         if let Err(e) = saving.await {
@@ -105,7 +105,7 @@ async fn handle(
     while let Some(work) = rx.recv().await {
         let received = tokio::time::Instant::now();
         let weight = work.weight();
-        let state_before = tracker.state;
+        let stored_before = stored_view(&tracker);
         let seq = match &work {
             Work::Notification(_, seq) => *seq,
             Work::EndLocally(_) | Work::OperationFinished(_) => None,
@@ -171,7 +171,8 @@ async fn handle(
             }
         }
         entry.begin_handling(None);
-        commit(shared, entry, seq, state_before != tracker.state).await;
+        let changed = stored_before != stored_view(&tracker);
+        commit(shared, entry, &tracker, seq, changed).await;
         if tracker.state.is_final() {
             let reason = end_reason.take().unwrap_or_else(|| "ended".into());
             let ended = store.end_call(entry.key.clone(), crate::storage::now_ms(), reason);
@@ -190,10 +191,16 @@ async fn handle(
 
 /// Stores what handling one item did: the call's new state, and the plugin's state writes
 /// with the item's handled marker (or on their own, for work that has no journal entry).
-async fn commit(shared: &Shared, entry: &CallEntry, seq: Option<u64>, state_changed: bool) {
+async fn commit(
+    shared: &Shared,
+    entry: &CallEntry,
+    tracker: &CallTracker,
+    seq: Option<u64>,
+    record_changed: bool,
+) {
     let store = &shared.settings.store;
     // Both placed at once, so that they share a commit.
-    let saved = state_changed.then(|| store.save_call(entry.record()));
+    let saved = record_changed.then(|| store.save_call(entry.record(tracker)));
     let writes = shared.durable.take(&entry.key);
     let committed = match seq {
         Some(seq) => store
@@ -218,6 +225,15 @@ async fn commit(shared: &Shared, entry: &CallEntry, seq: Option<u64>, state_chan
         // handled again from the state as it was before it.
         tracing::error!(call_id = %entry.call_id, seq, error = %e, "the handled marker and state writes could not be stored");
     }
+}
+
+/// What of the tracker the call's record keeps: a change is stored.
+fn stored_view(tracker: &CallTracker) -> (CallState, Option<String>, Option<String>) {
+    (
+        tracker.state,
+        tracker.my_participant_id.clone(),
+        tracker.callback_uri.clone(),
+    )
 }
 
 /// How a call's end is written in its record: `terminated 0/4097: reason`.

@@ -27,6 +27,12 @@ pub struct EndedCall {
     pub duration_ms: Option<i64>,
     /// How it ended: `terminated 0/4097: …`, or how callhost decided it.
     pub end_reason: Option<String>,
+    /// The bot's participant id in the call, as Graph gave it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub my_participant_id: Option<String>,
+    /// Where Graph posted the call's notifications, as the call resource said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_uri: Option<String>,
 }
 
 /// The `limit` most recently ended calls.
@@ -58,6 +64,8 @@ fn ended(record: CallRecord, caller: Option<Identity>) -> EndedCall {
         duration_ms: record.ended_at_ms.map(|end| end - record.created_at_ms),
         ended_at_ms: record.ended_at_ms,
         end_reason: record.end_reason,
+        my_participant_id: record.my_participant_id,
+        callback_uri: record.callback_uri,
     }
 }
 

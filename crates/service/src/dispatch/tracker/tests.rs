@@ -288,3 +288,35 @@ fn nothing_is_delivered_after_the_end() {
         [DropReason::CallEnded]
     );
 }
+
+#[test]
+fn the_call_resource_tells_the_tracker_its_participant_id_and_callback() {
+    let mut tracker = CallTracker::new(CallState::Incoming);
+    let incoming = call(
+        "created",
+        json!({
+            "@odata.type": "#microsoft.graph.call",
+            "state": "incoming",
+            "direction": "incoming",
+            "callbackUri": "https://bot.contoso.com/api/calls/24701998-1a73-4d42-8085-bf46ed0ae039",
+            "myParticipantId": "0b3d1d1a-3c6b-4c39-8a89-0d2c4f0e6f11",
+        }),
+    );
+    tracker.apply(&incoming, &StartedOperations::default());
+    assert_eq!(
+        tracker.callback_uri.as_deref(),
+        Some("https://bot.contoso.com/api/calls/24701998-1a73-4d42-8085-bf46ed0ae039")
+    );
+    assert_eq!(
+        tracker.my_participant_id.as_deref(),
+        Some("0b3d1d1a-3c6b-4c39-8a89-0d2c4f0e6f11")
+    );
+    // A later update without them keeps what is known; an empty one is not an answer.
+    tracker.apply(&state("established"), &StartedOperations::default());
+    let blank = call(
+        "updated",
+        json!({"@odata.type": "#microsoft.graph.call", "callbackUri": "", "myParticipantId": ""}),
+    );
+    tracker.apply(&blank, &StartedOperations::default());
+    assert!(tracker.callback_uri.is_some() && tracker.my_participant_id.is_some());
+}
