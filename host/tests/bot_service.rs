@@ -173,7 +173,15 @@ async fn media_actions() {
         body(&r)["prompts"][0]["mediaInfo"]["uri"],
         "https://cdn.example.com/hello.wav"
     );
-    assert_eq!(body(&r)["clientContext"], "ctx-1");
+    // The host's mark (the journal entry and request it was made for), then the plugin's own.
+    let context = body(&r)["clientContext"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        context.starts_with("ch1:") && context.ends_with("|ctx-1"),
+        "{context}"
+    );
 
     let (_, r) = action_request(
         json!({"fn": "record-response", "call": "$call", "prompts": [], "barge-in-allowed": true, "initial-silence-timeout-seconds": 10,

@@ -207,6 +207,32 @@ impl CallAction {
         }
     }
 
+    /// The request's `clientContext`, for the actions that carry one.
+    pub fn client_context_mut(&mut self) -> Option<&mut Option<String>> {
+        use CallAction::*;
+        match self {
+            PlayPrompt { client_context, .. }
+            | SubscribeToTone { client_context, .. }
+            | SendDtmfTones { client_context, .. }
+            | CancelMediaProcessing { client_context, .. }
+            | Mute { client_context, .. }
+            | Unmute { client_context, .. }
+            | MuteParticipant { client_context, .. }
+            | InviteParticipants { client_context, .. }
+            | StartHoldMusic { client_context, .. }
+            | StopHoldMusic { client_context, .. } => Some(client_context),
+            RecordResponse { options, .. } => Some(&mut options.client_context),
+            Answer { .. }
+            | Reject { .. }
+            | Redirect { .. }
+            | Transfer { .. }
+            | HangUp { .. }
+            | JoinMeeting(_)
+            | PlaceCall(_)
+            | KeepAlive { .. } => None,
+        }
+    }
+
     /// Which call-control function this is; its row in [`ActionKind`] says the rest.
     pub fn kind(&self) -> ActionKind {
         use CallAction::*;

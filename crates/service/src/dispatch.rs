@@ -12,6 +12,7 @@ mod intent;
 mod keepalive;
 mod limits;
 mod metrics;
+mod operation_context;
 mod orphans;
 mod recent;
 mod recovery;

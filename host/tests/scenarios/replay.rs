@@ -166,5 +166,24 @@ async fn replay_accepts_what_the_service_accepts() {
         .insert(0, roster);
     let replayed = replay(&spec, &documents).await.unwrap();
     let replayed: Vec<Value> = replayed.iter().map(|r| json!(r)).collect();
-    assert_eq!(replayed, recorded_requests(&report));
+    // The host's mark on an operation's context names the journal entry it was made for, and
+    // the added roster is an entry of its own: the marks are one further on, the rest the same.
+    assert_eq!(
+        without_marks(replayed),
+        without_marks(recorded_requests(&report))
+    );
+}
+
+/// The requests with the host's mark (`ch1:<entry>.<n>|`) taken off their `clientContext`.
+fn without_marks(mut requests: Vec<Value>) -> Vec<Value> {
+    for request in &mut requests {
+        if let Some(Value::String(context)) = request.pointer_mut("/body/clientContext") {
+            assert!(context.starts_with("ch1:"), "unmarked: {context}");
+            *context = context
+                .split_once('|')
+                .map_or("", |(_, own)| own)
+                .to_owned();
+        }
+    }
+    requests
 }

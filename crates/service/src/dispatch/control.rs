@@ -77,6 +77,10 @@ impl CallControl for PluginControl {
             };
             let kind = action.operation_kind();
             let place = intent::place(&entry, &action);
+            let mut action = action;
+            if let Some(place) = place {
+                place.mark(&mut action);
+            }
             let name = action.name();
             let output = match ticket {
                 // Its own task: a plugin that times out while Graph is answering does not

@@ -9,8 +9,8 @@ use std::future::Future;
 
 use callhost_store::Intent;
 
-use super::Shared;
 use super::calls::{CallEntry, Work};
+use super::{Shared, operation_context};
 use crate::call::{ActionOrigin, ActionOutput, CallAction, CallError, OperationKind, ResultInfo};
 use crate::storage::{Prior, decode_result, encode_result, now_ms};
 
@@ -19,6 +19,19 @@ use crate::storage::{Prior, decode_result, encode_result, now_ms};
 pub(crate) struct Place {
     seq: u64,
     idx: u32,
+}
+
+impl Place {
+    /// Puts the host's mark of this place on the request's `clientContext` (see
+    /// [`super::operation_context`]), when the request starts an operation.
+    pub(crate) fn mark(self, action: &mut CallAction) {
+        if action.operation_kind().is_none() {
+            return;
+        }
+        if let Some(context) = action.client_context_mut() {
+            *context = operation_context::mark((self.seq, self.idx), context.take());
+        }
+    }
 }
 
 /// The place of `action` if it needs an intent: it is not safe to repeat, and it is made

@@ -16,7 +16,7 @@ use serde::Serialize;
 use super::calls::{NewCall, Start, Work};
 use super::tracker::{CallTracker, StartedOperations};
 use super::{Dispatcher, Shared};
-use crate::call::{ActionOutput, CallDirection, CallState};
+use crate::call::{ActionKind, ActionOutput, CallDirection, CallState, Returns};
 use crate::graph::notification;
 use crate::runtime::{PluginVersion, StateScope};
 use crate::storage::{CallRecord, Prior, StoreError, decode_result, now_ms};
@@ -101,12 +101,23 @@ async fn restore_call(
     let operations = StartedOperations::default();
     for intent in store.intents(record.call_id.clone()).await? {
         let prior = intent.result.as_deref().and_then(decode_result);
-        if let Some(Prior::Done {
-            result: Ok(ActionOutput::OperationId(id)),
-            operation: Some(kind),
-        }) = prior
-        {
-            operations.insert(&id, kind);
+        match prior {
+            Some(Prior::Done {
+                result: Ok(ActionOutput::OperationId(id)),
+                operation: Some(kind),
+            }) => operations.insert(&id, kind),
+            // Sent, its answer never stored: its completion is known by its request's mark.
+            None | Some(Prior::Unknown) => {
+                let started =
+                    ActionKind::from_name(&intent.action).and_then(|a| match a.returns() {
+                        Returns::OperationId(kind) => Some(kind),
+                        Returns::Nothing | Returns::CallId => None,
+                    });
+                if let Some(kind) = started {
+                    operations.insert_unknown((intent.seq, intent.idx), kind);
+                }
+            }
+            Some(_) => {}
         }
     }
     let mut tracker = CallTracker::new(match direction {

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
 use super::drops::DropReason;
+use super::operation_context::{self, Place};
 use crate::call::{
     CallEvent, CallEventKind, CallState, ChangeType, OperationCompleted, OperationKind,
     Participant, ParticipantsChanged, StateChanged,
@@ -38,19 +39,40 @@ pub struct Applied {
 
 /// The operations a plugin started on a call, by [`id_key`]: the id in the form the plugin
 /// was given, and what kind of operation it is. Completions name operations in either form
-/// and sometimes without `@odata.type`.
+/// and sometimes without `@odata.type`. After a restart, operations whose start was sent but
+/// whose id was never stored are known by the place of their request instead (the mark on
+/// their `clientContext`).
 #[derive(Debug, Default)]
-pub struct StartedOperations(Mutex<HashMap<String, (String, OperationKind)>>);
+pub struct StartedOperations(Mutex<Started>);
+
+#[derive(Debug, Default)]
+struct Started {
+    by_id: HashMap<String, (String, OperationKind)>,
+    by_place: HashMap<Place, OperationKind>,
+}
 
 impl StartedOperations {
     pub fn insert(&self, id: &str, kind: OperationKind) {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        map.insert(id_key(id).into_owned(), (id.to_owned(), kind));
+        let mut started = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        started
+            .by_id
+            .insert(id_key(id).into_owned(), (id.to_owned(), kind));
     }
 
-    fn take(&self, id: &str) -> Option<(String, OperationKind)> {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        map.remove(id_key(id).as_ref())
+    /// An operation started by the request at `place`, whose id is not known.
+    pub fn insert_unknown(&self, place: Place, kind: OperationKind) {
+        let mut started = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        started.by_place.insert(place, kind);
+    }
+
+    /// The operation `id`, or else the one started by the request at `place`.
+    fn take(&self, id: &str, place: Option<Place>) -> Option<(String, OperationKind)> {
+        let mut started = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(known) = started.by_id.remove(id_key(id).as_ref()) {
+            return Some(known);
+        }
+        let kind = started.by_place.remove(&place?)?;
+        Some((id.to_owned(), kind))
     }
 }
 
@@ -158,8 +180,9 @@ impl CallTracker {
 
     /// An operation Graph reported as finished in the answer to the request that started it:
     /// no notification follows, so the host delivers its completion.
-    pub fn operation_finished(&mut self, call_id: &str, op: OperationCompleted) -> Applied {
+    pub fn operation_finished(&mut self, call_id: &str, mut op: OperationCompleted) -> Applied {
         let mut applied = Applied::default();
+        op.client_context = operation_context::unmark(op.client_context.take()).1;
         if self.state.is_final() {
             return applied;
         }
@@ -428,7 +451,9 @@ impl CallTracker {
             ));
             return Vec::new();
         }
-        if let Some((id, kind)) = started.take(&completed.operation_id) {
+        let (place, own) = operation_context::unmark(completed.client_context.take());
+        completed.client_context = own;
+        if let Some((id, kind)) = started.take(&completed.operation_id, place) {
             completed.operation_id = id;
             if completed.kind == OperationKind::Unknown {
                 completed.kind = kind;

@@ -320,3 +320,33 @@ fn the_call_resource_tells_the_tracker_its_participant_id_and_callback() {
     tracker.apply(&blank, &StartedOperations::default());
     assert!(tracker.callback_uri.is_some() && tracker.my_participant_id.is_some());
 }
+
+#[test]
+fn a_completion_whose_start_was_never_stored_finds_its_request_by_the_mark() {
+    let mut tracker = established();
+    let started = StartedOperations::default();
+    // After a restart: the record request of entry 7 was sent, its operation id never stored.
+    started.insert_unknown((7, 1), OperationKind::RecordResponse);
+    let completion = |id: &str, context: &str| {
+        one(
+            "deleted",
+            &format!("/operations/{id}"),
+            json!({"id": id, "status": "completed", "clientContext": context,
+                "resultInfo": {"code": 200, "subcode": 0}}),
+        )
+    };
+    let applied = tracker.apply(&completion("op-1", "ch1:7.1|voicemail"), &started);
+    let [CallEventKind::OperationCompleted(op)] = kinds(&applied)[..] else {
+        panic!("{applied:?}")
+    };
+    assert_eq!(op.kind, OperationKind::RecordResponse);
+    assert_eq!(op.operation_id, "op-1");
+    assert_eq!(op.client_context.as_deref(), Some("voicemail"));
+    // A mark of another place is only taken off; the kind stays unknown.
+    let applied = tracker.apply(&completion("op-2", "ch1:9.0"), &started);
+    let [CallEventKind::OperationCompleted(op)] = kinds(&applied)[..] else {
+        panic!("{applied:?}")
+    };
+    assert_eq!(op.kind, OperationKind::Unknown);
+    assert_eq!(op.client_context, None);
+}
