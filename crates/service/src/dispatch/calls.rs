@@ -222,7 +222,6 @@ impl CallEntry {
         self.last_keepalive_ms.store(at_ms, Ordering::SeqCst);
     }
 
-    /// The call as the store keeps it.
     /// The call's record as stored, with what `tracker` learned of it from Graph.
     pub(crate) fn record(&self, tracker: &CallTracker) -> crate::storage::CallRecord {
         let version = self.version();

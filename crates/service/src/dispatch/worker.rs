@@ -200,7 +200,10 @@ async fn commit(
 ) {
     let store = &shared.settings.store;
     // Both placed at once, so that they share a commit.
-    let saved = record_changed.then(|| store.save_call(entry.record(tracker)));
+    let saved = match record_changed {
+        true => store.save_call(entry.record(tracker)),
+        false => futures::future::ok(()).boxed(),
+    };
     let writes = shared.durable.take(&entry.key);
     let committed = match seq {
         Some(seq) => store
@@ -209,12 +212,6 @@ async fn commit(
             .boxed(),
         None if writes.is_empty() => futures::future::ok(()).boxed(),
         None => store.write_state(writes),
-    };
-    let saved = async {
-        match saved {
-            Some(saved) => saved.await,
-            None => Ok(()),
-        }
     };
     let (saved, committed) = futures::join!(saved, committed);
     if let Err(e) = saved {
