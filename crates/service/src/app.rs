@@ -188,19 +188,16 @@ impl App {
         } = builder;
         // Before anything else: a second process on the same data directory, or a file that
         // is not callhost's, stops the start here.
-        let store = match store {
-            Some(store) => store,
-            None => {
-                let data_dir = config.data_dir();
-                config.storage.open(&data_dir).with_context(|| {
-                    format!(
-                        "opening the {:?} store (storage.data_dir {})",
-                        config.storage.engine,
-                        data_dir.display()
-                    )
-                })?
-            }
-        };
+        let store =
+            match store {
+                Some(store) => store,
+                None => {
+                    let data_dir = config.data_dir();
+                    config.storage.open(&data_dir).await.with_context(|| {
+                        format!("opening {}", config.storage.describe(&data_dir))
+                    })?
+                }
+            };
         let runtime = Runtime::new(RuntimeSettings {
             cache_dir: Some(config.cache_dir()),
             max_instances: config.runtime.max_instances,

@@ -28,6 +28,20 @@ pub enum StoreError {
     Full { path: PathBuf },
     #[error("storage failed: {0}")]
     Engine(String),
+    #[error(
+        "PostgreSQL at {target} cannot be reached ({detail}); callbacks are refused with 503 until it answers again"
+    )]
+    Unavailable { target: String, detail: String },
+    #[error("PostgreSQL at {target} refused the connection ({detail}); {fix}")]
+    Refused {
+        target: String,
+        detail: String,
+        fix: String,
+    },
+    #[error("a concurrent transaction conflicted: {0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Config(String),
     #[error("call {call_id} has no journal entry {seq}")]
     UnknownEntry { call_id: String, seq: u64 },
     #[error("the store is closed")]
@@ -35,6 +49,17 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the engine failed (the transaction it ran in is lost), rather than the request
+    /// being refused for a reason of its own.
+    pub fn aborts_transaction(&self) -> bool {
+        !matches!(self, StoreError::UnknownEntry { .. })
+    }
+
+    /// Whether the request conflicted with another transaction: alone, it may succeed.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Conflict(_))
+    }
+
     pub(crate) fn data_dir(path: &std::path::Path, error: &std::io::Error) -> Self {
         StoreError::DataDir {
             path: path.to_path_buf(),

@@ -4,15 +4,18 @@
 //! versions.
 //!
 //! One [`Store`] trait, engines behind it: [`SqliteStore`] (one file under a data directory,
-//! WAL, group commit on one writer thread) is the embedded default; [`MemoryStore`] keeps
-//! everything in the process for unit tests and the simulator. Every engine passes the same
+//! WAL, group commit on one writer thread) is the embedded default; [`PostgresStore`] is one
+//! database shared by many instances; [`MemoryStore`] keeps everything in the process for unit
+//! tests and the simulator. Every engine passes the same
 //! test suite (`conformance`), and the schema is one set of versioned migrations
 //! (`migrations/`) written in SQL that PostgreSQL speaks too.
 
 mod error;
 mod memory;
+mod postgres;
 mod record;
 mod sqlite;
+pub mod testing;
 
 #[cfg(test)]
 mod conformance;
@@ -21,10 +24,15 @@ use futures::future::BoxFuture;
 
 pub use error::StoreError;
 pub use memory::MemoryStore;
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use record::{
     Appended, CallRecord, Entry, Intent, IntentRecord, NewEntry, StateWrite, component_hash,
 };
 pub use sqlite::{SqliteStore, StoreStats, Synchronous};
+
+/// The schema migrations, in order; a database records those applied.
+pub(crate) const MIGRATIONS: &[(i64, &str)] =
+    &[(1, include_str!("../migrations/0001_initial.sql"))];
 
 /// The keys and values of one state scope.
 pub type StateValues = Vec<(String, Vec<u8>)>;

@@ -13,14 +13,12 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use tokio::sync::oneshot;
 
 use crate::{
-    Appended, CallRecord, Entry, Intent, IntentRecord, NewEntry, StateWrite, Store, StoreError,
-    component_hash, now_ms,
+    Appended, CallRecord, Entry, Intent, IntentRecord, MIGRATIONS, NewEntry, StateWrite, Store,
+    StoreError, component_hash, now_ms,
 };
 
 /// `PRAGMA application_id` of a callhost database ("CALH").
 const APPLICATION_ID: i64 = 0x4341_4c48;
-/// The schema migrations, in order; a database records those applied.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_initial.sql"))];
 /// Jobs taken into one transaction at most.
 const MAX_BATCH: usize = 512;
 

@@ -6,14 +6,22 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::{MemoryStore, SqliteStore, Store, StoreError, Synchronous};
+use callhost_store::{PostgresOptions, PostgresStore};
+
+/// The variable that holds the PostgreSQL password, kept out of configuration files.
+pub const POSTGRES_PASSWORD_VAR: &str = "CALLHOST_POSTGRES_PASSWORD";
 
 /// The `[storage]` table.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
-    /// `sqlite` (the default: one file under `data_dir`) or `memory` (nothing survives the
+    /// `sqlite` (the default: one file under `data_dir`), `postgres` (one database shared by
+    /// every instance of a deployment, at `postgres_url`) or `memory` (nothing survives the
     /// process; for tests and local simulation).
     pub engine: StorageEngine,
+    /// The PostgreSQL database, as `postgres://USER@HOST:PORT/DATABASE` (options such as
+    /// `?connect_timeout=5` allowed). The password comes from `CALLHOST_POSTGRES_PASSWORD`.
+    pub postgres_url: Option<String>,
     /// The directory of the SQLite database, resolved against the configuration file's
     /// directory. Default `.callhost/data` beside it. One process at a time uses it.
     pub data_dir: Option<PathBuf>,
@@ -31,6 +39,7 @@ impl Default for StorageConfig {
         Self {
             engine: StorageEngine::Sqlite,
             data_dir: None,
+            postgres_url: None,
             sync: Synchronous::Full,
             keep_ended_hours: 24.0,
         }
@@ -41,6 +50,7 @@ impl Default for StorageConfig {
 #[serde(rename_all = "lowercase")]
 pub enum StorageEngine {
     Sqlite,
+    Postgres,
     Memory,
 }
 
@@ -54,15 +64,53 @@ impl StorageConfig {
     }
 
     /// Opens the configured engine; `data_dir` is the resolved data directory.
-    pub fn open(&self, data_dir: &Path) -> Result<Arc<dyn Store>, StoreError> {
+    pub async fn open(&self, data_dir: &Path) -> Result<Arc<dyn Store>, StoreError> {
         Ok(match self.engine {
             StorageEngine::Sqlite => Arc::new(SqliteStore::open_with(data_dir, self.sync)?),
+            StorageEngine::Postgres => Arc::new(PostgresStore::open(&self.postgres()?).await?),
             StorageEngine::Memory => Arc::new(MemoryStore::default()),
         })
     }
 
+    /// Where the PostgreSQL engine connects, with the password from the environment.
+    fn postgres(&self) -> Result<PostgresOptions, StoreError> {
+        let url = self.postgres_url.as_deref().ok_or_else(|| {
+            StoreError::Config(
+                "storage.engine = \"postgres\" needs storage.postgres_url = \"postgres://USER@HOST:PORT/DATABASE\"".into(),
+            )
+        })?;
+        let password = std::env::var(POSTGRES_PASSWORD_VAR).ok();
+        PostgresOptions::new(url, password.as_deref())
+    }
+
+    /// What the store is, for messages: the data directory or the database (no password).
+    pub fn describe(&self, data_dir: &Path) -> String {
+        match self.engine {
+            StorageEngine::Sqlite => format!("the SQLite store in {}", data_dir.display()),
+            StorageEngine::Postgres => match self.postgres() {
+                Ok(options) => format!("the PostgreSQL store at {}", options.target()),
+                Err(_) => "the PostgreSQL store".into(),
+            },
+            StorageEngine::Memory => "the memory store".into(),
+        }
+    }
+
     pub(crate) fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        match (self.engine, &self.postgres_url) {
+            (StorageEngine::Postgres, None) => problems.push(
+                "storage.engine = \"postgres\" needs storage.postgres_url = \"postgres://USER@HOST:PORT/DATABASE\"".into(),
+            ),
+            (StorageEngine::Postgres, Some(url)) => {
+                if let Err(e) = PostgresOptions::new(url, None) {
+                    problems.push(e.to_string());
+                }
+            }
+            (_, Some(_)) => problems.push(
+                "storage.postgres_url is set but storage.engine is not \"postgres\"; set engine = \"postgres\" or remove the URL".into(),
+            ),
+            (_, None) => {}
+        }
         if !(self.keep_ended_hours.is_finite() && self.keep_ended_hours > 0.0) {
             problems.push(format!(
                 "storage.keep_ended_hours = {} must be a number of hours above 0",

@@ -1,0 +1,748 @@
+//! The engine for many instances: one PostgreSQL database that every callhost instance of a
+//! deployment shares. The same schema and migrations as SQLite (`BLOB` is spelled `BYTEA`).
+//!
+//! Requests go to one task per store that owns one connection and commits whatever is waiting
+//! in one transaction (group commit), as the SQLite writer does: requests commit in the order
+//! they were placed, and many concurrent appends share one round of commit. A batch that fails
+//! for a reason of its own (a deadlock with another instance, a unique violation) is run again
+//! one request per transaction, so one request's conflict never fails another's. A lost
+//! connection fails the requests of its batch with [`StoreError::Unavailable`]; the next
+//! request connects again.
+
+mod connect;
+mod db;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use futures::future::BoxFuture;
+use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::Row;
+
+use crate::sqlite::StoreStats;
+use crate::{
+    Appended, CallRecord, Entry, Intent, IntentRecord, NewEntry, StateWrite, Store, StoreError,
+    component_hash, now_ms,
+};
+pub use connect::PostgresOptions;
+use db::Db;
+pub(crate) use db::error_chain;
+
+/// Requests taken into one transaction at most.
+const MAX_BATCH: usize = 512;
+/// Tries at an append whose sequence number other instances keep taking first.
+const MAX_APPEND_TRIES: usize = 64;
+
+/// The PostgreSQL engine; see the module docs.
+#[derive(Clone)]
+pub struct PostgresStore {
+    jobs: mpsc::UnboundedSender<Box<dyn Job>>,
+    stats: Arc<StoreStats>,
+    /// `host:port/database`, for messages (never the password).
+    target: Arc<str>,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Connects, checks the database is callhost's (or empty) and no newer than this release,
+    /// and applies the migrations it lacks (one instance at a time: they take an advisory
+    /// lock). A wrong password, a missing database or a server out of reach is an error that
+    /// names it.
+    pub async fn open(options: &PostgresOptions) -> Result<Self, StoreError> {
+        let target: Arc<str> = options.target().into();
+        let client = connect::connect(options).await?;
+        let db = Db::new(client, target.clone());
+        connect::migrate(&db).await?;
+        let stats = Arc::new(StoreStats::default());
+        let (jobs, rx) = mpsc::unbounded_channel();
+        tokio::spawn(write_loop(
+            Writer {
+                options: options.clone(),
+                db: Some(db),
+            },
+            rx,
+            stats.clone(),
+        ));
+        Ok(Self {
+            jobs,
+            stats,
+            target,
+        })
+    }
+
+    /// `host:port/database` of the server.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    pub fn stats(&self) -> &StoreStats {
+        &self.stats
+    }
+
+    /// Places `work` for the writer, in its next transaction; its result once that commits.
+    /// `work` may run more than once (its batch failed and is run again request by request):
+    /// only the run that commits counts.
+    fn submit<T: Send + 'static>(
+        &self,
+        work: Work<T>,
+    ) -> BoxFuture<'static, Result<T, StoreError>> {
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(Task {
+            work,
+            result: None,
+            reply,
+        });
+        let sent = self.jobs.send(job).is_ok();
+        Box::pin(async move {
+            if !sent {
+                return Err(StoreError::Closed);
+            }
+            answer.await.unwrap_or(Err(StoreError::Closed))
+        })
+    }
+}
+
+/// A request: what it does inside the writer's open transaction. It must check before it
+/// writes (an error returned after a write would leave the write in the transaction).
+type Work<T> = Box<dyn for<'a> Fn(&'a Db) -> BoxFuture<'a, Result<T, StoreError>> + Send + Sync>;
+
+/// `f` as a [`Work`], so that closures get the signature without annotations.
+fn work<T, F>(f: F) -> Work<T>
+where
+    F: for<'a> Fn(&'a Db) -> BoxFuture<'a, Result<T, StoreError>> + Send + Sync + 'static,
+{
+    Box::new(f)
+}
+
+trait Job: Send {
+    /// Runs the request in the open transaction; `false` when it failed.
+    fn run<'a>(&'a mut self, db: &'a Db) -> BoxFuture<'a, bool>;
+    /// The error that failed the request, if it did.
+    fn error(&self) -> Option<&StoreError>;
+    /// Answers once the transaction is committed (or failed to).
+    fn finish(self: Box<Self>, commit: Result<(), StoreError>);
+}
+
+struct Task<T> {
+    work: Work<T>,
+    result: Option<Result<T, StoreError>>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T: Send> Job for Task<T> {
+    fn run<'a>(&'a mut self, db: &'a Db) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            let result = (self.work)(db).await;
+            let ok = result.is_ok();
+            self.result = Some(result);
+            ok
+        })
+    }
+
+    fn error(&self) -> Option<&StoreError> {
+        self.result.as_ref().and_then(|r| r.as_ref().err())
+    }
+
+    fn finish(self: Box<Self>, commit: Result<(), StoreError>) {
+        let result = match (commit, self.result) {
+            (Ok(()), Some(result)) => result,
+            (Err(error), _) => Err(error),
+            (Ok(()), None) => Err(StoreError::Closed),
+        };
+        let _ = self.reply.send(result);
+    }
+}
+
+struct Writer {
+    options: PostgresOptions,
+    /// `None` after the connection was lost, until the next batch connects again.
+    db: Option<Db>,
+}
+
+impl Writer {
+    async fn db(&mut self) -> Result<&Db, StoreError> {
+        if self.db.as_ref().is_some_and(Db::is_closed) {
+            self.db = None;
+        }
+        if self.db.is_none() {
+            let client = connect::connect(&self.options).await?;
+            tracing::info!(target = %self.options.target(), "connected to PostgreSQL again");
+            self.db = Some(Db::new(client, self.options.target().into()));
+        }
+        Ok(self.db.as_ref().expect("connected above"))
+    }
+
+    /// Runs `jobs` in one transaction. `Err` when it did not commit: then none of it did.
+    async fn transaction(&mut self, jobs: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
+        let db = self.db().await?;
+        db.batch("BEGIN").await?;
+        let mut failed_sql = None;
+        for job in jobs.iter_mut() {
+            if !job.run(db).await
+                && let Some(error) = job.error().filter(|e| e.aborts_transaction())
+            {
+                failed_sql = Some(error.clone());
+                break;
+            }
+        }
+        match failed_sql {
+            None => db.batch("COMMIT").await,
+            Some(error) => {
+                let _ = db.batch("ROLLBACK").await;
+                Err(error)
+            }
+        }
+    }
+}
+
+async fn write_loop(
+    mut writer: Writer,
+    mut jobs: mpsc::UnboundedReceiver<Box<dyn Job>>,
+    stats: Arc<StoreStats>,
+) {
+    while let Some(first) = jobs.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let commit = writer.transaction(&mut batch).await;
+        stats.commits.fetch_add(1, Ordering::Relaxed);
+        stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        match commit {
+            Err(error) if batch.len() > 1 && error.is_conflict() => {
+                // One request's conflict: each alone, so that it fails only itself.
+                for mut job in batch {
+                    let alone = writer.transaction(std::slice::from_mut(&mut job)).await;
+                    stats.commits.fetch_add(1, Ordering::Relaxed);
+                    job.finish(alone);
+                }
+            }
+            commit => {
+                if let Err(error) = &commit {
+                    tracing::error!(%error, jobs = batch.len(), "store commit failed; its requests are refused");
+                }
+                for job in batch {
+                    job.finish(commit.clone());
+                }
+            }
+        }
+    }
+}
+
+fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+const CALL_COLUMNS: &str = "call_id, tenant_id, direction, route, plugin, plugin_version, state, \
+    my_participant_id, callback_uri, created_by_plugin, created_at_ms, last_keepalive_ms, \
+    ended_at_ms, end_reason, graph_id";
+
+fn call_row(row: &Row) -> CallRecord {
+    CallRecord {
+        call_id: row.get(0),
+        tenant_id: row.get(1),
+        direction: row.get(2),
+        route: row.get(3),
+        plugin: row.get(4),
+        plugin_version: row.get(5),
+        state: row.get(6),
+        my_participant_id: row.get(7),
+        callback_uri: row.get(8),
+        created_by_plugin: row.get::<_, i64>(9) != 0,
+        created_at_ms: row.get(10),
+        last_keepalive_ms: row.get(11),
+        ended_at_ms: row.get(12),
+        end_reason: row.get(13),
+        graph_id: row.get(14),
+    }
+}
+
+fn intent_row(row: &Row) -> IntentRecord {
+    IntentRecord {
+        seq: to_u64(row.get(0)),
+        idx: u32::try_from(row.get::<_, i64>(1)).unwrap_or(u32::MAX),
+        action: row.get(2),
+        result: row.get(3),
+    }
+}
+
+fn entry_row(row: &Row) -> Entry {
+    Entry {
+        seq: to_u64(row.get(0)),
+        dedupe_key: row.get(1),
+        received_at_ms: row.get(2),
+        body: row.get(3),
+        handled: row.get::<_, i64>(4) != 0,
+        tenant_id: row.get(5),
+    }
+}
+
+/// Calls queries whose text is built once: their statements are cached by text.
+fn cached(sql: String) -> &'static str {
+    static TEXTS: std::sync::Mutex<Option<HashMap<String, &'static str>>> =
+        std::sync::Mutex::new(None);
+    let mut texts = TEXTS.lock().unwrap_or_else(|e| e.into_inner());
+    let texts = texts.get_or_insert_with(HashMap::new);
+    if let Some(text) = texts.get(&sql) {
+        return text;
+    }
+    let text: &'static str = Box::leak(sql.clone().into_boxed_str());
+    texts.insert(sql, text);
+    text
+}
+
+impl Store for PostgresStore {
+    fn append(&self, entries: Vec<NewEntry>) -> BoxFuture<'_, Result<Vec<Appended>, StoreError>> {
+        self.submit(work(move |db| {
+            let entries = entries.clone();
+            Box::pin(async move {
+                let mut appended = Vec::with_capacity(entries.len());
+                for entry in entries {
+                    appended.push(append_one(db, &entry).await?);
+                }
+                Ok(appended)
+            })
+        }))
+    }
+
+    fn entries(
+        &self,
+        call_id: String,
+        after: u64,
+    ) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
+        self.submit(work(move |db| {
+            let call_id = call_id.clone();
+            Box::pin(async move {
+                let rows = db
+                    .query(
+                        "SELECT seq, dedupe_key, received_at_ms, body, handled, tenant_id FROM journal \
+                         WHERE call_id = $1 AND seq > $2 ORDER BY seq",
+                        &[&call_id, &to_i64(after)],
+                    )
+                    .await?;
+                Ok(rows.iter().map(entry_row).collect())
+            })
+        }))
+    }
+
+    fn save_call(&self, call: CallRecord) -> BoxFuture<'static, Result<(), StoreError>> {
+        self.submit(work(move |db| {
+            let call = call.clone();
+            Box::pin(async move {
+                db.execute(
+                    "INSERT INTO calls (call_id, tenant_id, direction, route, plugin, plugin_version, state, \
+                     my_participant_id, callback_uri, created_by_plugin, created_at_ms, last_keepalive_ms, \
+                     ended_at_ms, end_reason, graph_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+                     ON CONFLICT (call_id) DO UPDATE SET tenant_id = excluded.tenant_id, \
+                     direction = excluded.direction, route = excluded.route, plugin = excluded.plugin, \
+                     plugin_version = excluded.plugin_version, state = excluded.state, \
+                     my_participant_id = excluded.my_participant_id, callback_uri = excluded.callback_uri, \
+                     created_by_plugin = excluded.created_by_plugin, created_at_ms = excluded.created_at_ms, \
+                     last_keepalive_ms = excluded.last_keepalive_ms, ended_at_ms = excluded.ended_at_ms, \
+                     end_reason = excluded.end_reason, graph_id = excluded.graph_id",
+                    &[
+                        &call.call_id,
+                        &call.tenant_id,
+                        &call.direction,
+                        &call.route,
+                        &call.plugin,
+                        &call.plugin_version,
+                        &call.state,
+                        &call.my_participant_id,
+                        &call.callback_uri,
+                        &i64::from(call.created_by_plugin),
+                        &call.created_at_ms,
+                        &call.last_keepalive_ms,
+                        &call.ended_at_ms,
+                        &call.end_reason,
+                        &call.graph_id,
+                    ],
+                )
+                .await?;
+                Ok(())
+            })
+        }))
+    }
+
+    fn call(&self, call_id: String) -> BoxFuture<'_, Result<Option<CallRecord>, StoreError>> {
+        let sql = cached(format!(
+            "SELECT {CALL_COLUMNS} FROM calls WHERE call_id = $1"
+        ));
+        self.submit(work(move |db| {
+            let call_id = call_id.clone();
+            Box::pin(async move {
+                let row = db.query_opt(sql, &[&call_id]).await?;
+                Ok(row.as_ref().map(call_row))
+            })
+        }))
+    }
+
+    fn live_calls(&self) -> BoxFuture<'_, Result<Vec<CallRecord>, StoreError>> {
+        let sql = cached(format!(
+            "SELECT {CALL_COLUMNS} FROM calls WHERE ended_at_ms IS NULL ORDER BY created_at_ms, call_id"
+        ));
+        self.submit(work(move |db| {
+            Box::pin(async move {
+                let rows = db.query(sql, &[]).await?;
+                Ok(rows.iter().map(call_row).collect())
+            })
+        }))
+    }
+
+    fn handled(
+        &self,
+        call_id: String,
+        seq: u64,
+        writes: Vec<StateWrite>,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        self.submit(work(move |db| {
+            let (call_id, writes) = (call_id.clone(), writes.clone());
+            Box::pin(async move {
+                let marked = db
+                    .execute(
+                        "UPDATE journal SET handled = 1 WHERE call_id = $1 AND seq = $2 AND handled = 0",
+                        &[&call_id, &to_i64(seq)],
+                    )
+                    .await?;
+                if marked == 0 {
+                    let exists = db
+                        .query_opt(
+                            "SELECT seq FROM journal WHERE call_id = $1 AND seq = $2",
+                            &[&call_id, &to_i64(seq)],
+                        )
+                        .await?;
+                    return match exists {
+                        Some(_) => Ok(false),
+                        None => Err(StoreError::UnknownEntry { call_id, seq }),
+                    };
+                }
+                apply_writes(db, &writes).await?;
+                Ok(true)
+            })
+        }))
+    }
+
+    fn write_state(&self, writes: Vec<StateWrite>) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.submit(work(move |db| {
+            let writes = writes.clone();
+            Box::pin(async move { apply_writes(db, &writes).await })
+        }))
+    }
+
+    fn end_call(
+        &self,
+        call_id: String,
+        at_ms: i64,
+        reason: String,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.submit(work(move |db| {
+            let (call_id, reason) = (call_id.clone(), reason.clone());
+            Box::pin(async move {
+                db.execute(
+                    "UPDATE calls SET ended_at_ms = $2, end_reason = $3 WHERE call_id = $1 AND ended_at_ms IS NULL",
+                    &[&call_id, &at_ms, &reason],
+                )
+                .await?;
+                db.execute(
+                    "UPDATE journal SET handled = 1 WHERE call_id = $1 AND handled = 0",
+                    &[&call_id],
+                )
+                .await?;
+                Ok(())
+            })
+        }))
+    }
+
+    fn state(
+        &self,
+        scope: String,
+        key: String,
+    ) -> BoxFuture<'_, Result<Option<Vec<u8>>, StoreError>> {
+        self.submit(work(move |db| {
+            let (scope, key) = (scope.clone(), key.clone());
+            Box::pin(async move {
+                let row = db
+                    .query_opt(
+                        "SELECT value FROM state WHERE scope = $1 AND key = $2",
+                        &[&scope, &key],
+                    )
+                    .await?;
+                Ok(row.map(|r| r.get(0)))
+            })
+        }))
+    }
+
+    fn put_component(&self, bytes: Vec<u8>) -> BoxFuture<'_, Result<String, StoreError>> {
+        let bytes = Arc::new(bytes);
+        self.submit(work(move |db| {
+            let bytes = bytes.clone();
+            Box::pin(async move {
+                let hash = component_hash(&bytes);
+                db.execute(
+                    "INSERT INTO components (hash, bytes, stored_at_ms) VALUES ($1, $2, $3) \
+                     ON CONFLICT (hash) DO NOTHING",
+                    &[&hash, &bytes.as_slice(), &now_ms()],
+                )
+                .await?;
+                Ok(hash)
+            })
+        }))
+    }
+
+    fn component(&self, hash: String) -> BoxFuture<'_, Result<Option<Vec<u8>>, StoreError>> {
+        self.submit(work(move |db| {
+            let hash = hash.clone();
+            Box::pin(async move {
+                let row = db
+                    .query_opt("SELECT bytes FROM components WHERE hash = $1", &[&hash])
+                    .await?;
+                Ok(row.map(|r| r.get(0)))
+            })
+        }))
+    }
+
+    fn state_scope(&self, scope: String) -> BoxFuture<'_, Result<crate::StateValues, StoreError>> {
+        self.submit(work(move |db| {
+            let scope = scope.clone();
+            Box::pin(async move {
+                let rows = db
+                    .query(
+                        "SELECT key, value FROM state WHERE scope = $1 ORDER BY key",
+                        &[&scope],
+                    )
+                    .await?;
+                Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+            })
+        }))
+    }
+
+    fn keepalive(&self, call_id: String, at_ms: i64) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.submit(work(move |db| {
+            let call_id = call_id.clone();
+            Box::pin(async move {
+                db.execute(
+                    "UPDATE calls SET last_keepalive_ms = $2 WHERE call_id = $1",
+                    &[&call_id, &at_ms],
+                )
+                .await?;
+                Ok(())
+            })
+        }))
+    }
+
+    fn begin_intent(
+        &self,
+        intent: Intent,
+    ) -> BoxFuture<'_, Result<Option<IntentRecord>, StoreError>> {
+        self.submit(work(move |db| {
+            let intent = intent.clone();
+            Box::pin(async move {
+                let (seq, idx) = (to_i64(intent.seq), i64::from(intent.idx));
+                let inserted = db
+                    .execute(
+                        "INSERT INTO intents (call_id, seq, idx, action, started_at_ms) VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT (call_id, seq, idx) DO NOTHING",
+                        &[&intent.call_id, &seq, &idx, &intent.action, &intent.started_at_ms],
+                    )
+                    .await?;
+                if inserted == 1 {
+                    return Ok(None);
+                }
+                let existing = db
+                    .query_opt(
+                        "SELECT seq, idx, action, result FROM intents WHERE call_id = $1 AND seq = $2 AND idx = $3",
+                        &[&intent.call_id, &seq, &idx],
+                    )
+                    .await?;
+                Ok(existing.as_ref().map(intent_row))
+            })
+        }))
+    }
+
+    fn finish_intent(
+        &self,
+        call_id: String,
+        seq: u64,
+        idx: u32,
+        result: String,
+    ) -> BoxFuture<'static, Result<(), StoreError>> {
+        self.submit(work(move |db| {
+            let (call_id, result) = (call_id.clone(), result.clone());
+            Box::pin(async move {
+                db.execute(
+                    "UPDATE intents SET result = $4 WHERE call_id = $1 AND seq = $2 AND idx = $3",
+                    &[&call_id, &to_i64(seq), &i64::from(idx), &result],
+                )
+                .await?;
+                Ok(())
+            })
+        }))
+    }
+
+    fn intents(&self, call_id: String) -> BoxFuture<'_, Result<Vec<IntentRecord>, StoreError>> {
+        self.submit(work(move |db| {
+            let call_id = call_id.clone();
+            Box::pin(async move {
+                let rows = db
+                    .query(
+                        "SELECT seq, idx, action, result FROM intents WHERE call_id = $1 ORDER BY seq, idx",
+                        &[&call_id],
+                    )
+                    .await?;
+                Ok(rows.iter().map(intent_row).collect())
+            })
+        }))
+    }
+
+    fn ended_calls(&self, limit: usize) -> BoxFuture<'_, Result<Vec<CallRecord>, StoreError>> {
+        let sql = cached(format!(
+            "SELECT {CALL_COLUMNS} FROM calls WHERE ended_at_ms IS NOT NULL ORDER BY ended_at_ms DESC, call_id LIMIT $1"
+        ));
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.submit(work(move |db| {
+            Box::pin(async move {
+                let rows = db.query(sql, &[&limit]).await?;
+                Ok(rows.iter().map(call_row).collect())
+            })
+        }))
+    }
+
+    fn unowned_entries(
+        &self,
+        since_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<(String, Entry)>, StoreError>> {
+        self.submit(work(move |db| {
+            Box::pin(async move {
+                let rows = db
+                    .query(
+                        "SELECT j.seq, j.dedupe_key, j.received_at_ms, j.body, j.handled, j.tenant_id, j.call_id \
+                         FROM journal j WHERE j.received_at_ms >= $1 AND j.handled = 0 \
+                         AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.call_id = j.call_id) \
+                         ORDER BY j.received_at_ms, j.call_id, j.seq",
+                        &[&since_ms],
+                    )
+                    .await?;
+                Ok(rows.iter().map(|r| (r.get(6), entry_row(r))).collect())
+            })
+        }))
+    }
+
+    fn prune(&self, ended_before_ms: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+        self.submit(work(move |db| {
+            Box::pin(async move {
+                let cut = &[&ended_before_ms as &(dyn tokio_postgres::types::ToSql + Sync)];
+                db.execute(
+                    "DELETE FROM journal WHERE call_id IN (SELECT call_id FROM calls WHERE ended_at_ms < $1)",
+                    cut,
+                )
+                .await?;
+                db.execute(
+                    "DELETE FROM intents WHERE call_id IN (SELECT call_id FROM calls WHERE ended_at_ms < $1)",
+                    cut,
+                )
+                .await?;
+                db.execute(
+                    "DELETE FROM state WHERE EXISTS (SELECT 1 FROM calls c WHERE c.ended_at_ms < $1 \
+                     AND substr(state.scope, 1, length(c.call_id) + 6) = 'call/' || c.call_id || '/')",
+                    cut,
+                )
+                .await?;
+                db.execute(
+                    "DELETE FROM journal WHERE received_at_ms < $1 \
+                     AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.call_id = journal.call_id)",
+                    cut,
+                )
+                .await?;
+                db.execute("DELETE FROM calls WHERE ended_at_ms < $1", cut)
+                    .await
+            })
+        }))
+    }
+}
+
+/// Appends one entry: the next sequence number of its call, unless its dedupe key is there.
+/// Another instance may take the same number first; then the insert waits for its commit,
+/// does nothing, and is tried again with the number after.
+async fn append_one(db: &Db, entry: &NewEntry) -> Result<Appended, StoreError> {
+    for _ in 0..MAX_APPEND_TRIES {
+        let stored = db
+            .query_opt(
+                "INSERT INTO journal (call_id, seq, dedupe_key, tenant_id, received_at_ms, body, handled) \
+                 SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, \
+                 CASE WHEN EXISTS (SELECT 1 FROM calls WHERE call_id = $1 AND ended_at_ms IS NOT NULL) \
+                 THEN 1 ELSE 0 END FROM journal WHERE call_id = $1 \
+                 ON CONFLICT DO NOTHING RETURNING seq",
+                &[
+                    &entry.call_id,
+                    &entry.dedupe_key,
+                    &entry.tenant_id,
+                    &entry.received_at_ms,
+                    &entry.body,
+                ],
+            )
+            .await?;
+        if let Some(row) = stored {
+            return Ok(Appended::Stored {
+                seq: to_u64(row.get(0)),
+            });
+        }
+        if entry.dedupe_key.is_some() {
+            let existing = db
+                .query_opt(
+                    "SELECT seq FROM journal WHERE call_id = $1 AND dedupe_key = $2",
+                    &[&entry.call_id, &entry.dedupe_key],
+                )
+                .await?;
+            if let Some(row) = existing {
+                return Ok(Appended::Duplicate {
+                    seq: to_u64(row.get(0)),
+                });
+            }
+        }
+    }
+    Err(StoreError::Conflict(format!(
+        "call {} had its next journal number taken {MAX_APPEND_TRIES} times in a row",
+        entry.call_id
+    )))
+}
+
+async fn apply_writes(db: &Db, writes: &[StateWrite]) -> Result<(), StoreError> {
+    for write in writes {
+        match &write.value {
+            Some(value) => {
+                db.execute(
+                    "INSERT INTO state (scope, key, value) VALUES ($1, $2, $3) \
+                     ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
+                    &[&write.scope, &write.key, value],
+                )
+                .await?
+            }
+            None => {
+                db.execute(
+                    "DELETE FROM state WHERE scope = $1 AND key = $2",
+                    &[&write.scope, &write.key],
+                )
+                .await?
+            }
+        };
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
