@@ -47,7 +47,8 @@ fn has_apt() -> Result<bool> {
     Ok(command::output_if_installed(&mut version, "check the apt installation")?.is_some())
 }
 
-fn is_root() -> Result<bool> {
+/// Whether this process runs as root.
+pub fn is_root() -> Result<bool> {
     let mut id = Command::new("id");
     id.arg("-u");
     Ok(command::output(&mut id, "check the system's `id` command")?.trim() == "0")

@@ -6,6 +6,7 @@ mod command;
 mod fuzz;
 mod js;
 mod plugins;
+mod postgres;
 mod profile;
 mod python;
 mod wasm_target;
@@ -26,8 +27,15 @@ Tasks:
                   clang-19 with wasi-libc from apt
   build-c DIR     Build the C plugin in DIR (its *.c files, against DIR/wit or else this
                   repository's wit/) into DIR/<name of DIR>.wasm
-  test [args...]  Build the plugins, run their unit tests, then run
-                  `cargo test --release --workspace [args...]`
+  test [args...]  Build the plugins, run their unit tests, start a private PostgreSQL server
+                  (as `postgres` does), then run `cargo test --release --workspace [args...]`
+                  with the CALLHOST_TEST_POSTGRES_* variables pointing at it; the server is
+                  stopped when the tests end
+  postgres        Start a private PostgreSQL server for the tests: a fresh cluster in
+                  target/postgres/ (run by `nobody` under root) on a free port of 127.0.0.1,
+                  with Debian's `postgresql` installed when missing. Prints the
+                  CALLHOST_TEST_POSTGRES_* variables to export for `cargo test -p ...` and
+                  stops the server when its input ends (Ctrl-D) or on Ctrl-C
   demo            Build the plugins, then run sample calls against them on a simulated Graph
                   (`callhost demo`): exits 0 when every call went as expected
   fuzz [TARGET] [--seconds N]
@@ -54,6 +62,9 @@ fn main() -> ExitCode {
             .and_then(|()| plugins::build(&root))
             .map(|_| ExitCode::SUCCESS),
         Some("test") => test(&root, &args),
+        Some("postgres") => no_args("postgres", &args)
+            .and_then(|()| postgres::serve(&root))
+            .map(|()| ExitCode::SUCCESS),
         Some("build-c") => build_c(&root, &args).map(|()| ExitCode::SUCCESS),
 
         Some("demo") => no_args("demo", &args).and_then(|()| demo(&root)),
@@ -123,15 +134,18 @@ fn build_c(root: &Path, args: &[String]) -> Result<()> {
 }
 
 /// Builds the plugins and runs every test: the plugins' own unit tests on the host, then the
-/// workspace's, which load the plugins from target/plugins/.
+/// workspace's, which load the plugins from target/plugins/ and use a private PostgreSQL
+/// server, stopped when this returns whatever the tests did.
 fn test(root: &Path, cargo_test_args: &[String]) -> Result<ExitCode> {
     plugins::build(root)?;
     plugins::unit_test(root)?;
+    let postgres = postgres::Server::start(root)?;
 
     let mut cargo_test = command::cargo();
     cargo_test
         .args(["test", "--release", "--workspace"])
         .args(cargo_test_args)
+        .envs(postgres.env())
         .current_dir(root)
         .stdout(std::process::Stdio::piped());
     let mut child = cargo_test
