@@ -340,4 +340,113 @@ async fn components_are_content_addressed(store: &dyn Store) {
 #[tokio::test]
 async fn the_memory_engine_passes() {
     suite(&crate::MemoryStore::default()).await;
+    leases_of_one_instance(&crate::MemoryStore::default()).await;
+    let a = crate::MemoryStore::default();
+    leases_fence_a_lost_owner(&a, &a.instance_of("b")).await;
+}
+
+/// Leases on one handle: claimed, kept, released and claimed again, gone with the call.
+pub(crate) async fn leases_of_one_instance(store: &dyn Store) {
+    store.save_call(call("l-1", 1)).await.unwrap();
+    assert_eq!(store.claim("l-1".into(), 10_000).await.unwrap(), Some(1));
+    assert_eq!(store.claim("l-1".into(), 10_000).await.unwrap(), Some(1));
+    assert_eq!(
+        store.owner("l-1".into()).await.unwrap().as_deref(),
+        Some(store.instance())
+    );
+    assert!(store.renew(10_000).await.unwrap().is_empty());
+    store.append(vec![entry("l-1", "1")]).await.unwrap();
+    assert!(store.handled("l-1".into(), 1, vec![]).await.unwrap());
+    // Nothing waits, and nothing is unowned while the lease holds.
+    let sweep = store.sweep(i64::MAX).await.unwrap();
+    assert!(!sweep.unowned.contains(&"l-1".to_string()), "{sweep:?}");
+    store.release(None).await.unwrap();
+    assert_eq!(store.owner("l-1".into()).await.unwrap(), None);
+    let sweep = store.sweep(i64::MAX).await.unwrap();
+    assert!(sweep.unowned.contains(&"l-1".to_string()), "{sweep:?}");
+    assert_eq!(store.claim("l-1".into(), 10_000).await.unwrap(), Some(1));
+    store.append(vec![entry("l-1", "2")]).await.unwrap();
+    let sweep = store.sweep(i64::MAX).await.unwrap();
+    assert_eq!(sweep.waiting, ["l-1"], "an entry left unhandled");
+    assert!(store.sweep(0).await.unwrap().waiting.is_empty(), "not yet");
+    store
+        .end_call("l-1".into(), 5, "hung up".into())
+        .await
+        .unwrap();
+    assert_eq!(store.owner("l-1".into()).await.unwrap(), None);
+}
+
+/// Two instances on one database: a lease held is not taken; a lapsed one is, at the next
+/// epoch; the instance that lost it writes nothing more for the call, and learns so when it
+/// renews.
+pub(crate) async fn leases_fence_a_lost_owner(a: &dyn Store, b: &dyn Store) {
+    assert_ne!(a.instance(), b.instance());
+    a.save_call(call("f-1", 1)).await.unwrap();
+    a.append(vec![
+        entry("f-1", "1"),
+        entry("f-1", "2"),
+        entry("f-1", "3"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(a.claim("f-1".into(), 60_000).await.unwrap(), Some(1));
+    assert_eq!(b.claim("f-1".into(), 60_000).await.unwrap(), None);
+    assert_eq!(
+        b.owner("f-1".into()).await.unwrap().as_deref(),
+        Some(a.instance())
+    );
+    assert!(a.handled("f-1".into(), 1, vec![]).await.unwrap());
+    // `a` pauses past its lease (here: renews it to lapse at once); `b` takes the call.
+    a.renew(-1).await.unwrap();
+    assert_eq!(b.claim("f-1".into(), 60_000).await.unwrap(), Some(2));
+    let fenced = Err(StoreError::Fenced {
+        call_id: "f-1".into(),
+        epoch: 1,
+    });
+    let write = StateWrite {
+        scope: call_scope("f-1", "ivr"),
+        key: "k".into(),
+        value: Some(b"late".to_vec()),
+    };
+    assert_eq!(a.handled("f-1".into(), 2, vec![write]).await, fenced);
+    assert_eq!(
+        b.state(call_scope("f-1", "ivr"), "k".into()).await.unwrap(),
+        None,
+        "the fenced write changed nothing"
+    );
+    assert!(!b.entries("f-1".into(), 1).await.unwrap()[0].handled);
+    // Once fenced, `a` writes without a fence (it forgot the lease): a renewal tells it.
+    assert!(a.renew(60_000).await.unwrap().is_empty());
+    assert_eq!(a.claim("f-1".into(), 60_000).await.unwrap(), None);
+    assert!(b.handled("f-1".into(), 2, vec![]).await.unwrap());
+    // A lost lease found by renewing: the calls named, then forgotten.
+    b.save_call(call("f-2", 2)).await.unwrap();
+    assert_eq!(b.claim("f-2".into(), 60_000).await.unwrap(), Some(1));
+    b.release(Some(vec!["f-2".into()])).await.unwrap();
+    assert_eq!(a.claim("f-2".into(), 60_000).await.unwrap(), Some(2));
+    assert!(
+        b.renew(60_000).await.unwrap().is_empty(),
+        "released: not lost"
+    );
+    assert_eq!(b.claim("f-2".into(), 60_000).await.unwrap(), None);
+    let intent = Intent {
+        call_id: "f-1".into(),
+        seq: 3,
+        idx: 0,
+        action: "answer".into(),
+        started_at_ms: 1,
+    };
+    a.renew(-1).await.unwrap();
+    b.renew(-1).await.unwrap();
+    assert_eq!(a.claim("f-1".into(), 60_000).await.unwrap(), Some(3));
+    assert_eq!(
+        b.begin_intent(intent.clone()).await,
+        Err(StoreError::Fenced {
+            call_id: "f-1".into(),
+            epoch: 2,
+        })
+    );
+    assert_eq!(a.begin_intent(intent).await.unwrap(), None);
+    let lost = b.renew(60_000).await.unwrap();
+    assert!(lost.is_empty(), "forgotten when fenced: {lost:?}");
 }

@@ -44,6 +44,10 @@ pub enum StoreError {
     Config(String),
     #[error("call {call_id} has no journal entry {seq}")]
     UnknownEntry { call_id: String, seq: u64 },
+    #[error(
+        "call {call_id} was taken over by another instance (this one held it at lease epoch {epoch}); nothing more is written or sent for it from here"
+    )]
+    Fenced { call_id: String, epoch: u64 },
     #[error("the store is closed")]
     Closed,
 }
@@ -52,7 +56,10 @@ impl StoreError {
     /// Whether the engine failed (the transaction it ran in is lost), rather than the request
     /// being refused for a reason of its own.
     pub fn aborts_transaction(&self) -> bool {
-        !matches!(self, StoreError::UnknownEntry { .. })
+        !matches!(
+            self,
+            StoreError::UnknownEntry { .. } | StoreError::Fenced { .. }
+        )
     }
 
     /// Whether the request conflicted with another transaction: alone, it may succeed.

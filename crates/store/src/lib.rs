@@ -11,6 +11,7 @@
 //! (`migrations/`) written in SQL that PostgreSQL speaks too.
 
 mod error;
+mod leases;
 mod memory;
 mod postgres;
 mod record;
@@ -23,6 +24,7 @@ mod conformance;
 use futures::future::BoxFuture;
 
 pub use error::StoreError;
+pub use leases::{Held, Sweep};
 pub use memory::MemoryStore;
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use record::{
@@ -31,8 +33,10 @@ pub use record::{
 pub use sqlite::{SqliteStore, StoreStats, Synchronous};
 
 /// The schema migrations, in order; a database records those applied.
-pub(crate) const MIGRATIONS: &[(i64, &str)] =
-    &[(1, include_str!("../migrations/0001_initial.sql"))];
+pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_initial.sql")),
+    (2, include_str!("../migrations/0002_leases.sql")),
+];
 
 /// The keys and values of one state scope.
 pub type StateValues = Vec<(String, Vec<u8>)>;
@@ -43,7 +47,50 @@ pub type StateValues = Vec<(String, Vec<u8>)>;
 /// and requests commit in the order they were placed: a caller that does not need to wait
 /// for a write (its result, [`Store::finish_intent`]; a call's record, [`Store::save_call`])
 /// can go on at once and still knows that what it asks next commits no earlier.
+///
+/// A store handle is one instance of callhost ([`Store::instance`]). Calls are owned by lease
+/// ([`Store::claim`]): while this instance holds a call, every write it makes for the call
+/// (its record, handled markers with their state writes, intents, keepAlives, its end) checks
+/// in the write's own transaction that the lease is still this instance's at the epoch it
+/// claimed, and fails with [`StoreError::Fenced`] once another instance took the call.
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// The instance this handle writes as: the owner of the leases it claims.
+    fn instance(&self) -> &str;
+
+    /// Takes the lease of `call_id` for `ttl_ms` when it is free, lapsed or this instance's
+    /// already: its epoch, which grows when the call changes owner. `None` when another
+    /// instance holds it and it has not lapsed.
+    fn claim(
+        &self,
+        call_id: String,
+        ttl_ms: i64,
+    ) -> BoxFuture<'static, Result<Option<u64>, StoreError>>;
+
+    /// Extends every lease this instance holds by `ttl_ms` from now; the calls it held and
+    /// does not any more (another instance took them): it must stop handling those.
+    fn renew(&self, ttl_ms: i64) -> BoxFuture<'static, Result<Vec<String>, StoreError>>;
+
+    /// Lets go of the leases of `call_ids` (every lease of this instance when `None`) at once:
+    /// other instances may claim them without waiting for them to lapse.
+    fn release(&self, call_ids: Option<Vec<String>>) -> BoxFuture<'static, Result<(), StoreError>>;
+
+    /// The instance holding the call's lease, unless it lapsed.
+    fn owner(&self, call_id: String) -> BoxFuture<'static, Result<Option<String>, StoreError>>;
+
+    /// Tells the instance that owns the call that it has new journal entries. Engines of one
+    /// process have nobody to tell.
+    fn wake(&self, call_id: String) -> BoxFuture<'static, Result<(), StoreError>>;
+
+    /// The calls woken for this instance ([`Store::wake`]) as they come; `None` for engines
+    /// of one process. An empty string means wakes may have been missed (the connection was
+    /// lost): every call should look at its journal.
+    fn wakes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>>;
+
+    /// What needs an owner's attention: live calls whose lease lapsed or that have none, and
+    /// calls of this instance with entries received before `quiet_before_ms` still not
+    /// handled (their wake was missed).
+    fn sweep(&self, quiet_before_ms: i64) -> BoxFuture<'static, Result<Sweep, StoreError>>;
+
     /// Appends `entries` to their calls' journals, in order, in one commit: each gets the next
     /// sequence number of its call, unless its call already has an entry with its dedupe key
     /// (then it is [`Appended::Duplicate`] and nothing is written). Resolves once the commit

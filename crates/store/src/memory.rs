@@ -8,15 +8,36 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use futures::future::BoxFuture;
 
 use crate::{
-    Appended, CallRecord, Entry, Intent, IntentRecord, NewEntry, StateWrite, Store, StoreError,
-    component_hash,
+    Appended, CallRecord, Entry, Held, Intent, IntentRecord, NewEntry, StateWrite, Store,
+    StoreError, Sweep, component_hash, now_ms,
 };
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct MemoryStore {
     inner: Arc<Mutex<Inner>>,
     /// Writes fail as on a full disk; see [`MemoryStore::set_full`].
     full: Arc<AtomicBool>,
+    instance: Arc<str>,
+    held: Held,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self {
+            inner: Arc::default(),
+            full: Arc::default(),
+            instance: crate::sqlite::LOCAL_INSTANCE.into(),
+            held: Held::default(),
+        }
+    }
+}
+
+/// A lease as the memory engine keeps it.
+#[derive(Debug, Clone)]
+struct Lease {
+    owner: Arc<str>,
+    epoch: u64,
+    expires_at_ms: i64,
 }
 
 #[derive(Debug, Default)]
@@ -26,6 +47,7 @@ struct Inner {
     calls: BTreeMap<String, CallRecord>,
     state: HashMap<(String, String), Vec<u8>>,
     components: HashMap<String, Vec<u8>>,
+    leases: HashMap<String, Lease>,
 }
 
 impl Inner {
@@ -41,6 +63,28 @@ impl Inner {
 }
 
 impl MemoryStore {
+    /// Another instance on the same data, as a second process on one database would be: its
+    /// own leases, the same calls, journals and state.
+    pub fn instance_of(&self, instance: &str) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            full: self.full.clone(),
+            instance: instance.into(),
+            held: Held::default(),
+        }
+    }
+
+    /// Refuses a write for a call this handle claimed and lost since.
+    fn check_fence(&self, inner: &Inner, call_id: &str) -> Result<(), StoreError> {
+        let Some(epoch) = self.held.fence(call_id) else {
+            return Ok(());
+        };
+        match inner.leases.get(call_id) {
+            Some(lease) if lease.owner == self.instance && lease.epoch == epoch => Ok(()),
+            _ => Err(self.held.fenced(call_id, epoch)),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -68,6 +112,125 @@ fn ready<T: Send + 'static>(value: T) -> BoxFuture<'static, T> {
 }
 
 impl Store for MemoryStore {
+    fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    fn claim(
+        &self,
+        call_id: String,
+        ttl_ms: i64,
+    ) -> BoxFuture<'static, Result<Option<u64>, StoreError>> {
+        let now = now_ms();
+        let mut inner = self.lock();
+        let epoch = match inner.leases.get_mut(&call_id) {
+            None => {
+                let lease = Lease {
+                    owner: self.instance.clone(),
+                    epoch: 1,
+                    expires_at_ms: now + ttl_ms,
+                };
+                inner.leases.insert(call_id.clone(), lease);
+                Some(1)
+            }
+            Some(lease) if lease.owner == self.instance => {
+                lease.expires_at_ms = now + ttl_ms;
+                Some(lease.epoch)
+            }
+            Some(lease) if lease.expires_at_ms <= now => {
+                lease.owner = self.instance.clone();
+                lease.epoch += 1;
+                lease.expires_at_ms = now + ttl_ms;
+                Some(lease.epoch)
+            }
+            Some(_) => None,
+        };
+        if let Some(epoch) = epoch {
+            self.held.insert(&call_id, epoch);
+        }
+        ready(Ok(epoch))
+    }
+
+    fn renew(&self, ttl_ms: i64) -> BoxFuture<'static, Result<Vec<String>, StoreError>> {
+        let until = now_ms() + ttl_ms;
+        let mut inner = self.lock();
+        let still: Vec<(String, u64)> = inner
+            .leases
+            .iter_mut()
+            .filter(|(_, lease)| lease.owner == self.instance)
+            .map(|(call, lease)| {
+                lease.expires_at_ms = until;
+                (call.clone(), lease.epoch)
+            })
+            .collect();
+        drop(inner);
+        ready(Ok(self.held.keep_only(&still)))
+    }
+
+    fn release(&self, call_ids: Option<Vec<String>>) -> BoxFuture<'static, Result<(), StoreError>> {
+        let mut inner = self.lock();
+        for (call, lease) in &mut inner.leases {
+            let named = call_ids.as_ref().is_none_or(|calls| calls.contains(call));
+            if lease.owner == self.instance && named {
+                lease.expires_at_ms = 0;
+                self.held.remove(call);
+            }
+        }
+        ready(Ok(()))
+    }
+
+    fn owner(&self, call_id: String) -> BoxFuture<'static, Result<Option<String>, StoreError>> {
+        let now = now_ms();
+        let owner = self
+            .lock()
+            .leases
+            .get(&call_id)
+            .filter(|lease| lease.expires_at_ms > now)
+            .map(|lease| lease.owner.to_string());
+        ready(Ok(owner))
+    }
+
+    fn wake(&self, _call_id: String) -> BoxFuture<'static, Result<(), StoreError>> {
+        ready(Ok(()))
+    }
+
+    fn wakes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>> {
+        None
+    }
+
+    fn sweep(&self, quiet_before_ms: i64) -> BoxFuture<'static, Result<Sweep, StoreError>> {
+        let now = now_ms();
+        let inner = self.lock();
+        let mut live: Vec<&CallRecord> = inner
+            .calls
+            .values()
+            .filter(|c| c.ended_at_ms.is_none())
+            .filter(|c| {
+                inner
+                    .leases
+                    .get(&c.call_id)
+                    .is_none_or(|lease| lease.expires_at_ms <= now)
+            })
+            .collect();
+        live.sort_by_key(|c| c.created_at_ms);
+        let unowned = live.into_iter().map(|c| c.call_id.clone()).collect();
+        let mut waiting: Vec<String> = inner
+            .leases
+            .iter()
+            .filter(|(_, lease)| lease.owner == self.instance)
+            .filter(|(call, _)| {
+                inner.journals.get(*call).is_some_and(|journal| {
+                    journal
+                        .iter()
+                        .any(|e| !e.handled && e.received_at_ms < quiet_before_ms)
+                })
+            })
+            .map(|(call, _)| call.clone())
+            .collect();
+        waiting.sort();
+        ready(Ok(Sweep { unowned, waiting }))
+    }
+
     fn append(&self, entries: Vec<NewEntry>) -> BoxFuture<'_, Result<Vec<Appended>, StoreError>> {
         if let Err(e) = self.writable() {
             return ready(Err(e));
@@ -122,7 +285,11 @@ impl Store for MemoryStore {
         if let Err(e) = self.writable() {
             return ready(Err(e));
         }
-        self.lock().calls.insert(call.call_id.clone(), call);
+        let mut inner = self.lock();
+        if let Err(e) = self.check_fence(&inner, &call.call_id) {
+            return ready(Err(e));
+        }
+        inner.calls.insert(call.call_id.clone(), call);
         ready(Ok(()))
     }
 
@@ -153,6 +320,9 @@ impl Store for MemoryStore {
             return ready(Err(e));
         }
         let mut inner = self.lock();
+        if let Err(e) = self.check_fence(&inner, &call_id) {
+            return ready(Err(e));
+        }
         let entry = inner
             .journals
             .get_mut(&call_id)
@@ -185,6 +355,11 @@ impl Store for MemoryStore {
         reason: String,
     ) -> BoxFuture<'_, Result<(), StoreError>> {
         let mut inner = self.lock();
+        if let Err(e) = self.check_fence(&inner, &call_id) {
+            return ready(Err(e));
+        }
+        inner.leases.remove(&call_id);
+        self.held.remove(&call_id);
         if let Some(call) = inner.calls.get_mut(&call_id)
             && call.ended_at_ms.is_none()
         {
@@ -230,7 +405,11 @@ impl Store for MemoryStore {
     }
 
     fn keepalive(&self, call_id: String, at_ms: i64) -> BoxFuture<'_, Result<(), StoreError>> {
-        if let Some(call) = self.lock().calls.get_mut(&call_id) {
+        let mut inner = self.lock();
+        if let Err(e) = self.check_fence(&inner, &call_id) {
+            return ready(Err(e));
+        }
+        if let Some(call) = inner.calls.get_mut(&call_id) {
             call.last_keepalive_ms = Some(at_ms);
         }
         ready(Ok(()))
@@ -241,6 +420,9 @@ impl Store for MemoryStore {
         intent: Intent,
     ) -> BoxFuture<'_, Result<Option<IntentRecord>, StoreError>> {
         let mut inner = self.lock();
+        if let Err(e) = self.check_fence(&inner, &intent.call_id) {
+            return ready(Err(e));
+        }
         let key = (intent.call_id, intent.seq, intent.idx);
         let existing = inner.intents.get(&key).cloned();
         if existing.is_none() {
@@ -263,7 +445,11 @@ impl Store for MemoryStore {
         idx: u32,
         result: String,
     ) -> BoxFuture<'static, Result<(), StoreError>> {
-        if let Some(intent) = self.lock().intents.get_mut(&(call_id, seq, idx)) {
+        let mut inner = self.lock();
+        if let Err(e) = self.check_fence(&inner, &call_id) {
+            return ready(Err(e));
+        }
+        if let Some(intent) = inner.intents.get_mut(&(call_id, seq, idx)) {
             intent.result = Some(result);
         }
         ready(Ok(()))
@@ -329,6 +515,7 @@ impl Store for MemoryStore {
             .collect();
         for call in &gone {
             inner.calls.remove(call);
+            inner.leases.remove(call);
             inner.journals.remove(call);
             inner.intents.retain(|(c, _, _), _| c != call);
             let prefix = format!("call/{call}/");

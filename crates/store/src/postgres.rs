@@ -11,6 +11,7 @@
 
 mod connect;
 mod db;
+mod listen;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,8 +23,8 @@ use tokio_postgres::Row;
 
 use crate::sqlite::StoreStats;
 use crate::{
-    Appended, CallRecord, Entry, Intent, IntentRecord, NewEntry, StateWrite, Store, StoreError,
-    component_hash, now_ms,
+    Appended, CallRecord, Entry, Held, Intent, IntentRecord, NewEntry, StateWrite, Store,
+    StoreError, Sweep, component_hash, now_ms,
 };
 pub use connect::PostgresOptions;
 use db::Db;
@@ -38,6 +39,9 @@ const MAX_APPEND_TRIES: usize = 64;
 #[derive(Clone)]
 pub struct PostgresStore {
     jobs: mpsc::UnboundedSender<Box<dyn Job>>,
+    options: PostgresOptions,
+    instance: Arc<str>,
+    held: Held,
     stats: Arc<StoreStats>,
     /// `host:port/database`, for messages (never the password).
     target: Arc<str>,
@@ -73,6 +77,9 @@ impl PostgresStore {
         ));
         Ok(Self {
             jobs,
+            instance: options.instance().into(),
+            options: options.clone(),
+            held: Held::default(),
             stats,
             target,
         })
@@ -240,6 +247,38 @@ async fn write_loop(
     }
 }
 
+/// Now, in Unix milliseconds by the database's clock: every instance's leases lapse by one
+/// clock.
+macro_rules! db_now {
+    () => {
+        "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT"
+    };
+}
+
+/// Refuses a write for a call this instance claimed at `fence` and has lost since. The lease
+/// row is locked until the write commits, so a takeover waits for it and sees it.
+async fn check_fence(
+    db: &Db,
+    held: &Held,
+    instance: &str,
+    call_id: &str,
+    fence: Option<u64>,
+) -> Result<(), StoreError> {
+    let Some(epoch) = fence else {
+        return Ok(());
+    };
+    let current = db
+        .query_opt(
+            "SELECT 1 FROM leases WHERE call_id = $1 AND owner = $2 AND epoch = $3 FOR SHARE",
+            &[&call_id, &instance, &to_i64(epoch)],
+        )
+        .await?;
+    match current {
+        Some(_) => Ok(()),
+        None => Err(held.fenced(call_id, epoch)),
+    }
+}
+
 fn to_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
@@ -307,6 +346,164 @@ fn cached(sql: String) -> &'static str {
 }
 
 impl Store for PostgresStore {
+    fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    fn claim(
+        &self,
+        call_id: String,
+        ttl_ms: i64,
+    ) -> BoxFuture<'static, Result<Option<u64>, StoreError>> {
+        let (held, instance) = (self.held.clone(), self.instance.clone());
+        self.submit(work(move |db| {
+            let (held, instance, call_id) = (held.clone(), instance.clone(), call_id.clone());
+            Box::pin(async move {
+                let row = db
+                    .query_opt(
+                        concat!(
+                            "INSERT INTO leases (call_id, owner, epoch, expires_at_ms) VALUES ($1, $2, 1, ",
+                            db_now!(),
+                            " + $3) ON CONFLICT (call_id) DO UPDATE SET \
+                             epoch = CASE WHEN leases.owner = excluded.owner THEN leases.epoch ELSE leases.epoch + 1 END, \
+                             owner = excluded.owner, expires_at_ms = excluded.expires_at_ms \
+                             WHERE leases.owner = excluded.owner OR leases.expires_at_ms <= ",
+                            db_now!(),
+                            " RETURNING epoch"
+                        ),
+                        &[&call_id, &&*instance, &ttl_ms],
+                    )
+                    .await?;
+                let epoch = row.map(|r| to_u64(r.get(0)));
+                if let Some(epoch) = epoch {
+                    held.insert(&call_id, epoch);
+                }
+                Ok(epoch)
+            })
+        }))
+    }
+
+    fn renew(&self, ttl_ms: i64) -> BoxFuture<'static, Result<Vec<String>, StoreError>> {
+        let (held, instance) = (self.held.clone(), self.instance.clone());
+        self.submit(work(move |db| {
+            let (held, instance) = (held.clone(), instance.clone());
+            Box::pin(async move {
+                let rows = db
+                    .query(
+                        concat!(
+                            "UPDATE leases SET expires_at_ms = ",
+                            db_now!(),
+                            " + $2 WHERE owner = $1 RETURNING call_id, epoch"
+                        ),
+                        &[&&*instance, &ttl_ms],
+                    )
+                    .await?;
+                let still: Vec<(String, u64)> =
+                    rows.iter().map(|r| (r.get(0), to_u64(r.get(1)))).collect();
+                Ok(held.keep_only(&still))
+            })
+        }))
+    }
+
+    fn release(&self, call_ids: Option<Vec<String>>) -> BoxFuture<'static, Result<(), StoreError>> {
+        let (held, instance) = (self.held.clone(), self.instance.clone());
+        self.submit(work(move |db| {
+            let (held, instance, call_ids) = (held.clone(), instance.clone(), call_ids.clone());
+            Box::pin(async move {
+                match &call_ids {
+                    None => {
+                        db.execute(
+                            "UPDATE leases SET expires_at_ms = 0 WHERE owner = $1",
+                            &[&&*instance],
+                        )
+                        .await?;
+                        held.clear();
+                    }
+                    Some(calls) => {
+                        db.execute(
+                            "UPDATE leases SET expires_at_ms = 0 WHERE owner = $1 AND call_id = ANY($2)",
+                            &[&&*instance, calls],
+                        )
+                        .await?;
+                        for call in calls {
+                            held.remove(call);
+                        }
+                    }
+                }
+                Ok(())
+            })
+        }))
+    }
+
+    fn owner(&self, call_id: String) -> BoxFuture<'static, Result<Option<String>, StoreError>> {
+        self.submit(work(move |db| {
+            let call_id = call_id.clone();
+            Box::pin(async move {
+                let row = db
+                    .query_opt(
+                        concat!(
+                            "SELECT owner FROM leases WHERE call_id = $1 AND expires_at_ms > ",
+                            db_now!()
+                        ),
+                        &[&call_id],
+                    )
+                    .await?;
+                Ok(row.map(|r| r.get(0)))
+            })
+        }))
+    }
+
+    fn wake(&self, call_id: String) -> BoxFuture<'static, Result<(), StoreError>> {
+        self.submit(work(move |db| {
+            let call_id = call_id.clone();
+            Box::pin(async move {
+                // Delivered when the transaction commits, to every listener; the owner's
+                // instance takes it (see `listen`).
+                db.query(
+                    "SELECT pg_notify($2, owner || ' ' || call_id) FROM leases WHERE call_id = $1",
+                    &[&call_id, &listen::CHANNEL],
+                )
+                .await?;
+                Ok(())
+            })
+        }))
+    }
+
+    fn wakes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>> {
+        Some(listen::spawn(self.options.clone(), self.instance.clone()))
+    }
+
+    fn sweep(&self, quiet_before_ms: i64) -> BoxFuture<'static, Result<Sweep, StoreError>> {
+        let instance = self.instance.clone();
+        self.submit(work(move |db| {
+            let instance = instance.clone();
+            Box::pin(async move {
+                let unowned = db
+                    .query(
+                        concat!(
+                            "SELECT c.call_id FROM calls c LEFT JOIN leases l ON l.call_id = c.call_id \
+                             WHERE c.ended_at_ms IS NULL AND (l.call_id IS NULL OR l.expires_at_ms <= ",
+                            db_now!(),
+                            ") ORDER BY c.created_at_ms LIMIT 1000"
+                        ),
+                        &[],
+                    )
+                    .await?;
+                let waiting = db
+                    .query(
+                        "SELECT DISTINCT j.call_id FROM journal j JOIN leases l ON l.call_id = j.call_id \
+                         WHERE l.owner = $1 AND j.handled = 0 AND j.received_at_ms < $2 LIMIT 1000",
+                        &[&&*instance, &quiet_before_ms],
+                    )
+                    .await?;
+                Ok(Sweep {
+                    unowned: unowned.iter().map(|r| r.get(0)).collect(),
+                    waiting: waiting.iter().map(|r| r.get(0)).collect(),
+                })
+            })
+        }))
+    }
+
     fn append(&self, entries: Vec<NewEntry>) -> BoxFuture<'_, Result<Vec<Appended>, StoreError>> {
         self.submit(work(move |db| {
             let entries = entries.clone();
@@ -341,9 +538,16 @@ impl Store for PostgresStore {
     }
 
     fn save_call(&self, call: CallRecord) -> BoxFuture<'static, Result<(), StoreError>> {
+        let (held, fence, instance) = (
+            self.held.clone(),
+            self.held.fence(&call.call_id),
+            self.instance.clone(),
+        );
         self.submit(work(move |db| {
+            let (held, instance) = (held.clone(), instance.clone());
             let call = call.clone();
             Box::pin(async move {
+                check_fence(db, &held, &instance, &call.call_id, fence).await?;
                 db.execute(
                     "INSERT INTO calls (call_id, tenant_id, direction, route, plugin, plugin_version, state, \
                      my_participant_id, callback_uri, created_by_plugin, created_at_ms, last_keepalive_ms, \
@@ -410,9 +614,16 @@ impl Store for PostgresStore {
         seq: u64,
         writes: Vec<StateWrite>,
     ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        let (held, fence, instance) = (
+            self.held.clone(),
+            self.held.fence(&call_id),
+            self.instance.clone(),
+        );
         self.submit(work(move |db| {
+            let (held, instance) = (held.clone(), instance.clone());
             let (call_id, writes) = (call_id.clone(), writes.clone());
             Box::pin(async move {
+                check_fence(db, &held, &instance, &call_id, fence).await?;
                 let marked = db
                     .execute(
                         "UPDATE journal SET handled = 1 WHERE call_id = $1 AND seq = $2 AND handled = 0",
@@ -450,9 +661,16 @@ impl Store for PostgresStore {
         at_ms: i64,
         reason: String,
     ) -> BoxFuture<'_, Result<(), StoreError>> {
+        let (held, fence, instance) = (
+            self.held.clone(),
+            self.held.fence(&call_id),
+            self.instance.clone(),
+        );
         self.submit(work(move |db| {
+            let (held, instance) = (held.clone(), instance.clone());
             let (call_id, reason) = (call_id.clone(), reason.clone());
             Box::pin(async move {
+                check_fence(db, &held, &instance, &call_id, fence).await?;
                 db.execute(
                     "UPDATE calls SET ended_at_ms = $2, end_reason = $3 WHERE call_id = $1 AND ended_at_ms IS NULL",
                     &[&call_id, &at_ms, &reason],
@@ -463,6 +681,9 @@ impl Store for PostgresStore {
                     &[&call_id],
                 )
                 .await?;
+                db.execute("DELETE FROM leases WHERE call_id = $1", &[&call_id])
+                    .await?;
+                held.remove(&call_id);
                 Ok(())
             })
         }))
@@ -532,9 +753,16 @@ impl Store for PostgresStore {
     }
 
     fn keepalive(&self, call_id: String, at_ms: i64) -> BoxFuture<'_, Result<(), StoreError>> {
+        let (held, fence, instance) = (
+            self.held.clone(),
+            self.held.fence(&call_id),
+            self.instance.clone(),
+        );
         self.submit(work(move |db| {
+            let (held, instance) = (held.clone(), instance.clone());
             let call_id = call_id.clone();
             Box::pin(async move {
+                check_fence(db, &held, &instance, &call_id, fence).await?;
                 db.execute(
                     "UPDATE calls SET last_keepalive_ms = $2 WHERE call_id = $1",
                     &[&call_id, &at_ms],
@@ -549,9 +777,16 @@ impl Store for PostgresStore {
         &self,
         intent: Intent,
     ) -> BoxFuture<'_, Result<Option<IntentRecord>, StoreError>> {
+        let (held, fence, instance) = (
+            self.held.clone(),
+            self.held.fence(&intent.call_id),
+            self.instance.clone(),
+        );
         self.submit(work(move |db| {
+            let (held, instance) = (held.clone(), instance.clone());
             let intent = intent.clone();
             Box::pin(async move {
+                check_fence(db, &held, &instance, &intent.call_id, fence).await?;
                 let (seq, idx) = (to_i64(intent.seq), i64::from(intent.idx));
                 let inserted = db
                     .execute(
@@ -581,9 +816,16 @@ impl Store for PostgresStore {
         idx: u32,
         result: String,
     ) -> BoxFuture<'static, Result<(), StoreError>> {
+        let (held, fence, instance) = (
+            self.held.clone(),
+            self.held.fence(&call_id),
+            self.instance.clone(),
+        );
         self.submit(work(move |db| {
+            let (held, instance) = (held.clone(), instance.clone());
             let (call_id, result) = (call_id.clone(), result.clone());
             Box::pin(async move {
+                check_fence(db, &held, &instance, &call_id, fence).await?;
                 db.execute(
                     "UPDATE intents SET result = $4 WHERE call_id = $1 AND seq = $2 AND idx = $3",
                     &[&call_id, &to_i64(seq), &i64::from(idx), &result],
@@ -653,6 +895,11 @@ impl Store for PostgresStore {
                 .await?;
                 db.execute(
                     "DELETE FROM intents WHERE call_id IN (SELECT call_id FROM calls WHERE ended_at_ms < $1)",
+                    cut,
+                )
+                .await?;
+                db.execute(
+                    "DELETE FROM leases WHERE call_id IN (SELECT call_id FROM calls WHERE ended_at_ms < $1)",
                     cut,
                 )
                 .await?;

@@ -13,12 +13,15 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use tokio::sync::oneshot;
 
 use crate::{
-    Appended, CallRecord, Entry, Intent, IntentRecord, MIGRATIONS, NewEntry, StateWrite, Store,
-    StoreError, component_hash, now_ms,
+    Appended, CallRecord, Entry, Held, Intent, IntentRecord, MIGRATIONS, NewEntry, StateWrite,
+    Store, StoreError, Sweep, component_hash, now_ms,
 };
 
 /// `PRAGMA application_id` of a callhost database ("CALH").
 const APPLICATION_ID: i64 = 0x4341_4c48;
+/// The instance a SQLite store writes as: one process has the data directory, so the owner
+/// of its leases is the same across restarts.
+pub const LOCAL_INSTANCE: &str = "local";
 /// Jobs taken into one transaction at most.
 const MAX_BATCH: usize = 512;
 
@@ -58,6 +61,7 @@ pub struct StoreStats {
 #[derive(Clone)]
 pub struct SqliteStore {
     jobs: mpsc::Sender<Box<dyn Job>>,
+    held: Held,
     stats: Arc<StoreStats>,
     path: Arc<PathBuf>,
     /// Held for as long as the store lives: one process per data directory.
@@ -112,6 +116,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::Engine(format!("starting the store's writer thread: {e}")))?;
         Ok(Self {
             jobs,
+            held: Held::default(),
             stats,
             path: Arc::new(path),
             _lock: Arc::new(lock),
@@ -363,6 +368,24 @@ fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
+/// Takes a lease that is free, lapsed or the claimer's own (`?1` call, `?2` owner, `?3` new
+/// expiry, `?4` now); the epoch grows when the owner changes. No row: another owner holds it.
+const CLAIM: &str = "INSERT INTO leases (call_id, owner, epoch, expires_at_ms) VALUES (?1, ?2, 1, ?3) \
+    ON CONFLICT (call_id) DO UPDATE SET \
+    epoch = CASE WHEN leases.owner = excluded.owner THEN leases.epoch ELSE leases.epoch + 1 END, \
+    owner = excluded.owner, expires_at_ms = excluded.expires_at_ms \
+    WHERE leases.owner = excluded.owner OR leases.expires_at_ms <= ?4 \
+    RETURNING epoch";
+
+/// Live calls without a lease or with a lapsed one (`?1` now).
+const SWEEP_UNOWNED: &str = "SELECT c.call_id FROM calls c LEFT JOIN leases l ON l.call_id = c.call_id \
+    WHERE c.ended_at_ms IS NULL AND (l.call_id IS NULL OR l.expires_at_ms <= ?1) \
+    ORDER BY c.created_at_ms LIMIT 1000";
+
+/// Calls of `?1` with entries received before `?2` and not handled.
+const SWEEP_WAITING: &str = "SELECT DISTINCT j.call_id FROM journal j JOIN leases l ON l.call_id = j.call_id \
+    WHERE l.owner = ?1 AND j.handled = 0 AND j.received_at_ms < ?2 LIMIT 1000";
+
 const CALL_COLUMNS: &str = "call_id, tenant_id, direction, route, plugin, plugin_version, state, \
     my_participant_id, callback_uri, created_by_plugin, created_at_ms, last_keepalive_ms, \
     ended_at_ms, end_reason, graph_id";
@@ -388,6 +411,115 @@ fn call_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CallRecord> {
 }
 
 impl Store for SqliteStore {
+    fn instance(&self) -> &str {
+        LOCAL_INSTANCE
+    }
+
+    fn claim(
+        &self,
+        call_id: String,
+        ttl_ms: i64,
+    ) -> BoxFuture<'static, Result<Option<u64>, StoreError>> {
+        let held = self.held.clone();
+        self.submit(move |conn| {
+            let now = now_ms();
+            let epoch: Option<i64> = conn
+                .prepare_cached(CLAIM)
+                .and_then(|mut q| {
+                    q.query_row(params![call_id, LOCAL_INSTANCE, now + ttl_ms, now], |r| {
+                        r.get(0)
+                    })
+                    .optional()
+                })
+                .map_err(engine)?;
+            let epoch = epoch.map(to_u64);
+            if let Some(epoch) = epoch {
+                held.insert(&call_id, epoch);
+            }
+            Ok(epoch)
+        })
+    }
+
+    fn renew(&self, ttl_ms: i64) -> BoxFuture<'static, Result<Vec<String>, StoreError>> {
+        let held = self.held.clone();
+        self.submit(move |conn| {
+            let mut query = conn
+                .prepare_cached(
+                    "UPDATE leases SET expires_at_ms = ?2 WHERE owner = ?1 RETURNING call_id, epoch",
+                )
+                .map_err(engine)?;
+            let still = query
+                .query_map(params![LOCAL_INSTANCE, now_ms() + ttl_ms], |row| {
+                    Ok((row.get::<_, String>(0)?, to_u64(row.get(1)?)))
+                })
+                .map_err(engine)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(engine)?;
+            Ok(held.keep_only(&still))
+        })
+    }
+
+    fn release(&self, call_ids: Option<Vec<String>>) -> BoxFuture<'static, Result<(), StoreError>> {
+        let held = self.held.clone();
+        self.submit(move |conn| {
+            match &call_ids {
+                None => {
+                    conn.prepare_cached("UPDATE leases SET expires_at_ms = 0 WHERE owner = ?1")
+                        .and_then(|mut q| q.execute(params![LOCAL_INSTANCE]))
+                        .map_err(engine)?;
+                    held.clear();
+                }
+                Some(calls) => {
+                    for call_id in calls {
+                        conn.prepare_cached(
+                            "UPDATE leases SET expires_at_ms = 0 WHERE owner = ?1 AND call_id = ?2",
+                        )
+                        .and_then(|mut q| q.execute(params![LOCAL_INSTANCE, call_id]))
+                        .map_err(engine)?;
+                        held.remove(call_id);
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn owner(&self, call_id: String) -> BoxFuture<'static, Result<Option<String>, StoreError>> {
+        self.submit(move |conn| {
+            conn.prepare_cached(
+                "SELECT owner FROM leases WHERE call_id = ?1 AND expires_at_ms > ?2",
+            )
+            .and_then(|mut q| {
+                q.query_row(params![call_id, now_ms()], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(engine)
+        })
+    }
+
+    fn wake(&self, _call_id: String) -> BoxFuture<'static, Result<(), StoreError>> {
+        // One process has the data directory: its calls are woken in the process.
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn wakes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>> {
+        None
+    }
+
+    fn sweep(&self, quiet_before_ms: i64) -> BoxFuture<'static, Result<Sweep, StoreError>> {
+        self.submit(move |conn| {
+            let strings = |sql: &str, params: &[&dyn rusqlite::ToSql]| {
+                let mut query = conn.prepare_cached(sql).map_err(engine)?;
+                let rows = query.query_map(params, |row| row.get(0)).map_err(engine)?;
+                rows.collect::<Result<Vec<String>, _>>().map_err(engine)
+            };
+            Ok(Sweep {
+                unowned: strings(SWEEP_UNOWNED, &[&now_ms()])?,
+                waiting: strings(SWEEP_WAITING, &[&LOCAL_INSTANCE, &quiet_before_ms])?,
+            })
+        })
+    }
+
     fn append(&self, entries: Vec<NewEntry>) -> BoxFuture<'_, Result<Vec<Appended>, StoreError>> {
         self.submit(move |conn| {
             let mut appended = Vec::with_capacity(entries.len());
@@ -467,7 +599,9 @@ impl Store for SqliteStore {
     }
 
     fn save_call(&self, call: CallRecord) -> BoxFuture<'static, Result<(), StoreError>> {
+        let (held, fence) = (self.held.clone(), self.held.fence(&call.call_id));
         self.submit(move |conn| {
+            check_fence(conn, &held, &call.call_id, fence)?;
             conn.prepare_cached(
                 "INSERT INTO calls (call_id, tenant_id, direction, route, plugin, plugin_version, state, \
                  my_participant_id, callback_uri, created_by_plugin, created_at_ms, last_keepalive_ms, \
@@ -532,7 +666,9 @@ impl Store for SqliteStore {
         seq: u64,
         writes: Vec<StateWrite>,
     ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        let (held, fence) = (self.held.clone(), self.held.fence(&call_id));
         self.submit(move |conn| {
+            check_fence(conn, &held, &call_id, fence)?;
             let marked = conn
                 .prepare_cached(
                     "UPDATE journal SET handled = 1 WHERE call_id = ?1 AND seq = ?2 AND handled = 0",
@@ -567,7 +703,9 @@ impl Store for SqliteStore {
         at_ms: i64,
         reason: String,
     ) -> BoxFuture<'_, Result<(), StoreError>> {
+        let (held, fence) = (self.held.clone(), self.held.fence(&call_id));
         self.submit(move |conn| {
+            check_fence(conn, &held, &call_id, fence)?;
             conn.prepare_cached(
                 "UPDATE calls SET ended_at_ms = ?2, end_reason = ?3 WHERE call_id = ?1 AND ended_at_ms IS NULL",
             )
@@ -576,6 +714,10 @@ impl Store for SqliteStore {
             conn.prepare_cached("UPDATE journal SET handled = 1 WHERE call_id = ?1")
                 .and_then(|mut q| q.execute(params![call_id]))
                 .map_err(engine)?;
+            conn.prepare_cached("DELETE FROM leases WHERE call_id = ?1")
+                .and_then(|mut q| q.execute(params![call_id]))
+                .map_err(engine)?;
+            held.remove(&call_id);
             Ok(())
         })
     }
@@ -626,7 +768,9 @@ impl Store for SqliteStore {
     }
 
     fn keepalive(&self, call_id: String, at_ms: i64) -> BoxFuture<'_, Result<(), StoreError>> {
+        let (held, fence) = (self.held.clone(), self.held.fence(&call_id));
         self.submit(move |conn| {
+            check_fence(conn, &held, &call_id, fence)?;
             conn.prepare_cached("UPDATE calls SET last_keepalive_ms = ?2 WHERE call_id = ?1")
                 .and_then(|mut q| q.execute(params![call_id, at_ms]))
                 .map_err(engine)?;
@@ -638,7 +782,9 @@ impl Store for SqliteStore {
         &self,
         intent: Intent,
     ) -> BoxFuture<'_, Result<Option<IntentRecord>, StoreError>> {
+        let (held, fence) = (self.held.clone(), self.held.fence(&intent.call_id));
         self.submit(move |conn| {
+            check_fence(conn, &held, &intent.call_id, fence)?;
             let existing = conn
                 .prepare_cached(
                     "SELECT seq, idx, action, result FROM intents WHERE call_id = ?1 AND seq = ?2 AND idx = ?3",
@@ -678,7 +824,9 @@ impl Store for SqliteStore {
         idx: u32,
         result: String,
     ) -> BoxFuture<'static, Result<(), StoreError>> {
+        let (held, fence) = (self.held.clone(), self.held.fence(&call_id));
         self.submit(move |conn| {
+            check_fence(conn, &held, &call_id, fence)?;
             conn.prepare_cached(
                 "UPDATE intents SET result = ?4 WHERE call_id = ?1 AND seq = ?2 AND idx = ?3",
             )
@@ -756,6 +904,8 @@ impl Store for SqliteStore {
             };
             run("DELETE FROM journal WHERE call_id IN \
                  (SELECT call_id FROM calls WHERE ended_at_ms < ?1)")?;
+            run("DELETE FROM leases WHERE call_id IN \
+                 (SELECT call_id FROM calls WHERE ended_at_ms < ?1)")?;
             run("DELETE FROM intents WHERE call_id IN \
                  (SELECT call_id FROM calls WHERE ended_at_ms < ?1)")?;
             run(
@@ -767,6 +917,29 @@ impl Store for SqliteStore {
             let calls = run("DELETE FROM calls WHERE ended_at_ms < ?1")?;
             Ok(calls as u64)
         })
+    }
+}
+
+/// Refuses a write for a call this instance claimed at `fence` and has lost since.
+fn check_fence(
+    conn: &Connection,
+    held: &Held,
+    call_id: &str,
+    fence: Option<u64>,
+) -> Result<(), StoreError> {
+    let Some(epoch) = fence else {
+        return Ok(());
+    };
+    let current = conn
+        .prepare_cached("SELECT 1 FROM leases WHERE call_id = ?1 AND owner = ?2 AND epoch = ?3")
+        .and_then(|mut q| {
+            q.query_row(params![call_id, LOCAL_INSTANCE, to_i64(epoch)], |_| Ok(()))
+                .optional()
+        })
+        .map_err(engine)?;
+    match current {
+        Some(()) => Ok(()),
+        None => Err(held.fenced(call_id, epoch)),
     }
 }
 

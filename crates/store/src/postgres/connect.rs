@@ -15,6 +15,8 @@ const MIGRATION_LOCK: i64 = 0x4341_4c48;
 #[derive(Clone)]
 pub struct PostgresOptions {
     config: Config,
+    /// The owner this instance's leases are held as.
+    instance: String,
 }
 
 impl std::fmt::Debug for PostgresOptions {
@@ -45,7 +47,22 @@ impl PostgresOptions {
             config.application_name("callhost");
         }
         config.keepalives_idle(Duration::from_secs(10));
-        Ok(Self { config })
+        Ok(Self {
+            config,
+            instance: default_instance(),
+        })
+    }
+
+    /// Holds leases as `instance` (unique among the instances sharing the database).
+    #[must_use]
+    pub fn with_instance(mut self, instance: &str) -> Self {
+        self.instance = instance.to_owned();
+        self
+    }
+
+    /// The owner this instance's leases are held as.
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     /// `user@host:port/database`, for messages: never the password.
@@ -67,6 +84,20 @@ impl PostgresOptions {
     pub(crate) fn config(&self) -> &Config {
         &self.config
     }
+}
+
+/// An instance name unique to this process: the host, the process id and a random part, so
+/// that a restarted process is a new owner whose predecessor's leases others may take.
+fn default_instance() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{host}-{}-{nanos:08x}", std::process::id())
 }
 
 /// Connects; the connection's own task runs until the client is dropped or the server goes.

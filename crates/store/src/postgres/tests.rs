@@ -1,5 +1,5 @@
 use super::*;
-use crate::conformance::{call, suite};
+use crate::conformance::{call, leases_fence_a_lost_owner, leases_of_one_instance, suite};
 use crate::testing::fresh_database;
 
 async fn open(hint: &str) -> PostgresStore {
@@ -22,6 +22,50 @@ fn entry(call: &str, key: &str) -> NewEntry {
 #[tokio::test]
 async fn the_postgres_engine_passes() {
     suite(&open("conformance").await).await;
+}
+
+#[tokio::test]
+async fn leases_fence_an_instance_that_lost_its_call() {
+    let url = fresh_database("leases").await;
+    let options = PostgresOptions::new(&url, None).unwrap();
+    let a = PostgresStore::open(&options.clone().with_instance("a"))
+        .await
+        .unwrap();
+    let b = PostgresStore::open(&options.with_instance("b"))
+        .await
+        .unwrap();
+    leases_of_one_instance(&a).await;
+    leases_fence_a_lost_owner(&a, &b).await;
+}
+
+#[tokio::test]
+async fn a_wake_reaches_the_owner_only() {
+    let url = fresh_database("wakes").await;
+    let options = PostgresOptions::new(&url, None).unwrap();
+    let a = PostgresStore::open(&options.clone().with_instance("a"))
+        .await
+        .unwrap();
+    let b = PostgresStore::open(&options.with_instance("b"))
+        .await
+        .unwrap();
+    let mut a_wakes = a.wakes().unwrap();
+    let mut b_wakes = b.wakes().unwrap();
+    // LISTEN is on its way: wake until the owner hears.
+    b.claim("w-1".into(), 60_000).await.unwrap();
+    let heard = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            a.wake("w-1".into()).await.unwrap();
+            if let Ok(Some(call)) =
+                tokio::time::timeout(std::time::Duration::from_millis(100), b_wakes.recv()).await
+            {
+                return call;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(heard, "w-1");
+    assert!(a_wakes.try_recv().is_err(), "not the owner");
 }
 
 #[tokio::test]

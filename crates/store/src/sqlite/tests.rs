@@ -1,7 +1,7 @@
 use std::sync::atomic::Ordering;
 
 use super::*;
-use crate::conformance::{call, suite};
+use crate::conformance::{call, leases_of_one_instance, suite};
 
 fn entry(call: &str, key: &str, bytes: usize) -> NewEntry {
     NewEntry {
@@ -17,6 +17,12 @@ fn entry(call: &str, key: &str, bytes: usize) -> NewEntry {
 async fn the_sqlite_engine_passes() {
     let dir = tempfile::tempdir().unwrap();
     suite(&SqliteStore::open(dir.path()).unwrap()).await;
+}
+
+#[tokio::test]
+async fn the_sqlite_engine_keeps_leases() {
+    let dir = tempfile::tempdir().unwrap();
+    leases_of_one_instance(&SqliteStore::open(dir.path()).unwrap()).await;
 }
 
 #[tokio::test]
@@ -117,7 +123,7 @@ fn a_database_from_a_newer_release_is_refused() {
             error,
             StoreError::TooNew {
                 found: 99,
-                known: 1,
+                known: 2,
                 ..
             }
         ),
