@@ -8,6 +8,7 @@ mod attacks;
 mod bot_service;
 mod callback_auth;
 mod check;
+mod cluster;
 mod containment;
 mod contract;
 mod durability;

@@ -167,6 +167,8 @@ impl App {
         if !app.dispatcher.drain(SHUTDOWN_GRACE).await {
             tracing::warn!("shutdown grace period passed with notifications still queued");
         }
+        // Other instances on the same database take this one's calls at once.
+        app.dispatcher.hand_off().await;
         // Every commit was synced before its answer: nothing is left to flush but the log.
         tracing::info!("stopped: every accepted notification is handled or stored");
         Ok(())
@@ -276,6 +278,7 @@ impl App {
             DispatcherSettings {
                 keepalive_interval: Duration::from_secs_f64(config.calls.keepalive_interval_s),
                 orphan_hold: Duration::from_secs_f64(config.calls.orphan_hold_s),
+                lease: config.storage.lease(),
                 journal: journal.clone(),
                 limits: config.calls.limits(),
                 store,
@@ -395,6 +398,7 @@ impl App {
                 "calls in progress restored from the store"
             );
         }
+        self.dispatcher.start_ownership();
         tokio::spawn(prune_history(
             self.dispatcher.store().clone(),
             config.storage.keep_ended(),

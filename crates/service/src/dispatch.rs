@@ -14,6 +14,7 @@ mod limits;
 mod metrics;
 mod operation_context;
 mod orphans;
+mod ownership;
 mod recent;
 mod recovery;
 mod route_config;
@@ -34,6 +35,7 @@ pub use drops::DropReason;
 pub use fallback::Fallback;
 pub use limits::{CallLimits, DECISION_WINDOW};
 pub use metrics::MetricsSnapshot;
+pub use ownership::DEFAULT_LEASE;
 pub use recovery::Restored;
 pub use route_config::{CallerKind, FallbackConfig, RouteConfig, RouteMatch, validate_routes};
 pub use router::{CallMatch, Route};
@@ -69,6 +71,8 @@ pub struct DispatcherSettings {
     pub limits: CallLimits,
     /// Where accepted notifications, calls, state and intents are kept.
     pub store: Arc<dyn Store>,
+    /// How long a call's lease lasts unless renewed; see `ownership`.
+    pub lease: Duration,
 }
 
 impl DispatcherSettings {
@@ -80,6 +84,7 @@ impl DispatcherSettings {
             journal: Arc::new(MemoryJournal::new(JournalConfig::default())),
             limits: CallLimits::default(),
             store: crate::storage::memory_store(),
+            lease: DEFAULT_LEASE,
         }
     }
 }
@@ -103,6 +108,7 @@ pub(crate) struct Shared {
     /// Carries out actions without ownership or policy checks (the Graph client).
     pub(crate) graph: Arc<dyn CallControl>,
     pub(crate) metrics: Metrics,
+    pub(crate) ownership: ownership::Ownership,
 }
 
 impl Shared {
@@ -122,6 +128,26 @@ impl Shared {
     }
 }
 
+/// Holds a notification for a call not registered yet (its create request has not returned).
+fn hold(
+    shared: &Arc<Shared>,
+    call_id: &str,
+    tenant: &str,
+    notification: CommsNotification,
+    seq: Option<u64>,
+) {
+    tracing::debug!(
+        call_id,
+        "notification for a call not registered yet; holding it"
+    );
+    shared.calls.hold_orphan(
+        shared,
+        call_id,
+        tenant,
+        Work::Notification(notification, seq),
+    );
+}
+
 impl Dispatcher {
     pub fn new(
         settings: DispatcherSettings,
@@ -131,6 +157,7 @@ impl Dispatcher {
         state: Arc<dyn StateStore>,
         graph: Arc<dyn CallControl>,
     ) -> Self {
+        let settings_lease = settings.lease;
         Self {
             shared: Arc::new(Shared {
                 settings,
@@ -142,6 +169,7 @@ impl Dispatcher {
                 state,
                 graph,
                 metrics: Metrics::default(),
+                ownership: ownership::Ownership::new(settings_lease),
             }),
         }
     }
@@ -243,16 +271,54 @@ impl Dispatcher {
             shared.settle(&crate::graph::id::id_key(&call_id), seq);
             return;
         }
-        tracing::debug!(
-            call_id,
-            "notification for a call not registered yet; holding it"
-        );
-        shared.calls.hold_orphan(
-            shared,
-            &call_id,
-            tenant,
-            Work::Notification(notification, seq),
-        );
+        if shared.ownership.is_shared() {
+            // Perhaps another instance's call: it is woken, and reads it from the journal.
+            let shared = shared.clone();
+            let tenant = tenant.to_owned();
+            tokio::spawn(async move {
+                let store = &shared.settings.store;
+                let key = crate::graph::id::id_key(&call_id).into_owned();
+                match store.owner(key.clone()).await {
+                    Ok(Some(owner)) if owner != store.instance() => {
+                        if let Err(e) = store.wake(key).await {
+                            tracing::warn!(call_id, error = %e, "the call's owner could not be woken; its sweep finds the notification");
+                        }
+                    }
+                    _ => hold(&shared, &call_id, &tenant, notification, seq),
+                }
+            });
+            return;
+        }
+        hold(shared, &call_id, tenant, notification, seq);
+    }
+
+    /// Lets go of the leases of this instance's calls at once, so that other instances take
+    /// them without waiting for them to lapse (a planned stop, after the queues drained).
+    pub async fn hand_off(&self) {
+        // Nothing more is done here for the calls, whatever is still woken for them.
+        let calls = self.shared.calls.entries();
+        for entry in &calls {
+            entry.mark_lost();
+            entry.send(Work::Lost);
+        }
+        let store = &self.shared.settings.store;
+        match store.release(None).await {
+            Ok(()) => {
+                tracing::info!(
+                    calls = calls.len(),
+                    "leases released: other instances on the store take this one's calls now"
+                )
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the leases of this instance's calls could not be released; other instances take the calls when they lapse")
+            }
+        }
+    }
+
+    /// Starts renewing leases (and, on a store shared with other instances, listening for
+    /// wakes and sweeping for calls whose owner is gone). After [`Self::restore`].
+    pub fn start_ownership(&self) {
+        ownership::start(self);
     }
 
     /// Routes a new incoming call to its plugin. A call that no route or no loaded plugin can

@@ -113,7 +113,7 @@ pub async fn admin_get(http: &reqwest::Client, admin_url: &str, path: &str) -> s
     response.json().await.unwrap()
 }
 
-fn merge(into: &mut toml::Table, from: toml::Table) {
+pub fn merge(into: &mut toml::Table, from: toml::Table) {
     for (key, value) in from {
         match (into.get_mut(&key), value) {
             (Some(toml::Value::Table(base)), toml::Value::Table(table)) => merge(base, table),

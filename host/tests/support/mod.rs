@@ -13,6 +13,7 @@ use callhost::call::{
 use futures::future::BoxFuture;
 
 pub mod bot;
+pub mod cluster;
 pub mod serve;
 
 /// The repository root.

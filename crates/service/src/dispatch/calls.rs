@@ -34,6 +34,11 @@ pub(crate) enum Work {
     EndLocally(ResultInfo),
     /// An operation Graph reported as completed when it was started.
     OperationFinished(OperationCompleted),
+    /// The call's journal has entries this instance was not given (another instance received
+    /// them): read and handle them.
+    Wake,
+    /// Another instance took the call: stop handling it.
+    Lost,
 }
 
 /// What is needed to start tracking a call.
@@ -59,6 +64,8 @@ pub(crate) struct Start {
     pub last_keepalive_ms: Option<i64>,
     /// The first keepAlive is due after this (then every interval).
     pub keepalive_in: Duration,
+    /// The last journal entry of the call already seen (handled before, or queued in `work`).
+    pub last_seq: u64,
 }
 
 impl Start {
@@ -74,6 +81,7 @@ impl Start {
             created_at_ms: crate::storage::now_ms(),
             last_keepalive_ms: None,
             keepalive_in: shared.settings.keepalive_interval,
+            last_seq: 0,
         }
     }
 }
@@ -107,6 +115,9 @@ pub(crate) struct CallEntry {
     last_keepalive_ms: AtomicI64,
     /// The journal entry being handled, and how many intents its handling wrote so far.
     handling: Mutex<Option<(u64, u32)>>,
+    /// Another instance owns the call now (or this one is handing it off): nothing more is
+    /// sent or written for it from here.
+    lost: AtomicBool,
 }
 
 /// The sending side of a call's queue, closed when the call is released.
@@ -216,6 +227,15 @@ impl CallEntry {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .allow()
+    }
+
+    /// This instance no longer owns the call: from now on it sends and writes nothing for it.
+    pub(crate) fn mark_lost(&self) {
+        self.lost.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn is_lost(&self) -> bool {
+        self.lost.load(Ordering::SeqCst)
     }
 
     pub(crate) fn keepalive_sent(&self, at_ms: i64) {
@@ -393,6 +413,7 @@ impl CallRegistry {
             created_at_ms: start.created_at_ms,
             last_keepalive_ms: AtomicI64::new(start.last_keepalive_ms.unwrap_or(0)),
             handling: Mutex::new(None),
+            lost: AtomicBool::new(false),
         });
         let key = entry.key.clone();
         self.calls
@@ -426,6 +447,7 @@ impl CallRegistry {
             shared.clone(),
             entry.clone(),
             start.tracker,
+            start.last_seq,
             rx,
         ));
         keepalive::spawn(shared, entry.clone(), start.keepalive_in);
@@ -440,6 +462,24 @@ impl CallRegistry {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(key.as_ref());
+    }
+
+    /// Stops tracking a call another instance owns, without taking it as ended.
+    pub(crate) fn forget(&self, call_id: &str) {
+        self.calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id_key(call_id).as_ref());
+    }
+
+    /// The calls tracked here.
+    pub(crate) fn entries(&self) -> Vec<Arc<CallEntry>> {
+        self.calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// How many calls are tracked.
@@ -660,7 +700,7 @@ impl Work {
         const OVERHEAD: usize = 256;
         match self {
             Work::Notification(n, _) => notification_weight(n),
-            Work::EndLocally(_) | Work::OperationFinished(_) => OVERHEAD,
+            Work::EndLocally(_) | Work::OperationFinished(_) | Work::Wake | Work::Lost => OVERHEAD,
         }
     }
 }

@@ -56,6 +56,12 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<ActionOutput, CallError>>,
 {
+    if !shared.ownership.may_act_for(entry) {
+        tracing::warn!(call_id = %entry.call_id, action = name, "request not sent: this instance's leases may have lapsed (the store has not answered a renewal in time)");
+        return Err(CallError::Other(format!(
+            "`{name}` was not sent: this instance may no longer own the call"
+        )));
+    }
     let Some(place) = place else {
         return send().await;
     };

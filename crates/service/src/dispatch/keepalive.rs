@@ -31,6 +31,13 @@ pub(crate) fn spawn(shared: Arc<Shared>, entry: Arc<CallEntry>, first: Duration)
             if shared.calls.get(&entry.call_id).is_none() {
                 return;
             }
+            if entry.is_lost() {
+                return;
+            }
+            if !shared.ownership.may_send() {
+                tracing::warn!(call_id = %entry.call_id, "keepAlive not sent: this instance's leases may have lapsed; the call's next owner sends it");
+                continue;
+            }
             let established = entry.state() == CallState::Established;
             let origin = ActionOrigin {
                 plugin_id: HOST_ORIGIN.into(),

@@ -58,6 +58,11 @@ pub(super) async fn restore(dispatcher: &Dispatcher) -> Result<Restored, StoreEr
     let mut versions: HashMap<String, PluginVersion> = HashMap::new();
     let mut pinned = Vec::new();
     for record in store.live_calls().await? {
+        let lease = shared.ownership.lease_ms();
+        if store.claim(record.call_id.clone(), lease).await?.is_none() {
+            // Another instance is handling it.
+            continue;
+        }
         let Some(version) = pinned_version(shared, &record, &mut versions, &mut restored).await
         else {
             tracing::error!(call_id = %record.graph_id, plugin = %record.plugin, "the call's plugin is no longer configured; the call is given up (Graph ends it without keepAlives)");
@@ -85,6 +90,35 @@ pub(super) async fn restore(dispatcher: &Dispatcher) -> Result<Restored, StoreEr
     }
     restored.took_ms = started.elapsed().as_millis() as u64;
     Ok(restored)
+}
+
+/// Takes over a live call whose owner's lease lapsed: claims it and tracks it again from the
+/// store. `false` when another instance claimed it first, or it is not live.
+pub(super) async fn take_over(dispatcher: &Dispatcher, call_id: &str) -> Result<bool, StoreError> {
+    let shared = &dispatcher.shared;
+    let store = &shared.settings.store;
+    if store
+        .claim(call_id.to_owned(), shared.ownership.lease_ms())
+        .await?
+        .is_none()
+    {
+        return Ok(false);
+    }
+    let Some(record) = store.call(call_id.to_owned()).await? else {
+        return Ok(false);
+    };
+    if record.ended_at_ms.is_some() {
+        return Ok(false);
+    }
+    let mut restored = Restored::default();
+    let mut versions = HashMap::new();
+    let Some(version) = pinned_version(shared, &record, &mut versions, &mut restored).await else {
+        tracing::error!(call_id = %record.graph_id, plugin = %record.plugin, "the call's plugin is not configured on this instance; it is left for one that has it");
+        store.release(Some(vec![call_id.to_owned()])).await?;
+        return Ok(false);
+    };
+    restore_call(shared, record, version).await?;
+    Ok(true)
 }
 
 /// Tracks one stored call again; returns how many of its entries were queued.
@@ -125,7 +159,11 @@ async fn restore_call(
         CallDirection::Outgoing => CallState::Establishing,
     });
     let mut work = Vec::new();
+    let mut last_seq = 0;
     for entry in store.entries(record.call_id.clone(), 0).await? {
+        if entry.handled && work.is_empty() {
+            last_seq = entry.seq;
+        }
         for n in parse(&entry.body, &record.graph_id) {
             if entry.handled {
                 // What the plugin saw before: the tracker learns it again, no event is made.
@@ -164,6 +202,7 @@ async fn restore_call(
         created_at_ms: record.created_at_ms,
         last_keepalive_ms: record.last_keepalive_ms,
         keepalive_in: Duration::from_millis(due_ms as u64),
+        last_seq,
     };
     shared.calls.start(shared.clone(), call, start);
     Ok(queued)

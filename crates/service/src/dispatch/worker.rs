@@ -19,6 +19,7 @@ use super::{HOST_ORIGIN, Shared};
 use crate::call::{ActionOrigin, CallAction, CallContext, CallEvent, CallEventKind, CallState};
 use crate::journal::{InvocationRecord, JournalRecord, event_name};
 use crate::runtime::{EventInput, Outcome};
+use crate::storage::StoreError;
 
 /// Who drives the call.
 enum Mode {
@@ -33,10 +34,21 @@ pub(crate) async fn run(
     shared: Arc<Shared>,
     entry: Arc<CallEntry>,
     tracker: CallTracker,
+    last_seq: u64,
     mut rx: mpsc::UnboundedReceiver<Work>,
 ) {
-    let handled = AssertUnwindSafe(handle(&shared, &entry, tracker, &mut rx)).catch_unwind();
-    if let Err(panic) = handled.await {
+    let handled =
+        AssertUnwindSafe(handle(&shared, &entry, tracker, last_seq, &mut rx)).catch_unwind();
+    let stopped = handled.await;
+    if matches!(stopped, Ok(Stopped::Elsewhere)) {
+        // Nothing is settled: what is queued is in the journal, for the owner.
+        shared.calls.forget(&entry.call_id);
+        shared.durable.drop_call(&entry.call_id);
+        entry.close();
+        tracing::debug!(call_id = %entry.call_id, "call left to its owner");
+        return;
+    }
+    if let Err(panic) = stopped {
         // A bug, not an input: contained to this call, which is released.
         let message = panic_message(&panic);
         tracing::error!(call_id = %entry.call_id, plugin = %entry.plugin_id, panic = %message, "the call's worker panicked; releasing the call");
@@ -82,38 +94,173 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "(no message)".into())
 }
 
-/// Takes the call's work in order until the call ends.
+/// Why a call's worker stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stopped {
+    /// The call ended (or its queue closed): this instance is done with it.
+    Ended,
+    /// Another instance owns the call: its journal entries are that instance's to handle.
+    Elsewhere,
+}
+
+/// Where the worker is in the call's journal, and what it runs.
+struct Handler<'a> {
+    shared: &'a Arc<Shared>,
+    entry: &'a Arc<CallEntry>,
+    control: Arc<PluginControl>,
+    tracker: CallTracker,
+    mode: Mode,
+    end_reason: Option<String>,
+    /// The journal entries seen: each is handled once.
+    seen: Seen,
+}
+
+/// Journal sequence numbers seen by a worker: all up to `low`, and some above.
+struct Seen {
+    low: u64,
+    above: std::collections::BTreeSet<u64>,
+}
+
+impl Seen {
+    fn new(low: u64) -> Self {
+        Self {
+            low,
+            above: std::collections::BTreeSet::new(),
+        }
+    }
+
+    /// Counts `seq` as seen; `false` when it was already.
+    fn insert(&mut self, seq: u64) -> bool {
+        if seq <= self.low || !self.above.insert(seq) {
+            return false;
+        }
+        while self.above.remove(&(self.low + 1)) {
+            self.low += 1;
+        }
+        true
+    }
+}
+
+/// Takes the call's work in order until the call ends or another instance owns it.
 async fn handle(
     shared: &Arc<Shared>,
     entry: &Arc<CallEntry>,
-    mut tracker: CallTracker,
+    tracker: CallTracker,
+    last_seq: u64,
     rx: &mut mpsc::UnboundedReceiver<Work>,
-) {
-    let control: Arc<PluginControl> = Arc::new(PluginControl::new(shared.clone()));
-    let mut mode = Mode::Plugin;
+) -> Stopped {
     let store = &shared.settings.store;
+    // Nothing of the call is run or written here unless this instance holds its lease.
+    match store
+        .claim(entry.key.clone(), shared.ownership.lease_ms())
+        .await
+    {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            tracing::debug!(call_id = %entry.call_id, "the call is owned by another instance; its notifications are woken there");
+            let _ = store.wake(entry.key.clone()).await;
+            return Stopped::Elsewhere;
+        }
+        Err(e) => {
+            tracing::error!(call_id = %entry.call_id, error = %e, "the call's lease could not be taken; its notifications stay in the journal for the next instance that can");
+            return Stopped::Elsewhere;
+        }
+    }
+    let mut handler = Handler {
+        shared,
+        entry,
+        control: Arc::new(PluginControl::new(shared.clone())),
+        tracker,
+        mode: Mode::Plugin,
+        end_reason: None,
+        seen: Seen::new(last_seq),
+    };
     // Not waited for: placed before anything the call's events write, so it commits first;
     // until it does, recovery finds the call's notifications as not yet owned.
-    let saving = store.save_call(entry.record(&tracker));
+    let saving = store.save_call(entry.record(&handler.tracker));
     let call_id = entry.call_id.clone();
     tokio::spawn(async move {
         if let Err(e) = saving.await {
             tracing::error!(%call_id, error = %e, "the call could not be stored; it goes on, and is lost if the process stops");
         }
     });
-    let mut end_reason = None;
     while let Some(work) = rx.recv().await {
-        let received = tokio::time::Instant::now();
         let weight = work.weight();
-        let stored_before = stored_view(&tracker);
+        let stopped = handler.take(work).await;
+        entry.work_done(weight);
+        if let Some(stopped) = stopped {
+            return stopped;
+        }
+    }
+    Stopped::Ended
+}
+
+impl Handler<'_> {
+    /// Handles one item of the queue; `Some` when the worker stops.
+    async fn take(&mut self, work: Work) -> Option<Stopped> {
+        if self.entry.is_lost() {
+            return Some(Stopped::Elsewhere);
+        }
         let seq = match &work {
             Work::Notification(_, seq) => *seq,
+            Work::Wake => return self.catch_up().await,
+            Work::Lost => return Some(Stopped::Elsewhere),
             Work::EndLocally(_) | Work::OperationFinished(_) => None,
         };
+        // Seen before: read from the journal on a wake, then passed on by the dispatcher.
+        if let Some(seq) = seq
+            && !self.seen.insert(seq)
+        {
+            return None;
+        }
+        self.item(work, seq).await
+    }
+
+    /// Handles, in order, the call's journal entries not handled and not seen yet: those
+    /// another instance received, or whose wake was missed.
+    async fn catch_up(&mut self) -> Option<Stopped> {
+        let store = &self.shared.settings.store;
+        let entries = match store.entries(self.entry.key.clone(), self.seen.low).await {
+            Ok(entries) => entries,
+            Err(e) => {
+                tracing::warn!(call_id = %self.entry.call_id, error = %e, "the call's journal could not be read; its entries are taken at the next wake");
+                return None;
+            }
+        };
+        for stored in entries {
+            if !self.seen.insert(stored.seq) || stored.handled {
+                continue;
+            }
+            let notifications = crate::graph::notification::parse(&stored.body).unwrap_or_else(|e| {
+                tracing::warn!(call_id = %self.entry.call_id, seq = stored.seq, error = ?e, "a stored notification does not parse; skipped");
+                Vec::new()
+            });
+            for n in notifications {
+                super::calls::journal_notification(self.shared, &self.entry.call_id, &n);
+                if let Some(stopped) = self
+                    .item(Work::Notification(n, Some(stored.seq)), Some(stored.seq))
+                    .await
+                {
+                    return Some(stopped);
+                }
+            }
+        }
+        None
+    }
+
+    /// Handles one item; `Some` when the worker stops.
+    async fn item(&mut self, work: Work, seq: Option<u64>) -> Option<Stopped> {
+        let (shared, entry) = (self.shared, self.entry);
+        if entry.is_lost() {
+            return Some(Stopped::Elsewhere);
+        }
+        let store = &shared.settings.store;
+        let received = tokio::time::Instant::now();
+        let stored_before = stored_view(&self.tracker);
         entry.begin_handling(seq);
         let events = match work {
             Work::Notification(notification, _) => {
-                let applied = tracker.apply(&notification, &entry.operations);
+                let applied = self.tracker.apply(&notification, &entry.operations);
                 for dropped in &applied.dropped {
                     let resource = &notification.resource_url;
                     let (reason, detail) = (dropped.reason, &dropped.detail);
@@ -123,68 +270,81 @@ async fn handle(
                 }
                 applied.events
             }
-            Work::EndLocally(result) => tracker.end_locally(result).into_iter().collect(),
+            Work::EndLocally(result) => self.tracker.end_locally(result).into_iter().collect(),
             Work::OperationFinished(completed) => {
-                tracker.operation_finished(&entry.call_id, completed).events
+                self.tracker
+                    .operation_finished(&entry.call_id, completed)
+                    .events
             }
+            Work::Wake | Work::Lost => Vec::new(),
         };
         for event in events {
-            if let CallEventKind::StateChanged(change) = &event.kind {
-                entry.set_state(change.state);
-                if change.state.is_final() {
-                    end_reason = Some(describe_end(change));
-                }
-            }
-            // An incoming call and the call's end always reach the plugin; other events only
-            // within the call's event rate.
-            let always = matches!(&event.kind, CallEventKind::IncomingCall(_))
-                || matches!(&event.kind, CallEventKind::StateChanged(s) if s.state.is_final());
-            if !always && !entry.allow_event() {
-                let limits = &shared.settings.limits;
-                let detail = format!(
-                    "over the call's event rate: {} per second, {} at once (calls.events_per_second, calls.event_burst)",
-                    limits.events_per_second, limits.event_burst
-                );
-                let reason = DropReason::RateLimited;
-                shared
-                    .metrics
-                    .dropped(&entry.call_id, &event.resource_url, reason, &detail);
-                continue;
-            }
-            match &mut mode {
-                Mode::Plugin => {
-                    let incoming = matches!(event.kind, CallEventKind::IncomingCall(_));
-                    let outcome = deliver(shared, entry, &control, &tracker, event, received).await;
-                    if incoming
-                        && let Some(fallback) = entry.route.as_ref().map(|r| r.fallback.clone())
-                    {
-                        let deadline = received + DECISION_WINDOW;
-                        if entry.decision.take_for_fallback(deadline).await {
-                            apply_fallback(shared, entry, &fallback, outcome.as_ref()).await;
-                        }
-                        if matches!(fallback, Fallback::Announce(_)) && fallback_decided(entry) {
-                            mode = Mode::Announce { operation: None };
-                        }
-                    }
-                }
-                Mode::Announce { operation } => announce(shared, entry, operation, &event).await,
-            }
+            self.event(event, received).await;
         }
         entry.begin_handling(None);
-        let changed = stored_before != stored_view(&tracker);
-        commit(shared, entry, &tracker, seq, changed).await;
-        if tracker.state.is_final() {
-            let reason = end_reason.take().unwrap_or_else(|| "ended".into());
+        let changed = stored_before != stored_view(&self.tracker);
+        if let Err(StoreError::Fenced { .. }) =
+            commit(shared, entry, &self.tracker, seq, changed).await
+        {
+            entry.mark_lost();
+            tracing::warn!(call_id = %entry.call_id, "another instance took the call over; this one stops handling it");
+            return Some(Stopped::Elsewhere);
+        }
+        if self.tracker.state.is_final() {
+            let reason = self.end_reason.take().unwrap_or_else(|| "ended".into());
             let ended = store.end_call(entry.key.clone(), crate::storage::now_ms(), reason);
             if let Err(e) = ended.await {
                 tracing::error!(call_id = %entry.call_id, error = %e, "the end of the call could not be stored; after a restart it is confirmed with Graph");
             }
             // Before the work counts as done: once drained, the journal is complete.
             shared.settings.journal.call_ended(&entry.call_id);
+            return Some(Stopped::Ended);
         }
-        entry.work_done(weight);
-        if tracker.state.is_final() {
-            break;
+        None
+    }
+
+    /// Runs one event: the plugin's (or the announce fallback's) turn.
+    async fn event(&mut self, event: CallEvent, received: tokio::time::Instant) {
+        let (shared, entry) = (self.shared, self.entry);
+        if let CallEventKind::StateChanged(change) = &event.kind {
+            entry.set_state(change.state);
+            if change.state.is_final() {
+                self.end_reason = Some(describe_end(change));
+            }
+        }
+        // An incoming call and the call's end always reach the plugin; other events only
+        // within the call's event rate.
+        let always = matches!(&event.kind, CallEventKind::IncomingCall(_))
+            || matches!(&event.kind, CallEventKind::StateChanged(s) if s.state.is_final());
+        if !always && !entry.allow_event() {
+            let limits = &shared.settings.limits;
+            let detail = format!(
+                "over the call's event rate: {} per second, {} at once (calls.events_per_second, calls.event_burst)",
+                limits.events_per_second, limits.event_burst
+            );
+            let reason = DropReason::RateLimited;
+            shared
+                .metrics
+                .dropped(&entry.call_id, &event.resource_url, reason, &detail);
+            return;
+        }
+        match &mut self.mode {
+            Mode::Plugin => {
+                let incoming = matches!(event.kind, CallEventKind::IncomingCall(_));
+                let outcome =
+                    deliver(shared, entry, &self.control, &self.tracker, event, received).await;
+                if incoming && let Some(fallback) = entry.route.as_ref().map(|r| r.fallback.clone())
+                {
+                    let deadline = received + DECISION_WINDOW;
+                    if entry.decision.take_for_fallback(deadline).await {
+                        apply_fallback(shared, entry, &fallback, outcome.as_ref()).await;
+                    }
+                    if matches!(fallback, Fallback::Announce(_)) && fallback_decided(entry) {
+                        self.mode = Mode::Announce { operation: None };
+                    }
+                }
+            }
+            Mode::Announce { operation } => announce(shared, entry, operation, &event).await,
         }
     }
 }
@@ -197,7 +357,7 @@ async fn commit(
     tracker: &CallTracker,
     seq: Option<u64>,
     record_changed: bool,
-) {
+) -> Result<(), StoreError> {
     let store = &shared.settings.store;
     // Both placed at once, so that they share a commit.
     let saved = match record_changed {
@@ -214,14 +374,15 @@ async fn commit(
         None => store.write_state(writes),
     };
     let (saved, committed) = futures::join!(saved, committed);
-    if let Err(e) = saved {
+    if let Err(e) = &saved {
         tracing::warn!(call_id = %entry.call_id, error = %e, "the call's new state could not be stored");
     }
-    if let Err(e) = committed {
+    if let Err(e) = &committed {
         // The plugin ran and its Graph requests are recorded; after a restart the entry is
         // handled again from the state as it was before it.
         tracing::error!(call_id = %entry.call_id, seq, error = %e, "the handled marker and state writes could not be stored");
     }
+    saved.and(committed)
 }
 
 /// What of the tracker the call's record keeps: a change is stored.

@@ -32,6 +32,14 @@ pub struct StorageConfig {
     /// How long an ended call (its record, journal, intents and call state) is kept for the
     /// admin API's history, in hours. Default 24.
     pub keep_ended_hours: f64,
+    /// How long an instance's hold on a call lasts unless renewed (every third of it), in
+    /// seconds. With PostgreSQL, the calls of an instance that died are taken over by the
+    /// others after about this long. Default 5.
+    pub lease_seconds: f64,
+    /// The name this instance holds its calls' leases under, unique among the instances
+    /// sharing a PostgreSQL database. Default: the host name, the process id and a random
+    /// part, so that a restarted process is a new owner.
+    pub instance_id: Option<String>,
 }
 
 impl Default for StorageConfig {
@@ -42,6 +50,8 @@ impl Default for StorageConfig {
             postgres_url: None,
             sync: Synchronous::Full,
             keep_ended_hours: 24.0,
+            lease_seconds: 5.0,
+            instance_id: None,
         }
     }
 }
@@ -80,7 +90,16 @@ impl StorageConfig {
             )
         })?;
         let password = std::env::var(POSTGRES_PASSWORD_VAR).ok();
-        PostgresOptions::new(url, password.as_deref())
+        let options = PostgresOptions::new(url, password.as_deref())?;
+        Ok(match &self.instance_id {
+            Some(instance) => options.with_instance(instance),
+            None => options,
+        })
+    }
+
+    /// How long a call's lease lasts.
+    pub fn lease(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.lease_seconds.clamp(0.5, 3600.0))
     }
 
     /// What the store is, for messages: the data directory or the database (no password).
@@ -110,6 +129,21 @@ impl StorageConfig {
                 "storage.postgres_url is set but storage.engine is not \"postgres\"; set engine = \"postgres\" or remove the URL".into(),
             ),
             (_, None) => {}
+        }
+        if !(self.lease_seconds.is_finite() && (0.5..=3600.0).contains(&self.lease_seconds)) {
+            problems.push(format!(
+                "storage.lease_seconds = {} must be between 0.5 and 3600 seconds",
+                self.lease_seconds
+            ));
+        }
+        if let Some(instance) = &self.instance_id
+            && (instance.is_empty()
+                || instance.len() > 200
+                || instance.contains(char::is_whitespace))
+        {
+            problems.push(format!(
+                "storage.instance_id = {instance:?} must be 1 to 200 characters without spaces"
+            ));
         }
         if !(self.keep_ended_hours.is_finite() && self.keep_ended_hours > 0.0) {
             problems.push(format!(

@@ -1,0 +1,176 @@
+//! Call ownership among the instances that share one store. Each call is handled by the
+//! instance that holds its lease (claimed by the call's worker before it runs anything); the
+//! lease is renewed well before it lapses, and every write for the call is fenced by its
+//! epoch in the store. Instances that share a store (PostgreSQL) also:
+//! - wake an owner when they journal a notification for its call (the owner reads it from
+//!   the journal: one hop through the database, no instance-to-instance traffic);
+//! - sweep: take over the live calls whose lease lapsed (their owner died), and look again
+//!   at their own calls' entries left unhandled (a wake that was missed).
+//!
+//! An instance sends Graph requests only while its last renewal is recent enough for its
+//! leases to hold: an instance cut off from the database stops acting before another one
+//! may take its calls.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::calls::Work;
+use super::{Dispatcher, Shared};
+use crate::storage::now_ms;
+
+/// Lease length unless configured (`cluster.lease_seconds`).
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(5);
+/// Entries unhandled this long on their owner are looked at again by its sweep.
+const QUIET: Duration = Duration::from_secs(2);
+
+/// This instance's standing as an owner of calls.
+pub(crate) struct Ownership {
+    lease: Duration,
+    /// Until when the leases surely hold: the start of the last renewal that succeeded, plus
+    /// the lease, less a margin for clocks.
+    valid_until: Mutex<Instant>,
+    /// Whether other instances share the store.
+    shared_store: AtomicBool,
+}
+
+impl Ownership {
+    pub(crate) fn new(lease: Duration) -> Self {
+        Self {
+            lease,
+            valid_until: Mutex::new(Instant::now() + lease),
+            shared_store: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn lease_ms(&self) -> i64 {
+        i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Whether other instances may own calls of this store.
+    pub(crate) fn is_shared(&self) -> bool {
+        self.shared_store.load(Ordering::SeqCst)
+    }
+
+    /// Whether this instance may act for its calls: alone on its store, or its leases surely
+    /// still hold.
+    pub(crate) fn may_send(&self) -> bool {
+        !self.is_shared() || Instant::now() < *self.lock()
+    }
+
+    /// Whether this instance may act for `entry`'s call: it may act at all, and the call was
+    /// not lost to another instance.
+    pub(crate) fn may_act_for(&self, entry: &super::calls::CallEntry) -> bool {
+        !entry.is_lost() && self.may_send()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Instant> {
+        self.valid_until.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn renewed(&self, started: Instant) {
+        let margin = self.lease / 5;
+        *self.lock() = started + self.lease - margin;
+    }
+}
+
+/// Starts renewing this instance's leases and, on a shared store, listening for wakes and
+/// sweeping. Runs for the life of the process.
+pub(crate) fn start(dispatcher: &Dispatcher) {
+    let shared = dispatcher.shared.clone();
+    tokio::spawn(renew(shared.clone()));
+    let Some(wakes) = shared.settings.store.wakes() else {
+        return;
+    };
+    shared.ownership.shared_store.store(true, Ordering::SeqCst);
+    tracing::info!(instance = %shared.settings.store.instance(), lease_ms = shared.ownership.lease_ms(), "sharing the store with other instances: calls are owned by lease");
+    tokio::spawn(listen(shared.clone(), wakes));
+    tokio::spawn(sweep(dispatcher.clone()));
+}
+
+/// Renews every lease a third of a lease before it would lapse; a call whose lease another
+/// instance took is stopped here.
+async fn renew(shared: Arc<Shared>) {
+    let store = &shared.settings.store;
+    let every = shared.ownership.lease / 3;
+    loop {
+        tokio::time::sleep(every).await;
+        let started = Instant::now();
+        match store.renew(shared.ownership.lease_ms()).await {
+            Ok(lost) => {
+                // Marked before the leases count as renewed: a call lost is never acted for.
+                for call in lost {
+                    if let Some(entry) = shared.calls.get(&call) {
+                        tracing::warn!(call_id = %entry.call_id, "another instance took the call over; this one stops handling it");
+                        entry.mark_lost();
+                        entry.send(Work::Lost);
+                    }
+                }
+                shared.ownership.renewed(started);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the leases of this instance's calls could not be renewed; Graph requests stop when they lapse, until the store answers again");
+            }
+        }
+    }
+}
+
+/// Hands the calls woken by other instances to their workers.
+async fn listen(shared: Arc<Shared>, mut wakes: tokio::sync::mpsc::UnboundedReceiver<String>) {
+    while let Some(call) = wakes.recv().await {
+        if call.is_empty() {
+            for entry in shared.calls.entries() {
+                entry.send(Work::Wake);
+            }
+        } else if let Some(entry) = shared.calls.get(&call) {
+            entry.send(Work::Wake);
+        }
+    }
+}
+
+/// Takes over the calls whose owner is gone, and wakes this instance's calls whose entries
+/// wait: every second or so.
+async fn sweep(dispatcher: Dispatcher) {
+    let shared = dispatcher.shared.clone();
+    let store = &shared.settings.store;
+    let every = (shared.ownership.lease / 4).min(Duration::from_secs(1));
+    loop {
+        tokio::time::sleep(every).await;
+        if !shared.ownership.may_send() {
+            continue;
+        }
+        let quiet_before = now_ms() - QUIET.as_millis() as i64;
+        let found = match store.sweep(quiet_before).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(error = %e, "sweeping the store for calls without an owner failed; trying again");
+                continue;
+            }
+        };
+        for call in found.waiting {
+            match shared.calls.get(&call) {
+                Some(entry) => {
+                    entry.send(Work::Wake);
+                }
+                None => found_unowned(&dispatcher, call).await,
+            }
+        }
+        for call in found.unowned {
+            if shared.calls.get(&call).is_none() {
+                found_unowned(&dispatcher, call).await;
+            }
+        }
+    }
+}
+
+async fn found_unowned(dispatcher: &Dispatcher, call: String) {
+    match super::recovery::take_over(dispatcher, &call).await {
+        Ok(true) => {
+            tracing::info!(call_id = %call, "call taken over: its owner's lease lapsed or was released")
+        }
+        Ok(false) => {}
+        Err(e) => {
+            tracing::warn!(call_id = %call, error = %e, "taking over the call failed; the next sweep tries again")
+        }
+    }
+}

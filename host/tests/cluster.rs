@@ -1,0 +1,337 @@
+//! Many instances on one PostgreSQL database: an instance killed mid-call, an owner paused
+//! past its lease, and a rolling restart under load. Graph (the simulator) posts every
+//! callback to a round-robin balancer and posts again what got no 2xx, as Graph does.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use crate::support::bot::{BOT_APP_ID, plugin_table};
+use crate::support::cluster::Cluster;
+use callhost::call::{Identity, Tone};
+use callhost_simulator::SimulatorSettings;
+use callhost_store::Store;
+
+const IVR: &[(&str, &str)] = &[
+    ("menu", "https://media.example.com/menu.wav"),
+    ("info", "https://media.example.com/info.wav"),
+    ("goodbye", "https://media.example.com/goodbye.wav"),
+    ("sales", "user:5f3c2a1b-0d4e-4f6a-8b7c-9d0e1f2a3b4c"),
+    ("operator", "phone:+14255550100"),
+];
+
+/// Leases of two seconds, keepAlives every second: a takeover and the keepAlives after it
+/// are seen within the test's time.
+fn config() -> String {
+    format!(
+        "[calls]\nkeepalive_interval_s = 1\n[storage]\nlease_seconds = 2\n[[routes]]\nplugin = \"ivr\"\n{}\n[plugins.ivr.policy]\nallow = [\"*\"]\ntargets = [\"*\"]\n",
+        plugin_table("ivr", "ivr-menu", IVR)
+    )
+}
+
+fn settings() -> SimulatorSettings {
+    SimulatorSettings {
+        redeliver_for: Duration::from_secs(120),
+        ..SimulatorSettings::default()
+    }
+}
+
+fn caller(n: usize) -> Identity {
+    Identity::user(format!("8a34a46b-3d17-4adc-8dce-{n:012}"))
+}
+
+fn key(call: &str) -> String {
+    callhost::graph::id::id_key(call).into_owned()
+}
+
+/// Starts `count` incoming calls, numbered from `first`.
+fn ring(cluster: &Cluster, first: usize, count: usize) -> Vec<String> {
+    let bot = Identity::application(BOT_APP_ID);
+    (first..first + count)
+        .map(|n| cluster.sim.incoming_call(caller(n), bot.clone()))
+        .collect()
+}
+
+/// Waits until every call's menu is playing.
+async fn wait_for_menus(cluster: &Cluster, calls: &[String]) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while calls
+        .iter()
+        .any(|c| cluster.graph_posts(c, "/playPrompt") == 0)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "not every menu played; logs:\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The owner of each call, by the database.
+async fn owners(cluster: &Cluster, calls: &[String]) -> BTreeMap<String, Vec<String>> {
+    let observer = cluster.observer().await;
+    let mut by_owner: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for call in calls {
+        let owner = observer.owner(key(call)).await.unwrap().unwrap_or_default();
+        by_owner.entry(owner).or_default().push(call.clone());
+    }
+    by_owner
+}
+
+/// Presses 1 on every call of `calls` not pressed yet, and waits until each is transferred
+/// and over; how long each took from `since`.
+async fn press_and_finish(
+    cluster: &Cluster,
+    calls: &[String],
+    pressed: &mut HashMap<String, bool>,
+    since: Instant,
+) -> HashMap<String, Duration> {
+    let mut done = HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        for call in calls {
+            if !pressed.get(call).copied().unwrap_or(false) {
+                cluster.sim.press(call, Tone::Tone1);
+                pressed.insert(call.clone(), true);
+            }
+            if !done.contains_key(call) && cluster.graph_posts(call, "/transfer") > 0 {
+                done.insert(call.clone(), since.elapsed());
+            }
+        }
+        let over = calls
+            .iter()
+            .all(|c| cluster.sim.call_state(c).is_none() && done.contains_key(c));
+        if over {
+            return done;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} calls transferred; logs:\n{}",
+            done.len(),
+            calls.len(),
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Each call answered, its menu played and transferred exactly once, whoever handled it; its
+/// journal handled to the end and its record ended.
+async fn each_done_once(cluster: &Cluster, calls: &[String]) {
+    for call in calls {
+        for action in ["/answer", "/playPrompt", "/transfer"] {
+            let n = cluster.graph_posts(call, action);
+            assert_eq!(
+                n,
+                1,
+                "call {call}: {action} sent {n} times; logs:\n{}",
+                cluster.logs()
+            );
+        }
+    }
+    let observer = cluster.observer().await;
+    // Ends are written after the last event: give the owners a moment.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for call in calls {
+        loop {
+            let entries = observer.entries(key(call), 0).await.unwrap();
+            let record = observer.call(key(call)).await.unwrap();
+            let ended = record.as_ref().is_some_and(|r| r.ended_at_ms.is_some());
+            if ended && entries.iter().all(|e| e.handled) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "call {call}: record {record:?}, entries {:?}; logs:\n{}",
+                entries
+                    .iter()
+                    .map(|e| (e.seq, e.handled))
+                    .collect::<Vec<_>>(),
+                cluster.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_killed_mid_call_loses_nothing_and_its_calls_go_on_elsewhere() {
+    let mut cluster = Cluster::start(3, settings(), &config()).await;
+    let mut calls = ring(&cluster, 0, 24);
+    wait_for_menus(&cluster, &calls).await;
+    let by_owner = owners(&cluster, &calls).await;
+    assert!(
+        by_owner.len() > 1 && !by_owner.contains_key(""),
+        "the calls are spread over the instances by who received them: {by_owner:?}"
+    );
+    // The instance with the most calls dies.
+    let (victim_name, victims) = by_owner
+        .iter()
+        .max_by_key(|(_, calls)| calls.len())
+        .map(|(owner, calls)| (owner.clone(), calls.clone()))
+        .unwrap();
+    let victim = cluster
+        .instances
+        .iter()
+        .position(|i| i.name == victim_name)
+        .unwrap();
+    // A few of its calls stay in the menu until a keepAlive reaches them from elsewhere.
+    let held: Vec<String> = victims.iter().take(2).cloned().collect();
+    println!(
+        "calls by owner: {:?}; killing {victim_name}",
+        by_owner
+            .iter()
+            .map(|(o, c)| (o, c.len()))
+            .collect::<Vec<_>>()
+    );
+    let killed = Instant::now();
+    cluster.kill(victim).await;
+    // Load goes on: new calls while the instance is gone.
+    let later = ring(&cluster, 100, 6);
+    let mut pressed: HashMap<String, bool> = held.iter().map(|c| (c.clone(), true)).collect();
+    let pressing: Vec<String> = calls
+        .iter()
+        .filter(|c| !held.contains(c))
+        .cloned()
+        .collect();
+    let took = press_and_finish(&cluster, &pressing, &mut pressed, killed).await;
+    let mut waits: Vec<Duration> = victims
+        .iter()
+        .filter_map(|c| took.get(c).copied())
+        .collect();
+    waits.sort();
+    println!("the killed instance's calls transferred after {waits:?}");
+    for call in &victims {
+        if let Some(took) = took.get(call) {
+            assert!(
+                *took < Duration::from_secs(10),
+                "call {call} of the killed instance waited {took:?}"
+            );
+        }
+    }
+    // keepAlives go on for the killed instance's calls, from the instances that took them.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for call in &held {
+        loop {
+            let from_survivors = cluster
+                .instances
+                .iter()
+                .filter(|i| i.name != victim_name)
+                .any(|i| {
+                    i.sent_on(call, killed)
+                        .iter()
+                        .any(|r| r.path.ends_with("/keepAlive"))
+                });
+            if from_survivors {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "call {call} got no keepAlive after its instance died; logs:\n{}",
+                cluster.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        pressed.insert(call.clone(), false);
+    }
+    wait_for_menus(&cluster, &later).await;
+    calls.extend(later);
+    press_and_finish(&cluster, &calls, &mut pressed, killed).await;
+    each_done_once(&cluster, &calls).await;
+    let taken = cluster.logs().matches("call taken over").count();
+    assert!(
+        taken >= victims.len(),
+        "{taken} takeovers logged for {} calls",
+        victims.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_paused_past_its_lease_writes_and_sends_nothing_after_it_wakes() {
+    let cluster = Cluster::start(2, settings(), &config()).await;
+    let calls = ring(&cluster, 0, 8);
+    wait_for_menus(&cluster, &calls).await;
+    let by_owner = owners(&cluster, &calls).await;
+    let (paused_name, paused_calls) = by_owner
+        .iter()
+        .find(|(owner, _)| !owner.is_empty())
+        .map(|(o, c)| (o.clone(), c.clone()))
+        .unwrap();
+    let paused = cluster
+        .instances
+        .iter()
+        .find(|i| i.name == paused_name)
+        .unwrap();
+    paused.signal("STOP");
+    let stopped = Instant::now();
+    // The caller presses while the owner is frozen: the other instance journals it, and once
+    // the lease lapses, takes the call and transfers it.
+    let mut pressed = HashMap::new();
+    let took = press_and_finish(&cluster, &paused_calls, &mut pressed, stopped).await;
+    for (call, took) in &took {
+        assert!(
+            *took < Duration::from_secs(10),
+            "call {call} waited {took:?}"
+        );
+    }
+    println!(
+        "paused {paused_name} with {} calls; they were transferred after {took:?}",
+        paused_calls.len()
+    );
+    let woke = Instant::now();
+    paused.signal("CONT");
+    // It wakes with overdue timers, a wake for the calls and their leases to renew.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    for call in &paused_calls {
+        let sent = paused.sent_on(call, woke);
+        assert!(
+            sent.is_empty(),
+            "the paused owner sent {sent:?} on call {call} after it woke; its log:\n{}",
+            paused.log()
+        );
+    }
+    each_done_once(&cluster, &paused_calls).await;
+    let log = paused.log();
+    assert!(
+        log.contains("another instance took the call over")
+            || log.contains("taken over by another instance")
+            || log.contains("may no longer own the call"),
+        "the paused owner's log says nothing of losing its calls:\n{log}"
+    );
+    // The instance is fine: it takes new calls.
+    let more = ring(&cluster, 200, 4);
+    wait_for_menus(&cluster, &more).await;
+    let mut pressed = HashMap::new();
+    press_and_finish(&cluster, &more, &mut pressed, Instant::now()).await;
+    each_done_once(&cluster, &more).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_under_load_loses_nothing_and_fails_no_event() {
+    let mut cluster = Cluster::start(3, settings(), &config()).await;
+    let mut calls = Vec::new();
+    let mut pressed = HashMap::new();
+    for round in 0..3 {
+        // Calls arrive, some press during the restart, some after.
+        let arriving = ring(&cluster, round * 100, 8);
+        wait_for_menus(&cluster, &arriving).await;
+        for call in arriving.iter().take(4) {
+            cluster.sim.press(call, Tone::Tone1);
+            pressed.insert(call.clone(), true);
+        }
+        calls.extend(arriving);
+        let handed = Instant::now();
+        cluster.terminate(round, Duration::from_secs(30)).await;
+        let took = handed.elapsed();
+        assert!(took < Duration::from_secs(20), "stopping took {took:?}");
+        cluster.restart(round).await;
+    }
+    press_and_finish(&cluster, &calls, &mut pressed, Instant::now()).await;
+    each_done_once(&cluster, &calls).await;
+    let logs = cluster.logs();
+    assert!(
+        !logs.contains("did not complete") && !logs.contains("applying the route's fallback"),
+        "an event failed during the rolling restart; logs:\n{logs}"
+    );
+    assert!(logs.contains("leases released"), "{logs}");
+}
