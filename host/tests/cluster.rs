@@ -335,3 +335,72 @@ async fn a_rolling_restart_under_load_loses_nothing_and_fails_no_event() {
     );
     assert!(logs.contains("leases released"), "{logs}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_out_of_reach_for_seconds_refuses_callbacks_and_loses_nothing() {
+    let cluster = Cluster::start(2, settings(), &config()).await;
+    let calls = ring(&cluster, 0, 8);
+    wait_for_menus(&cluster, &calls).await;
+    let before = cluster.callback_statuses().len();
+    cluster.database_path.cut();
+    // The callers press while the database is gone: callbacks are refused, Graph retries.
+    for call in &calls {
+        cluster.sim.press(call, Tone::Tone1);
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let during: Vec<u16> = cluster.callback_statuses()[before..].to_vec();
+    assert!(
+        during.contains(&503) && !during.contains(&202),
+        "callbacks while the database was gone: {during:?}"
+    );
+    cluster.database_path.heal();
+    let mut pressed: HashMap<String, bool> = calls.iter().map(|c| (c.clone(), true)).collect();
+    press_and_finish(&cluster, &calls, &mut pressed, Instant::now()).await;
+    each_done_once(&cluster, &calls).await;
+    // Nothing that got a 202 was lost: every call ended with its journal handled (above),
+    // and new calls are taken as before.
+    let more = ring(&cluster, 300, 4);
+    wait_for_menus(&cluster, &more).await;
+    let mut pressed = HashMap::new();
+    press_and_finish(&cluster, &more, &mut pressed, Instant::now()).await;
+    each_done_once(&cluster, &more).await;
+}
+
+#[tokio::test]
+async fn a_wrong_password_or_a_missing_database_stops_the_start_with_the_fix() {
+    use crate::support::serve::serve_refused;
+    let server = callhost_store::testing::test_server_url();
+    let dir = tempfile::tempdir().unwrap();
+    let (user_and_password, rest) = server
+        .strip_prefix("postgres://")
+        .unwrap()
+        .split_once('@')
+        .unwrap();
+    let user = user_and_password.split(':').next().unwrap();
+    let cases = [
+        (
+            format!("postgres://{user}:wrong@{rest}"),
+            "CALLHOST_POSTGRES_PASSWORD",
+        ),
+        (
+            callhost_store::testing::with_database(&server, "no_such_database"),
+            "createdb",
+        ),
+    ];
+    for (i, (url, fix)) in cases.iter().enumerate() {
+        let config = dir.path().join(format!("bad-{i}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "[server]\nlisten = \"127.0.0.1:0\"\npublic_url = \"https://bot.example.com\"\n\
+                 [bot]\napp_id = \"{BOT_APP_ID}\"\n[admin]\nlisten = \"127.0.0.1:0\"\n\
+                 [storage]\nengine = \"postgres\"\npostgres_url = \"{url}\"\n"
+            ),
+        )
+        .unwrap();
+        let (status, output) = serve_refused(&config).await;
+        assert!(!status.success(), "{output}");
+        assert!(output.contains(fix), "{fix} not in:\n{output}");
+        assert!(!output.contains("wrong@"), "the password is printed:\n{output}");
+    }
+}

@@ -29,7 +29,7 @@ pub enum StoreError {
     #[error("storage failed: {0}")]
     Engine(String),
     #[error(
-        "PostgreSQL at {target} cannot be reached ({detail}); callbacks are refused with 503 until it answers again"
+        "PostgreSQL at {target} cannot be reached ({detail}); check that the server runs and that storage.postgres_url names it"
     )]
     Unavailable { target: String, detail: String },
     #[error("PostgreSQL at {target} refused the connection ({detail}); {fix}")]

@@ -125,6 +125,81 @@ async fn relay(
     (StatusCode::BAD_GATEWAY, "no instance answered").into_response()
 }
 
+/// A TCP path to the database that can be cut: while cut, open connections are closed and
+/// new ones are closed as they come, as when the server restarts or the network fails.
+pub struct DatabasePath {
+    pub addr: SocketAddr,
+    cut: Arc<std::sync::atomic::AtomicBool>,
+    open: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for DatabasePath {
+    fn drop(&mut self) {
+        self.server.abort();
+        self.cut_now();
+    }
+}
+
+impl DatabasePath {
+    async fn start(target: SocketAddr) -> DatabasePath {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cut = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let open: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+        let (is_cut, conns) = (cut.clone(), open.clone());
+        let server = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if is_cut.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                conns.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        DatabasePath {
+            addr,
+            cut,
+            open,
+            server,
+        }
+    }
+
+    fn cut_now(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        for conn in self.open.lock().unwrap().drain(..) {
+            conn.abort();
+        }
+    }
+
+    /// Cuts the path: every connection through it is closed, and new ones until [`Self::heal`].
+    pub fn cut(&self) {
+        self.cut_now();
+    }
+
+    pub fn heal(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
+}
+
+/// `url` reaching its server through `addr` instead.
+fn through(url: &str, addr: SocketAddr) -> String {
+    let (head, rest) = url.split_once('@').expect("a URL with user@host");
+    let path = rest.find('/').map_or("", |i| &rest[i..]);
+    format!("{head}@{addr}{path}")
+}
+
+/// The host:port of a database URL.
+fn server_of(url: &str) -> SocketAddr {
+    let rest = url.split_once('@').expect("a URL with user@host").1;
+    let host = rest.split('/').next().unwrap();
+    host.parse().expect("the test server is at an IP address and port")
+}
+
 /// One `callhost serve` of the cluster.
 pub struct Instance {
     pub name: String,
@@ -173,6 +248,8 @@ impl Instance {
 pub struct Cluster {
     pub sim: Simulator,
     pub balancer: Relay,
+    /// The instances' way to the database.
+    pub database_path: DatabasePath,
     pub instances: Vec<Instance>,
     /// The database's URL, for looking at it.
     pub database: String,
@@ -215,6 +292,8 @@ impl Cluster {
         .await
         .unwrap();
         let database = callhost_store::testing::fresh_database("cluster").await;
+        let database_path = DatabasePath::start(server_of(&database)).await;
+        let instances_database = through(&database, database_path.addr);
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("secret"), "test-client-secret").unwrap();
         let addrs: Vec<SocketAddr> = (0..count).map(|_| free_port()).collect();
@@ -227,7 +306,7 @@ impl Cluster {
             let admin = free_port();
             let mut own: toml::Table = format!(
                 "[server]\npublic_url = \"{public}\"\n[graph]\nbase_url = \"{graph}/v1.0\"\n\
-                 [storage]\nengine = \"postgres\"\npostgres_url = \"{database}\"\ninstance_id = \"{name}\"\n",
+                 [storage]\nengine = \"postgres\"\npostgres_url = \"{instances_database}\"\ninstance_id = \"{name}\"\n",
                 public = balancer.url,
                 graph = graph.url,
             )
@@ -251,6 +330,7 @@ impl Cluster {
         let cluster = Cluster {
             sim,
             balancer,
+            database_path,
             instances,
             database,
             http: reqwest::Client::new(),
@@ -318,6 +398,18 @@ impl Cluster {
         self.instances
             .iter()
             .map(|i| format!("===== instance {} =====\n{}", i.name, i.log()))
+            .collect()
+    }
+
+    /// The statuses of the callbacks Graph posted so far, in order.
+    pub fn callback_statuses(&self) -> Vec<u16> {
+        self.sim
+            .records()
+            .into_iter()
+            .filter_map(|r| match r {
+                callhost_simulator::SimRecord::Notification { status, .. } => Some(status),
+                callhost_simulator::SimRecord::Request(_) => None,
+            })
             .collect()
     }
 
