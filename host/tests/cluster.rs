@@ -269,8 +269,10 @@ async fn an_owner_paused_past_its_lease_writes_and_sends_nothing_after_it_wakes(
     let mut pressed = HashMap::new();
     let took = press_and_finish(&cluster, &paused_calls, &mut pressed, stopped).await;
     for (call, took) in &took {
+        // Slower than a takeover after a kill: callbacks to the frozen instance wait out the
+        // balancer's two-second timeout before they go elsewhere.
         assert!(
-            *took < Duration::from_secs(10),
+            *took < Duration::from_secs(20),
             "call {call} waited {took:?}"
         );
     }
@@ -401,6 +403,9 @@ async fn a_wrong_password_or_a_missing_database_stops_the_start_with_the_fix() {
         let (status, output) = serve_refused(&config).await;
         assert!(!status.success(), "{output}");
         assert!(output.contains(fix), "{fix} not in:\n{output}");
-        assert!(!output.contains("wrong@"), "the password is printed:\n{output}");
+        assert!(
+            !output.contains("wrong@"),
+            "the password is printed:\n{output}"
+        );
     }
 }

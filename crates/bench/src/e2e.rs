@@ -196,7 +196,7 @@ pub struct LoadResult {
 /// Drives `target` with whole IVR calls. With `rate = None`, `concurrency` callers run back to
 /// back (saturation); with a rate, new calls start at that many notifications per second.
 pub async fn drive(
-    target: &str,
+    targets: &[String],
     token: &str,
     graph: Option<Arc<FakeGraph>>,
     bot_app_id: &str,
@@ -226,8 +226,8 @@ pub async fn drive(
             sent.clone(),
             errors.clone(),
         );
-        let (target, token, bot_app_id) = (
-            target.to_string(),
+        let (targets, token, bot_app_id) = (
+            Arc::new(targets.to_vec()),
             token.to_string(),
             bot_app_id.to_string(),
         );
@@ -239,12 +239,15 @@ pub async fn drive(
                 errors.clone(),
                 graph.clone(),
             );
-            let (target, token, bot_app_id) = (target.clone(), token.clone(), bot_app_id.clone());
+            let (targets, token, bot_app_id) = (targets.clone(), token.clone(), bot_app_id.clone());
             async move {
                 for (body, expect) in call_script(&call, &bot_app_id) {
                     let posted = Instant::now();
+                    // Each notification to the next instance, as a round-robin balancer does.
+                    let n = sent.load(std::sync::atomic::Ordering::Relaxed);
+                    let target = &targets[n % targets.len()];
                     let ok = http
-                        .post(&target)
+                        .post(target)
                         .bearer_auth(&token)
                         .json(&body)
                         .send()

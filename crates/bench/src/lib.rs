@@ -1,6 +1,7 @@
 //! `callhost bench`: what call events cost, measured side by side in one run on this machine.
 //! Each part writes rows to a [`Report`], printed as Markdown and saved as JSON.
 
+mod cluster;
 mod cpu;
 mod e2e;
 mod events;

@@ -21,7 +21,7 @@ use callhost_simulator::IssueClaims;
 use callhost_simulator::{SIM_TENANT, Simulator, SimulatorSettings};
 use callhost_store::{SqliteStore, StoreStats, Synchronous};
 
-pub(super) const BOT: &str = "bench-bot-0000-0000-0000-000000000000";
+pub(crate) const BOT: &str = "bench-bot-0000-0000-0000-000000000000";
 
 /// How long and how hard to run.
 #[derive(Debug, Clone)]
@@ -53,6 +53,9 @@ pub enum Section {
     Store,
     /// A new service on the data directory of one with calls in progress, until ready.
     Restart,
+    /// One, two and three instances on one PostgreSQL database (`CALLHOST_TEST_POSTGRES_URL`,
+    /// e.g. from `cargo xtask postgres`): CPU and round trips per notification.
+    Cluster,
 }
 
 impl BenchOptions {
@@ -148,6 +151,9 @@ pub async fn run(mut options: BenchOptions) -> anyhow::Result<Report> {
     if options.runs(Section::Restart) {
         super::restart::measure(&options, &mut report).await?;
     }
+    if options.runs(Section::Cluster) {
+        super::cluster::measure(&options, &mut report).await?;
+    }
     Ok(report)
 }
 
@@ -203,6 +209,8 @@ pub(super) enum Storage {
     Sqlite(SqliteStore, Synchronous),
     /// SQLite in this data directory, opened by the service as `serve` opens it.
     DataDir(PathBuf),
+    /// PostgreSQL, opened by the bench (on the service's runtime).
+    Postgres(Box<callhost_store::PostgresStore>),
 }
 
 impl Storage {
@@ -211,6 +219,7 @@ impl Storage {
             Self::Memory => "memory",
             Self::Sqlite(_, Synchronous::Full) | Self::DataDir(_) => "SQLite, full sync",
             Self::Sqlite(_, Synchronous::Normal) => "SQLite, normal sync",
+            Self::Postgres(_) => "PostgreSQL",
         }
     }
 }
@@ -239,6 +248,7 @@ pub(super) async fn start_service(
     let given: Option<Arc<dyn Store>> = match storage {
         Storage::Memory => None,
         Storage::Sqlite(store, _) => Some(Arc::new(store)),
+        Storage::Postgres(store) => Some(Arc::new(*store)),
         Storage::DataDir(dir) => {
             config.storage = StorageConfig {
                 engine: StorageEngine::Sqlite,
@@ -358,7 +368,7 @@ async fn end_to_end(options: &BenchOptions, report: &mut Report) -> anyhow::Resu
         let commits_before = counted(|s| &s.commits);
         let jobs_before = counted(|s| &s.jobs);
         let saturated = drive(
-            &url,
+            std::slice::from_ref(&url),
             &token,
             Some(graph.clone()),
             BOT,
@@ -419,7 +429,7 @@ async fn end_to_end(options: &BenchOptions, report: &mut Report) -> anyhow::Resu
         for share in [0.25, 0.5, 0.9] {
             let rate = reference * share;
             let paced = drive(
-                &url,
+                std::slice::from_ref(&url),
                 &token,
                 Some(graph.clone()),
                 BOT,
@@ -450,7 +460,7 @@ async fn end_to_end(options: &BenchOptions, report: &mut Report) -> anyhow::Resu
     }
     let (_bare, bare_addr) = start_bare_handler().await?;
     let bare = drive(
-        &format!("http://{bare_addr}/api/calls"),
+        &[format!("http://{bare_addr}/api/calls")],
         "not checked by the bare handler",
         None,
         BOT,

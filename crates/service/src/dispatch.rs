@@ -120,7 +120,16 @@ impl Shared {
         };
         let store = self.settings.store.clone();
         let call_key = call_key.to_owned();
+        let shared_store = self.ownership.is_shared();
         tokio::spawn(async move {
+            // With other instances on the store, a live call is someone's: its entries are
+            // its owner's to handle.
+            if shared_store
+                && let Ok(Some(record)) = store.call(call_key.clone()).await
+                && record.ended_at_ms.is_none()
+            {
+                return;
+            }
             if let Err(e) = store.handled(call_key.clone(), seq, Vec::new()).await {
                 tracing::warn!(call_key, seq, error = %e, "a dropped notification could not be marked handled; a restart within a minute may look at it again");
             }
@@ -128,7 +137,27 @@ impl Shared {
     }
 }
 
-/// Holds a notification for a call not registered yet (its create request has not returned).
+/// A notification for a call nobody tracks: the end of a call is dropped (with a warning);
+/// anything else is held for a call not registered yet (its create request has not returned).
+fn untracked(
+    shared: &Arc<Shared>,
+    call_id: &str,
+    tenant: &str,
+    notification: CommsNotification,
+    seq: Option<u64>,
+) {
+    if notification.change_type == crate::call::ChangeType::Deleted {
+        let detail = "the end of a call callhost does not track";
+        let resource = &notification.resource_url;
+        let reason = DropReason::UntrackedCall;
+        shared.metrics.dropped(call_id, resource, reason, detail);
+        shared.settle(&crate::graph::id::id_key(call_id), seq);
+        return;
+    }
+    hold(shared, call_id, tenant, notification, seq);
+}
+
+/// Holds a notification for a call not registered here yet.
 fn hold(
     shared: &Arc<Shared>,
     call_id: &str,
@@ -263,14 +292,6 @@ impl Dispatcher {
             self.start_incoming(call_id, notification, tenant, seq);
             return;
         }
-        if notification.change_type == crate::call::ChangeType::Deleted {
-            let detail = "the end of a call callhost does not track";
-            let resource = &notification.resource_url;
-            let reason = DropReason::UntrackedCall;
-            shared.metrics.dropped(&call_id, resource, reason, detail);
-            shared.settle(&crate::graph::id::id_key(&call_id), seq);
-            return;
-        }
         if shared.ownership.is_shared() {
             // Perhaps another instance's call: it is woken, and reads it from the journal.
             let shared = shared.clone();
@@ -284,12 +305,14 @@ impl Dispatcher {
                             tracing::warn!(call_id, error = %e, "the call's owner could not be woken; its sweep finds the notification");
                         }
                     }
+                    // The owner's lease may not be visible yet: held here, and left in the
+                    // journal for the owner, which reads it when it claims the call.
                     _ => hold(&shared, &call_id, &tenant, notification, seq),
                 }
             });
             return;
         }
-        hold(shared, &call_id, tenant, notification, seq);
+        untracked(shared, &call_id, tenant, notification, seq);
     }
 
     /// Lets go of the leases of this instance's calls at once, so that other instances take

@@ -415,8 +415,20 @@ pub(crate) async fn leases_fence_a_lost_owner(a: &dyn Store, b: &dyn Store) {
         "the fenced write changed nothing"
     );
     assert!(!b.entries("f-1".into(), 1).await.unwrap()[0].handled);
-    // Once fenced, `a` writes without a fence (it forgot the lease): a renewal tells it.
-    assert!(a.renew(60_000).await.unwrap().is_empty());
+    // Once fenced, every write of `a` for the call is refused, whatever it is.
+    let lost = |epoch| {
+        Err(StoreError::Fenced {
+            call_id: "f-1".into(),
+            epoch,
+        })
+    };
+    assert_eq!(a.save_call(call("f-1", 1)).await, lost(0));
+    assert_eq!(a.keepalive("f-1".into(), 9).await, lost(0));
+    assert_eq!(
+        a.finish_intent("f-1".into(), 1, 0, "x".into()).await,
+        lost(0)
+    );
+    assert!(a.renew(60_000).await.unwrap().is_empty(), "told once");
     assert_eq!(a.claim("f-1".into(), 60_000).await.unwrap(), None);
     assert!(b.handled("f-1".into(), 2, vec![]).await.unwrap());
     // A lost lease found by renewing: the calls named, then forgotten.

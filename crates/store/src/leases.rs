@@ -6,6 +6,10 @@ use std::sync::{Arc, Mutex};
 
 use crate::StoreError;
 
+/// The epoch of a lease this instance held and lost: no lease has it (epochs start at 1), so
+/// every write fenced by it is refused.
+const LOST: u64 = 0;
+
 /// The leases one instance holds, by call, with the epoch it claimed each at.
 #[derive(Debug, Clone, Default)]
 pub struct Held {
@@ -34,27 +38,28 @@ impl Held {
         self.lock().get(call_id).copied()
     }
 
-    /// Given the leases the store still has for this instance, forgets and returns the calls
-    /// held here that are not among them (or are at another epoch).
+    /// Given the leases the store still has for this instance, returns the calls held here
+    /// that are not among them (or are at another epoch), and keeps them as lost.
     pub(crate) fn keep_only(&self, still: &[(String, u64)]) -> Vec<String> {
         let still: HashMap<&str, u64> = still.iter().map(|(c, e)| (c.as_str(), *e)).collect();
         let mut held = self.lock();
         let lost: Vec<String> = held
             .iter()
-            .filter(|(call, epoch)| still.get(call.as_str()) != Some(epoch))
+            .filter(|(call, epoch)| **epoch != LOST && still.get(call.as_str()) != Some(epoch))
             .map(|(call, _)| call.clone())
             .collect();
         for call in &lost {
-            held.remove(call);
+            held.insert(call.clone(), LOST);
         }
         lost
     }
 
-    /// A write for `call_id` found its lease moved on: forgets it, and the error.
+    /// A write for `call_id` found its lease moved on: the call is kept as lost (every later
+    /// write for it is refused too, until this instance claims it again), and the error.
     pub(crate) fn fenced(&self, call_id: &str, epoch: u64) -> StoreError {
         let mut held = self.lock();
         if held.get(call_id) == Some(&epoch) {
-            held.remove(call_id);
+            held.insert(call_id.to_owned(), LOST);
         }
         StoreError::Fenced {
             call_id: call_id.to_owned(),

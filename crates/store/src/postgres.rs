@@ -63,14 +63,15 @@ impl PostgresStore {
     pub async fn open(options: &PostgresOptions) -> Result<Self, StoreError> {
         let target: Arc<str> = options.target().into();
         let client = connect::connect(options).await?;
-        let db = Db::new(client, target.clone());
-        connect::migrate(&db).await?;
         let stats = Arc::new(StoreStats::default());
+        let db = Db::new(client, target.clone(), stats.clone());
+        connect::migrate(&db).await?;
         let (jobs, rx) = mpsc::unbounded_channel();
         tokio::spawn(write_loop(
             Writer {
                 options: options.clone(),
                 db: Some(db),
+                stats: stats.clone(),
             },
             rx,
             stats.clone(),
@@ -83,6 +84,14 @@ impl PostgresStore {
             stats,
             target,
         })
+    }
+
+    fn fence(&self, call_id: &str) -> Fence {
+        Fence {
+            held: self.held.clone(),
+            instance: self.instance.clone(),
+            epoch: self.held.fence(call_id),
+        }
     }
 
     /// `host:port/database` of the server.
@@ -170,6 +179,7 @@ impl<T: Send> Job for Task<T> {
 
 struct Writer {
     options: PostgresOptions,
+    stats: Arc<StoreStats>,
     /// `None` after the connection was lost, until the next batch connects again.
     db: Option<Db>,
 }
@@ -182,7 +192,8 @@ impl Writer {
         if self.db.is_none() {
             let client = connect::connect(&self.options).await?;
             tracing::info!(target = %self.options.target(), "connected to PostgreSQL again");
-            self.db = Some(Db::new(client, self.options.target().into()));
+            let target = self.options.target().into();
+            self.db = Some(Db::new(client, target, self.stats.clone()));
         }
         Ok(self.db.as_ref().expect("connected above"))
     }
@@ -255,27 +266,65 @@ macro_rules! db_now {
     };
 }
 
-/// Refuses a write for a call this instance claimed at `fence` and has lost since. The lease
-/// row is locked until the write commits, so a takeover waits for it and sees it.
-async fn check_fence(
-    db: &Db,
-    held: &Held,
-    instance: &str,
-    call_id: &str,
-    fence: Option<u64>,
-) -> Result<(), StoreError> {
-    let Some(epoch) = fence else {
-        return Ok(());
+/// The condition that makes a statement a fenced write: no fence (`$6` NULL), or the lease
+/// still this instance's (`$7`) at the fence's epoch, locked until the write commits.
+macro_rules! fenced {
+    () => {
+        fenced!("$6", "$7")
     };
-    let current = db
-        .query_opt(
-            "SELECT 1 FROM leases WHERE call_id = $1 AND owner = $2 AND epoch = $3 FOR SHARE",
-            &[&call_id, &instance, &to_i64(epoch)],
+    ($epoch:literal, $owner:literal) => {
+        concat!(
+            "(",
+            $epoch,
+            "::BIGINT IS NULL OR EXISTS (SELECT 1 FROM leases WHERE call_id = $1 AND owner = ",
+            $owner,
+            " AND epoch = ",
+            $epoch,
+            " FOR SHARE))"
         )
-        .await?;
-    match current {
-        Some(_) => Ok(()),
-        None => Err(held.fenced(call_id, epoch)),
+    };
+}
+
+/// What a write for one call is fenced by: the epoch this instance claimed it at, if it
+/// holds it.
+#[derive(Clone)]
+struct Fence {
+    held: Held,
+    instance: Arc<str>,
+    epoch: Option<u64>,
+}
+
+impl Fence {
+    /// The epoch as a statement's parameter (`NULL`: the write is not fenced).
+    fn epoch(&self) -> Option<i64> {
+        self.epoch.map(to_i64)
+    }
+
+    fn owner(&self) -> &str {
+        &self.instance
+    }
+
+    /// Refuses the write when the lease moved on. The lease row is locked until the write
+    /// commits, so a takeover waits for it and sees it.
+    async fn check(&self, db: &Db, call_id: &str) -> Result<(), StoreError> {
+        let Some(epoch) = self.epoch else {
+            return Ok(());
+        };
+        let current = db
+            .query_opt(
+                "SELECT 1 FROM leases WHERE call_id = $1 AND owner = $2 AND epoch = $3 FOR SHARE",
+                &[&call_id, &self.owner(), &to_i64(epoch)],
+            )
+            .await?;
+        match current {
+            Some(_) => Ok(()),
+            None => Err(self.held.fenced(call_id, epoch)),
+        }
+    }
+
+    /// The call ended: its lease is gone.
+    fn forget(&self, call_id: &str) {
+        self.held.remove(call_id);
     }
 }
 
@@ -538,20 +587,18 @@ impl Store for PostgresStore {
     }
 
     fn save_call(&self, call: CallRecord) -> BoxFuture<'static, Result<(), StoreError>> {
-        let (held, fence, instance) = (
-            self.held.clone(),
-            self.held.fence(&call.call_id),
-            self.instance.clone(),
-        );
+        let fence = self.fence(&call.call_id);
         self.submit(work(move |db| {
-            let (held, instance) = (held.clone(), instance.clone());
+            let fence = fence.clone();
             let call = call.clone();
             Box::pin(async move {
-                check_fence(db, &held, &instance, &call.call_id, fence).await?;
-                db.execute(
+                let epoch = fence.epoch();
+                let saved = db.execute(
                     "INSERT INTO calls (call_id, tenant_id, direction, route, plugin, plugin_version, state, \
                      my_participant_id, callback_uri, created_by_plugin, created_at_ms, last_keepalive_ms, \
-                     ended_at_ms, end_reason, graph_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+                     ended_at_ms, end_reason, graph_id) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 \
+                     WHERE ($16::BIGINT IS NULL OR EXISTS (SELECT 1 FROM leases \
+                     WHERE call_id = $1 AND owner = $17 AND epoch = $16 FOR SHARE)) \
                      ON CONFLICT (call_id) DO UPDATE SET tenant_id = excluded.tenant_id, \
                      direction = excluded.direction, route = excluded.route, plugin = excluded.plugin, \
                      plugin_version = excluded.plugin_version, state = excluded.state, \
@@ -575,9 +622,14 @@ impl Store for PostgresStore {
                         &call.ended_at_ms,
                         &call.end_reason,
                         &call.graph_id,
+                        &epoch,
+                        &fence.owner(),
                     ],
                 )
                 .await?;
+                if saved == 0 {
+                    fence.check(db, &call.call_id).await?;
+                }
                 Ok(())
             })
         }))
@@ -614,36 +666,58 @@ impl Store for PostgresStore {
         seq: u64,
         writes: Vec<StateWrite>,
     ) -> BoxFuture<'_, Result<bool, StoreError>> {
-        let (held, fence, instance) = (
-            self.held.clone(),
-            self.held.fence(&call_id),
-            self.instance.clone(),
-        );
+        let fence = self.fence(&call_id);
         self.submit(work(move |db| {
-            let (held, instance) = (held.clone(), instance.clone());
+            let fence = fence.clone();
             let (call_id, writes) = (call_id.clone(), writes.clone());
             Box::pin(async move {
-                check_fence(db, &held, &instance, &call_id, fence).await?;
+                // One statement on the way that counts: the marker, its fence and the state
+                // writes. Nothing is written unless the entry was unhandled and the lease held.
+                let writes = Collapsed::from(&writes);
+                let epoch = fence.epoch();
                 let marked = db
-                    .execute(
-                        "UPDATE journal SET handled = 1 WHERE call_id = $1 AND seq = $2 AND handled = 0",
+                    .query_opt(
+                        "WITH marked AS (UPDATE journal SET handled = 1 \
+                         WHERE call_id = $1 AND seq = $2 AND handled = 0 \
+                         AND ($3::BIGINT IS NULL OR EXISTS (SELECT 1 FROM leases \
+                         WHERE call_id = $1 AND owner = $4 AND epoch = $3 FOR SHARE)) RETURNING 1), \
+                         upserted AS (INSERT INTO state (scope, key, value) \
+                         SELECT s, k, v FROM unnest($5::TEXT[], $6::TEXT[], $7::BYTEA[]) AS w (s, k, v) \
+                         WHERE EXISTS (SELECT 1 FROM marked) \
+                         ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value RETURNING 1), \
+                         deleted AS (DELETE FROM state WHERE EXISTS (SELECT 1 FROM marked) \
+                         AND (scope, key) IN (SELECT s, k FROM unnest($8::TEXT[], $9::TEXT[]) AS d (s, k)) \
+                         RETURNING 1) \
+                         SELECT (SELECT COUNT(*) FROM marked), (SELECT COUNT(*) FROM upserted), \
+                         (SELECT COUNT(*) FROM deleted)",
+                        &[
+                            &call_id,
+                            &to_i64(seq),
+                            &epoch,
+                            &fence.owner(),
+                            &writes.set_scopes,
+                            &writes.set_keys,
+                            &writes.set_values,
+                            &writes.delete_scopes,
+                            &writes.delete_keys,
+                        ],
+                    )
+                    .await?;
+                if marked.is_some_and(|row| row.get::<_, i64>(0) > 0) {
+                    return Ok(true);
+                }
+                // Why not: the lease moved on, the entry was handled before, or there is none.
+                fence.check(db, &call_id).await?;
+                let exists = db
+                    .query_opt(
+                        "SELECT seq FROM journal WHERE call_id = $1 AND seq = $2",
                         &[&call_id, &to_i64(seq)],
                     )
                     .await?;
-                if marked == 0 {
-                    let exists = db
-                        .query_opt(
-                            "SELECT seq FROM journal WHERE call_id = $1 AND seq = $2",
-                            &[&call_id, &to_i64(seq)],
-                        )
-                        .await?;
-                    return match exists {
-                        Some(_) => Ok(false),
-                        None => Err(StoreError::UnknownEntry { call_id, seq }),
-                    };
+                match exists {
+                    Some(_) => Ok(false),
+                    None => Err(StoreError::UnknownEntry { call_id, seq }),
                 }
-                apply_writes(db, &writes).await?;
-                Ok(true)
             })
         }))
     }
@@ -661,16 +735,12 @@ impl Store for PostgresStore {
         at_ms: i64,
         reason: String,
     ) -> BoxFuture<'_, Result<(), StoreError>> {
-        let (held, fence, instance) = (
-            self.held.clone(),
-            self.held.fence(&call_id),
-            self.instance.clone(),
-        );
+        let fence = self.fence(&call_id);
         self.submit(work(move |db| {
-            let (held, instance) = (held.clone(), instance.clone());
+            let fence = fence.clone();
             let (call_id, reason) = (call_id.clone(), reason.clone());
             Box::pin(async move {
-                check_fence(db, &held, &instance, &call_id, fence).await?;
+                fence.check(db, &call_id).await?;
                 db.execute(
                     "UPDATE calls SET ended_at_ms = $2, end_reason = $3 WHERE call_id = $1 AND ended_at_ms IS NULL",
                     &[&call_id, &at_ms, &reason],
@@ -683,7 +753,7 @@ impl Store for PostgresStore {
                 .await?;
                 db.execute("DELETE FROM leases WHERE call_id = $1", &[&call_id])
                     .await?;
-                held.remove(&call_id);
+                fence.forget(&call_id);
                 Ok(())
             })
         }))
@@ -753,16 +823,12 @@ impl Store for PostgresStore {
     }
 
     fn keepalive(&self, call_id: String, at_ms: i64) -> BoxFuture<'_, Result<(), StoreError>> {
-        let (held, fence, instance) = (
-            self.held.clone(),
-            self.held.fence(&call_id),
-            self.instance.clone(),
-        );
+        let fence = self.fence(&call_id);
         self.submit(work(move |db| {
-            let (held, instance) = (held.clone(), instance.clone());
+            let fence = fence.clone();
             let call_id = call_id.clone();
             Box::pin(async move {
-                check_fence(db, &held, &instance, &call_id, fence).await?;
+                fence.check(db, &call_id).await?;
                 db.execute(
                     "UPDATE calls SET last_keepalive_ms = $2 WHERE call_id = $1",
                     &[&call_id, &at_ms],
@@ -777,27 +843,36 @@ impl Store for PostgresStore {
         &self,
         intent: Intent,
     ) -> BoxFuture<'_, Result<Option<IntentRecord>, StoreError>> {
-        let (held, fence, instance) = (
-            self.held.clone(),
-            self.held.fence(&intent.call_id),
-            self.instance.clone(),
-        );
+        let fence = self.fence(&intent.call_id);
         self.submit(work(move |db| {
-            let (held, instance) = (held.clone(), instance.clone());
+            let fence = fence.clone();
             let intent = intent.clone();
             Box::pin(async move {
-                check_fence(db, &held, &instance, &intent.call_id, fence).await?;
                 let (seq, idx) = (to_i64(intent.seq), i64::from(intent.idx));
+                let epoch = fence.epoch();
                 let inserted = db
                     .execute(
-                        "INSERT INTO intents (call_id, seq, idx, action, started_at_ms) VALUES ($1, $2, $3, $4, $5) \
-                         ON CONFLICT (call_id, seq, idx) DO NOTHING",
-                        &[&intent.call_id, &seq, &idx, &intent.action, &intent.started_at_ms],
+                        concat!(
+                            "INSERT INTO intents (call_id, seq, idx, action, started_at_ms) \
+                             SELECT $1, $2, $3, $4, $5 WHERE ",
+                            fenced!(),
+                            " ON CONFLICT (call_id, seq, idx) DO NOTHING"
+                        ),
+                        &[
+                            &intent.call_id,
+                            &seq,
+                            &idx,
+                            &intent.action,
+                            &intent.started_at_ms,
+                            &epoch,
+                            &fence.owner(),
+                        ],
                     )
                     .await?;
                 if inserted == 1 {
                     return Ok(None);
                 }
+                fence.check(db, &intent.call_id).await?;
                 let existing = db
                     .query_opt(
                         "SELECT seq, idx, action, result FROM intents WHERE call_id = $1 AND seq = $2 AND idx = $3",
@@ -816,21 +891,24 @@ impl Store for PostgresStore {
         idx: u32,
         result: String,
     ) -> BoxFuture<'static, Result<(), StoreError>> {
-        let (held, fence, instance) = (
-            self.held.clone(),
-            self.held.fence(&call_id),
-            self.instance.clone(),
-        );
+        let fence = self.fence(&call_id);
         self.submit(work(move |db| {
-            let (held, instance) = (held.clone(), instance.clone());
+            let fence = fence.clone();
             let (call_id, result) = (call_id.clone(), result.clone());
             Box::pin(async move {
-                check_fence(db, &held, &instance, &call_id, fence).await?;
-                db.execute(
-                    "UPDATE intents SET result = $4 WHERE call_id = $1 AND seq = $2 AND idx = $3",
-                    &[&call_id, &to_i64(seq), &i64::from(idx), &result],
-                )
-                .await?;
+                let epoch = fence.epoch();
+                let updated = db
+                    .execute(
+                        concat!(
+                            "UPDATE intents SET result = $4 WHERE call_id = $1 AND seq = $2 AND idx = $3 AND ",
+                            fenced!("$5", "$6")
+                        ),
+                        &[&call_id, &to_i64(seq), &i64::from(idx), &result, &epoch, &fence.owner()],
+                    )
+                    .await?;
+                if updated == 0 {
+                    fence.check(db, &call_id).await?;
+                }
                 Ok(())
             })
         }))
@@ -966,6 +1044,49 @@ async fn append_one(db: &Db, entry: &NewEntry) -> Result<Appended, StoreError> {
         "call {} had its next journal number taken {MAX_APPEND_TRIES} times in a row",
         entry.call_id
     )))
+}
+
+/// State writes as one statement's arrays: the last write of each key, set or deleted.
+struct Collapsed {
+    set_scopes: Vec<String>,
+    set_keys: Vec<String>,
+    set_values: Vec<Vec<u8>>,
+    delete_scopes: Vec<String>,
+    delete_keys: Vec<String>,
+}
+
+impl Collapsed {
+    fn from(writes: &[StateWrite]) -> Self {
+        let mut last: HashMap<(&str, &str), Option<&Vec<u8>>> = HashMap::new();
+        let mut order = Vec::new();
+        for write in writes {
+            let key = (write.scope.as_str(), write.key.as_str());
+            if last.insert(key, write.value.as_ref()).is_none() {
+                order.push(key);
+            }
+        }
+        let mut collapsed = Self {
+            set_scopes: Vec::new(),
+            set_keys: Vec::new(),
+            set_values: Vec::new(),
+            delete_scopes: Vec::new(),
+            delete_keys: Vec::new(),
+        };
+        for key @ (scope, name) in order {
+            match last[&key] {
+                Some(value) => {
+                    collapsed.set_scopes.push(scope.to_owned());
+                    collapsed.set_keys.push(name.to_owned());
+                    collapsed.set_values.push(value.clone());
+                }
+                None => {
+                    collapsed.delete_scopes.push(scope.to_owned());
+                    collapsed.delete_keys.push(name.to_owned());
+                }
+            }
+        }
+        collapsed
+    }
 }
 
 async fn apply_writes(db: &Db, writes: &[StateWrite]) -> Result<(), StoreError> {

@@ -55,6 +55,8 @@ pub struct StoreStats {
     pub commits: AtomicU64,
     /// Requests carried out (appends, reads, writes), each in some commit.
     pub jobs: AtomicU64,
+    /// Statements sent to the server and answered, each a round trip (PostgreSQL only).
+    pub round_trips: AtomicU64,
 }
 
 /// The SQLite engine; see the module docs.

@@ -197,7 +197,8 @@ fn through(url: &str, addr: SocketAddr) -> String {
 fn server_of(url: &str) -> SocketAddr {
     let rest = url.split_once('@').expect("a URL with user@host").1;
     let host = rest.split('/').next().unwrap();
-    host.parse().expect("the test server is at an IP address and port")
+    host.parse()
+        .expect("the test server is at an IP address and port")
 }
 
 /// One `callhost serve` of the cluster.

@@ -546,6 +546,15 @@ impl CallRegistry {
     /// nobody registered while a create request had timed out is the call Graph created
     /// anyway: nobody owns it, so it is hung up.
     async fn expire_orphans(&self, shared: &Arc<Shared>, gone: Released) {
+        if shared.ownership.is_shared() {
+            // Held here while the call's owner was not known yet: the owner read them from
+            // the journal when it claimed the call.
+            let store = &shared.settings.store;
+            if let Ok(Some(_)) = store.call(id_key(&gone.call_id).into_owned()).await {
+                tracing::debug!(call_id = %gone.call_id, "notifications held for a call another instance owns: its owner took them from the journal");
+                return;
+            }
+        }
         let detail = format!(
             "no call {} was registered within {:?}",
             gone.call_id, shared.settings.orphan_hold

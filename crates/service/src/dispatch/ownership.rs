@@ -12,7 +12,7 @@
 //! may take its calls.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use super::calls::Work;
@@ -76,25 +76,32 @@ impl Ownership {
 
 /// Starts renewing this instance's leases and, on a shared store, listening for wakes and
 /// sweeping. Runs for the life of the process.
+///
+/// The tasks hold the dispatcher weakly: they end with it.
 pub(crate) fn start(dispatcher: &Dispatcher) {
-    let shared = dispatcher.shared.clone();
-    tokio::spawn(renew(shared.clone()));
+    let shared = &dispatcher.shared;
+    tokio::spawn(renew(Arc::downgrade(shared)));
     let Some(wakes) = shared.settings.store.wakes() else {
         return;
     };
     shared.ownership.shared_store.store(true, Ordering::SeqCst);
     tracing::info!(instance = %shared.settings.store.instance(), lease_ms = shared.ownership.lease_ms(), "sharing the store with other instances: calls are owned by lease");
-    tokio::spawn(listen(shared.clone(), wakes));
-    tokio::spawn(sweep(dispatcher.clone()));
+    tokio::spawn(listen(Arc::downgrade(shared), wakes));
+    tokio::spawn(sweep(Arc::downgrade(shared)));
 }
 
 /// Renews every lease a third of a lease before it would lapse; a call whose lease another
 /// instance took is stopped here.
-async fn renew(shared: Arc<Shared>) {
-    let store = &shared.settings.store;
-    let every = shared.ownership.lease / 3;
+async fn renew(shared: Weak<Shared>) {
     loop {
+        let Some(every) = shared.upgrade().map(|s| s.ownership.lease / 3) else {
+            return;
+        };
         tokio::time::sleep(every).await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let store = &shared.settings.store;
         let started = Instant::now();
         match store.renew(shared.ownership.lease_ms()).await {
             Ok(lost) => {
@@ -116,8 +123,11 @@ async fn renew(shared: Arc<Shared>) {
 }
 
 /// Hands the calls woken by other instances to their workers.
-async fn listen(shared: Arc<Shared>, mut wakes: tokio::sync::mpsc::UnboundedReceiver<String>) {
+async fn listen(shared: Weak<Shared>, mut wakes: tokio::sync::mpsc::UnboundedReceiver<String>) {
     while let Some(call) = wakes.recv().await {
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
         if call.is_empty() {
             for entry in shared.calls.entries() {
                 entry.send(Work::Wake);
@@ -130,12 +140,22 @@ async fn listen(shared: Arc<Shared>, mut wakes: tokio::sync::mpsc::UnboundedRece
 
 /// Takes over the calls whose owner is gone, and wakes this instance's calls whose entries
 /// wait: every second or so.
-async fn sweep(dispatcher: Dispatcher) {
-    let shared = dispatcher.shared.clone();
-    let store = &shared.settings.store;
-    let every = (shared.ownership.lease / 4).min(Duration::from_secs(1));
+async fn sweep(shared: Weak<Shared>) {
     loop {
+        let Some(every) = shared
+            .upgrade()
+            .map(|s| (s.ownership.lease / 4).min(Duration::from_secs(1)))
+        else {
+            return;
+        };
         tokio::time::sleep(every).await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let dispatcher = Dispatcher {
+            shared: shared.clone(),
+        };
+        let store = &shared.settings.store;
         if !shared.ownership.may_send() {
             continue;
         }

@@ -37,8 +37,9 @@ pub(crate) async fn run(
     last_seq: u64,
     mut rx: mpsc::UnboundedReceiver<Work>,
 ) {
+    let mut seen = Seen::new(last_seq);
     let handled =
-        AssertUnwindSafe(handle(&shared, &entry, tracker, last_seq, &mut rx)).catch_unwind();
+        AssertUnwindSafe(handle(&shared, &entry, tracker, &mut seen, &mut rx)).catch_unwind();
     let stopped = handled.await;
     if matches!(stopped, Ok(Stopped::Elsewhere)) {
         // Nothing is settled: what is queued is in the journal, for the owner.
@@ -75,6 +76,10 @@ pub(crate) async fn run(
     entry.close();
     while let Ok(work) = rx.try_recv() {
         if let Work::Notification(n, seq) = work {
+            if seq.is_some_and(|seq| seen.contains(seq)) {
+                // Handled from the journal already.
+                continue;
+            }
             let detail = "the call ended before it was handled";
             let reason = DropReason::CallEnded;
             shared
@@ -112,7 +117,7 @@ struct Handler<'a> {
     mode: Mode,
     end_reason: Option<String>,
     /// The journal entries seen: each is handled once.
-    seen: Seen,
+    seen: &'a mut Seen,
 }
 
 /// Journal sequence numbers seen by a worker: all up to `low`, and some above.
@@ -127,6 +132,10 @@ impl Seen {
             low,
             above: std::collections::BTreeSet::new(),
         }
+    }
+
+    fn contains(&self, seq: u64) -> bool {
+        seq <= self.low || self.above.contains(&seq)
     }
 
     /// Counts `seq` as seen; `false` when it was already.
@@ -146,7 +155,7 @@ async fn handle(
     shared: &Arc<Shared>,
     entry: &Arc<CallEntry>,
     tracker: CallTracker,
-    last_seq: u64,
+    seen: &mut Seen,
     rx: &mut mpsc::UnboundedReceiver<Work>,
 ) -> Stopped {
     let store = &shared.settings.store;
@@ -173,7 +182,7 @@ async fn handle(
         tracker,
         mode: Mode::Plugin,
         end_reason: None,
-        seen: Seen::new(last_seq),
+        seen,
     };
     // Not waited for: placed before anything the call's events write, so it commits first;
     // until it does, recovery finds the call's notifications as not yet owned.
@@ -184,6 +193,13 @@ async fn handle(
             tracing::error!(%call_id, error = %e, "the call could not be stored; it goes on, and is lost if the process stops");
         }
     });
+    // Other instances may have journaled notifications for the call before its lease was
+    // visible to them: they are in the journal, not in this queue.
+    if shared.ownership.is_shared()
+        && let Some(stopped) = handler.catch_up().await
+    {
+        return stopped;
+    }
     while let Some(work) = rx.recv().await {
         let weight = work.weight();
         let stopped = handler.take(work).await;
@@ -227,6 +243,7 @@ impl Handler<'_> {
                 return None;
             }
         };
+        let mut unhandled = Vec::new();
         for stored in entries {
             if !self.seen.insert(stored.seq) || stored.handled {
                 continue;
@@ -235,14 +252,15 @@ impl Handler<'_> {
                 tracing::warn!(call_id = %self.entry.call_id, seq = stored.seq, error = ?e, "a stored notification does not parse; skipped");
                 Vec::new()
             });
-            for n in notifications {
-                super::calls::journal_notification(self.shared, &self.entry.call_id, &n);
-                if let Some(stopped) = self
-                    .item(Work::Notification(n, Some(stored.seq)), Some(stored.seq))
-                    .await
-                {
-                    return Some(stopped);
-                }
+            unhandled.extend(notifications.into_iter().map(|n| (n, stored.seq)));
+        }
+        // The incoming call first, as the dispatcher queues it: the workflow hears of a call
+        // before anything else about it.
+        unhandled.sort_by_key(|(n, _)| !n.is_incoming_call());
+        for (n, seq) in unhandled {
+            super::calls::journal_notification(self.shared, &self.entry.call_id, &n);
+            if let Some(stopped) = self.item(Work::Notification(n, Some(seq)), Some(seq)).await {
+                return Some(stopped);
             }
         }
         None

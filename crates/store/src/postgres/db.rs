@@ -7,7 +7,9 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row, Statement};
 
-use crate::StoreError;
+use std::sync::atomic::Ordering;
+
+use crate::{StoreError, StoreStats};
 
 /// A connection of the store: each query's statement is prepared once and kept.
 pub(crate) struct Db {
@@ -15,17 +17,23 @@ pub(crate) struct Db {
     statements: Mutex<HashMap<&'static str, Statement>>,
     /// `host:port/database`, for errors.
     target: Arc<str>,
+    stats: Arc<StoreStats>,
 }
 
 type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
 
 impl Db {
-    pub(crate) fn new(client: Client, target: Arc<str>) -> Self {
+    pub(crate) fn new(client: Client, target: Arc<str>, stats: Arc<StoreStats>) -> Self {
         Self {
             client,
             statements: Mutex::new(HashMap::new()),
             target,
+            stats,
         }
+    }
+
+    fn round_trip(&self) {
+        self.stats.round_trips.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn target(&self) -> &str {
@@ -60,6 +68,7 @@ impl Db {
         params: Params<'_>,
     ) -> Result<Vec<Row>, StoreError> {
         let statement = self.statement(sql).await?;
+        self.round_trip();
         self.client
             .query(&statement, params)
             .await
@@ -72,6 +81,7 @@ impl Db {
         params: Params<'_>,
     ) -> Result<Option<Row>, StoreError> {
         let statement = self.statement(sql).await?;
+        self.round_trip();
         self.client
             .query_opt(&statement, params)
             .await
@@ -84,6 +94,7 @@ impl Db {
         params: Params<'_>,
     ) -> Result<u64, StoreError> {
         let statement = self.statement(sql).await?;
+        self.round_trip();
         self.client
             .execute(&statement, params)
             .await
@@ -92,6 +103,7 @@ impl Db {
 
     /// Runs statements without parameters (transaction control, migrations).
     pub(crate) async fn batch(&self, sql: &str) -> Result<(), StoreError> {
+        self.round_trip();
         self.client
             .batch_execute(sql)
             .await

@@ -19,6 +19,19 @@ fn entry(call: &str, key: &str) -> NewEntry {
     }
 }
 
+/// Instances `a` and `b` on one fresh database.
+async fn two_instances(hint: &str) -> (PostgresStore, PostgresStore) {
+    let url = fresh_database(hint).await;
+    let options = PostgresOptions::new(&url, None).unwrap();
+    let a = PostgresStore::open(&options.clone().with_instance("a"))
+        .await
+        .unwrap();
+    let b = PostgresStore::open(&options.with_instance("b"))
+        .await
+        .unwrap();
+    (a, b)
+}
+
 #[tokio::test]
 async fn the_postgres_engine_passes() {
     suite(&open("conformance").await).await;
@@ -26,28 +39,14 @@ async fn the_postgres_engine_passes() {
 
 #[tokio::test]
 async fn leases_fence_an_instance_that_lost_its_call() {
-    let url = fresh_database("leases").await;
-    let options = PostgresOptions::new(&url, None).unwrap();
-    let a = PostgresStore::open(&options.clone().with_instance("a"))
-        .await
-        .unwrap();
-    let b = PostgresStore::open(&options.with_instance("b"))
-        .await
-        .unwrap();
+    let (a, b) = two_instances("leases").await;
     leases_of_one_instance(&a).await;
     leases_fence_a_lost_owner(&a, &b).await;
 }
 
 #[tokio::test]
 async fn a_wake_reaches_the_owner_only() {
-    let url = fresh_database("wakes").await;
-    let options = PostgresOptions::new(&url, None).unwrap();
-    let a = PostgresStore::open(&options.clone().with_instance("a"))
-        .await
-        .unwrap();
-    let b = PostgresStore::open(&options.with_instance("b"))
-        .await
-        .unwrap();
+    let (a, b) = two_instances("wakes").await;
     let mut a_wakes = a.wakes().unwrap();
     let mut b_wakes = b.wakes().unwrap();
     // LISTEN is on its way: wake until the owner hears.
