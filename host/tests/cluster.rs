@@ -5,19 +5,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
+use crate::durability::IVR;
 use crate::support::bot::{BOT_APP_ID, plugin_table};
 use crate::support::cluster::Cluster;
 use callhost::call::{Identity, Tone};
 use callhost_simulator::SimulatorSettings;
 use callhost_store::Store;
-
-const IVR: &[(&str, &str)] = &[
-    ("menu", "https://media.example.com/menu.wav"),
-    ("info", "https://media.example.com/info.wav"),
-    ("goodbye", "https://media.example.com/goodbye.wav"),
-    ("sales", "user:5f3c2a1b-0d4e-4f6a-8b7c-9d0e1f2a3b4c"),
-    ("operator", "phone:+14255550100"),
-];
 
 /// Leases of two seconds, keepAlives every second: a takeover and the keepAlives after it
 /// are seen within the test's time.

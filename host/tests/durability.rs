@@ -16,7 +16,8 @@ const CALLS: usize = 24;
 const HELD: usize = 4;
 const KILLS: usize = 3;
 
-const IVR: &[(&str, &str)] = &[
+/// The IVR menu's configuration in these tests (also the instances' in `cluster`).
+pub(crate) const IVR: &[(&str, &str)] = &[
     ("menu", "https://media.example.com/menu.wav"),
     ("info", "https://media.example.com/info.wav"),
     ("goodbye", "https://media.example.com/goodbye.wav"),

@@ -5,7 +5,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,6 +17,7 @@ use callhost_simulator::{Simulator, SimulatorSettings};
 use callhost_store::{PostgresOptions, PostgresStore};
 
 use super::bot::{BOT_APP_ID, merge, service_config};
+use super::serve::spawn;
 
 /// A request a relay passed on.
 #[derive(Debug, Clone)]
@@ -263,25 +263,6 @@ fn free_port() -> SocketAddr {
     listener.local_addr().unwrap()
 }
 
-fn spawn(config: &std::path::Path, log: &std::path::Path) -> tokio::process::Child {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_callhost"))
-        .arg("serve")
-        .arg("--config")
-        .arg(config)
-        .env("CALLHOST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap()
-}
-
 impl Cluster {
     /// `count` instances named `a`, `b`, … on a fresh database, with `extra` merged into
     /// each one's configuration; returns once every one is ready.
@@ -319,7 +300,7 @@ impl Cluster {
             std::fs::write(&config_path, service_config(&sim, addr, admin, &own)).unwrap();
             let log_path = dir.path().join(format!("{name}.log"));
             instances.push(Instance {
-                child: Some(spawn(&config_path, &log_path)),
+                child: Some(spawn(&config_path, &log_path, None)),
                 name,
                 addr,
                 admin_url: format!("http://{admin}"),
@@ -382,7 +363,7 @@ impl Cluster {
     /// Starts instance `i` again on its configuration, and waits until it is ready.
     pub async fn restart(&mut self, i: usize) {
         let instance = &mut self.instances[i];
-        instance.child = Some(spawn(&instance.config_path, &instance.log_path));
+        instance.child = Some(spawn(&instance.config_path, &instance.log_path, None));
         self.wait_ready(i, Duration::from_secs(90)).await;
     }
 

@@ -31,7 +31,7 @@ pub struct Served {
 /// Starts `callhost serve --config <config_path>`, appending its output to `log_path`; with
 /// `socket`, as a service manager does socket activation: the listening socket passed as file
 /// descriptor 3 with `LISTEN_FDS`, `LISTEN_FDNAMES` and `LISTEN_PID`.
-fn spawn(
+pub(super) fn spawn(
     config_path: &std::path::Path,
     log_path: &std::path::Path,
     socket: Option<&std::net::TcpListener>,
