@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use crate::durability::IVR;
+use crate::hot_reload::fixture::{recorder_answering, replace, variant, version_of};
+use crate::support::bot::admin_get;
 use crate::support::bot::{BOT_APP_ID, plugin_table};
 use crate::support::cluster::Cluster;
 use callhost::call::{Identity, Tone};
@@ -299,6 +301,144 @@ async fn an_owner_paused_past_its_lease_writes_and_sends_nothing_after_it_wakes(
     let mut pressed = HashMap::new();
     press_and_finish(&cluster, &more, &mut pressed, Instant::now()).await;
     each_done_once(&cluster, &more).await;
+}
+
+/// What the calls' recorders counted with `increment` in plugin state, and what they kept of
+/// their events in call state.
+async fn counted_and_recorded(cluster: &Cluster, calls: &[String]) -> (usize, usize) {
+    let observer = cluster.observer().await;
+    let mut recorded = 0;
+    for call in calls {
+        let scope = callhost_store::call_scope(&key(call), "recorder");
+        if let Some(events) = observer.state(scope, "events".into()).await.unwrap() {
+            recorded += serde_json::from_slice::<Vec<serde_json::Value>>(&events.value)
+                .unwrap()
+                .len();
+        }
+    }
+    let scope = callhost_store::plugin_scope("recorder");
+    let counted = observer.state(scope, "events".into()).await.unwrap();
+    let counted = counted.map_or(0, |c| String::from_utf8(c.value).unwrap().parse().unwrap());
+    (counted, recorded)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_on_every_instance_count_on_one_plugin_counter_and_lose_no_increment() {
+    let answer = r#"[{"fn": "answer", "call": "$call", "modalities": ["audio"]}]"#;
+    let plugin = plugin_table(
+        "recorder",
+        "recorder",
+        &[
+            ("on", "incoming-call"),
+            ("actions", answer),
+            ("count", "events"),
+        ],
+    );
+    let config = format!(
+        "[[routes]]\nplugin = \"recorder\"\n[plugins.recorder.policy]\nallow = [\"*\"]\n{plugin}"
+    );
+    let cluster = Cluster::start(3, settings(), &config).await;
+    let calls = ring(&cluster, 0, 24);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = (0, 0);
+    loop {
+        let established = calls
+            .iter()
+            .all(|c| cluster.sim.call_state(c).as_deref() == Some("established"));
+        let now = counted_and_recorded(&cluster, &calls).await;
+        // Settled: every call established, every event recorded and counted, twice alike.
+        if established && now.1 >= 2 * calls.len() && now.0 == now.1 && now == last {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "counted {} events with `increment`, recorded {}; logs:\n{}",
+            now.0,
+            now.1,
+            cluster.logs()
+        );
+        last = now;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let by_owner = owners(&cluster, &calls).await;
+    assert!(
+        by_owner.len() >= 2,
+        "the calls should be spread over the instances: {by_owner:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_on_one_instance_puts_the_version_in_service_on_every_instance() {
+    // Each instance has its own copy of the file; only `a`'s changes.
+    let files = tempfile::tempdir().unwrap();
+    let v1 = std::fs::read(crate::support::plugin_path("recorder")).unwrap();
+    for name in ["a", "b", "c"] {
+        std::fs::create_dir(files.path().join(name)).unwrap();
+        std::fs::write(files.path().join(name).join("flow.wasm"), &v1).unwrap();
+    }
+    let path = files.path().join("{instance}").join("flow.wasm");
+    let config = format!(
+        "[runtime]\nwatch = false\n{}",
+        recorder_answering("flow", &path)
+    );
+    let cluster = Cluster::start(3, settings(), &config).await;
+    let current = async |i: usize| {
+        let report = admin_get(
+            &cluster.http,
+            &cluster.instances[i].admin_url,
+            "/admin/plugins",
+        );
+        report.await["plugins"][0]["current"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(current(1).await, version_of(&v1));
+
+    let v2 = variant(&v1, "everywhere");
+    replace(&files.path().join("a").join("flow.wasm"), &v2);
+    let response = cluster
+        .http
+        .post(format!(
+            "{}/admin/plugins/flow/reload",
+            cluster.instances[0].admin_url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for i in 1..3 {
+        while current(i).await != version_of(&v2) {
+            assert!(
+                Instant::now() < deadline,
+                "instance {i} still serves {}; logs:\n{}",
+                current(i).await,
+                cluster.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // New calls on every instance get it.
+    let calls = ring(&cluster, 0, 6);
+    let observer = cluster.observer().await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for call in &calls {
+        loop {
+            let record = observer.call(key(call)).await.unwrap();
+            if let Some(record) = record {
+                assert_eq!(record.plugin_version, callhost_store::component_hash(&v2));
+                break;
+            }
+            assert!(Instant::now() < deadline, "call {call} never stored");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    assert!(
+        cluster
+            .logs()
+            .contains("plugin reloaded as another instance did")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

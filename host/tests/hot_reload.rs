@@ -7,7 +7,7 @@
 #[path = "hot_reload/bench.rs"]
 mod bench;
 #[path = "hot_reload/fixture.rs"]
-mod fixture;
+pub mod fixture;
 #[path = "hot_reload/rejected.rs"]
 mod rejected;
 #[path = "hot_reload/triggers.rs"]

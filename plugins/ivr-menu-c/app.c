@@ -318,8 +318,13 @@ static bool set_call_state(const char *key, const char *value) {
     if (callhost_workflow_state_set(CALLHOST_WORKFLOW_STATE_SCOPE_CALL, &name, &bytes, &error)) {
         return true;
     }
-    const string_t *limits = &error.val.quota_exceeded;
-    fail("call state `%s` not stored: quota exceeded (%.*s)", key, (int)limits->len, limits->ptr);
+    if (error.tag == CALLHOST_WORKFLOW_STATE_STATE_ERROR_QUOTA_EXCEEDED) {
+        const string_t *limits = &error.val.quota_exceeded;
+        fail("call state `%s` not stored: quota exceeded (%.*s)", key, (int)limits->len,
+             limits->ptr);
+    } else {
+        fail("call state `%s` not stored (state error %d)", key, (int)error.tag);
+    }
     callhost_workflow_state_state_error_free(&error);
     return false;
 }

@@ -15,10 +15,10 @@
 // strings, variants are `{ tag, val }`, a failed import throws an error whose `payload` is the
 // WIT error, and a string thrown from `onEvent` becomes its `err`.
 
-import * as callControl from 'callhost:workflow/call-control@0.1.0';
-import * as config from 'callhost:workflow/config@0.1.0';
-import { log } from 'callhost:workflow/log@0.1.0';
-import * as state from 'callhost:workflow/state@0.1.0';
+import * as callControl from 'callhost:workflow/call-control@0.2.0';
+import * as config from 'callhost:workflow/config@0.2.0';
+import { log } from 'callhost:workflow/log@0.2.0';
+import * as state from 'callhost:workflow/state@0.2.0';
 
 // Config keys.
 const MENU = 'menu';

@@ -26,6 +26,8 @@ use anyhow::{Context, Result, bail};
 
 use crate::{apt, command};
 
+mod certificates;
+
 /// Where Debian puts each major version's programs: /usr/lib/postgresql/<major>/bin/.
 const DEBIAN_VERSIONS_DIR: &str = "/usr/lib/postgresql";
 
@@ -145,6 +147,7 @@ impl Server {
 
         let password = random_hex(16)?;
         init_cluster(&programs, &dir, &data, &password)?;
+        let tls = certificates::make(&dir, as_nobody.then_some(NOBODY))?;
 
         let port = free_port()?;
         let server = Server {
@@ -153,7 +156,7 @@ impl Server {
             dir,
             data,
             user,
-            url: url(&password, port),
+            url: url(&password, port, &tls.ca),
         };
         // From here a failure drops `server`, which stops whatever did start.
         let mut start = server.programs.command("pg_ctl", &server.dir);
@@ -164,7 +167,7 @@ impl Server {
             .args(["-w", "-t", "60", "-l"])
             .arg(&log)
             .arg("-o")
-            .arg(server_options(port));
+            .arg(server_options(port, &tls));
         if let Err(error) = command::output(&mut start, "the server's log follows") {
             bail!(
                 "PostgreSQL did not start: {error:#}\n{}\nFix what the log says and run again; \
@@ -365,15 +368,22 @@ fn free_port() -> Result<u16> {
 
 /// The server's settings: TCP on 127.0.0.1 only, no Unix socket, room for the many pools the
 /// tests open. fsync stays on, so that what the durability tests check is real.
-fn server_options(port: u16) -> String {
+fn server_options(port: u16, tls: &certificates::Certificates) -> String {
     format!(
         "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories='' \
-         -c max_connections=200 -c shared_buffers=64MB"
+         -c max_connections=200 -c shared_buffers=64MB \
+         -c ssl=on -c ssl_cert_file='{}' -c ssl_key_file='{}'",
+        tls.cert.display(),
+        tls.key.display()
     )
 }
 
-fn url(password: &str, port: u16) -> String {
-    format!("postgres://{ROLE}:{password}@127.0.0.1:{port}/postgres")
+/// The tests connect over TLS, verifying the server against the cluster's own CA.
+fn url(password: &str, port: u16, ca: &Path) -> String {
+    format!(
+        "postgres://{ROLE}:{password}@127.0.0.1:{port}/postgres?sslmode=require&sslrootcert={}",
+        ca.display()
+    )
 }
 
 /// Starts the watchdog (see [`WATCHDOG_SCRIPT`]) for the cluster in `data`.
@@ -430,14 +440,22 @@ mod tests {
     #[test]
     fn url_names_the_role_password_and_port() {
         assert_eq!(
-            url("0a1b", 54321),
-            "postgres://callhost:0a1b@127.0.0.1:54321/postgres"
+            url("0a1b", 54321, Path::new("/t/ca.crt")),
+            "postgres://callhost:0a1b@127.0.0.1:54321/postgres?sslmode=require&sslrootcert=/t/ca.crt"
         );
     }
 
     #[test]
     fn server_listens_on_the_port_of_loopback_only() {
-        let options = server_options(5999);
+        let tls = super::certificates::Certificates {
+            ca: "/t/ca.crt".into(),
+            cert: "/t/server.crt".into(),
+            key: "/t/server.key".into(),
+        };
+        let options = server_options(5999, &tls);
+        assert!(options.contains(
+            "-c ssl=on -c ssl_cert_file='/t/server.crt' -c ssl_key_file='/t/server.key'"
+        ));
         assert!(options.contains("-c listen_addresses=127.0.0.1 -c port=5999 "));
         assert!(options.contains("-c unix_socket_directories=''"));
         assert!(!options.contains("fsync"));

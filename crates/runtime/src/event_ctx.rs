@@ -79,6 +79,7 @@ impl EventCtx {
             call: &mut self.call_state,
             plugin: &mut self.plugin_state,
             host_calls: &mut self.host_calls,
+            deadline: &mut self.deadline,
         }
     }
 

@@ -24,4 +24,4 @@ pub use outcome::Outcome;
 pub use plugin::{
     PluginInfo, PluginLoadError, PluginSpec, PluginVersion, WORLD_PACKAGE, version_of,
 };
-pub use state_store::{MemoryStateStore, StateScope, StateStore};
+pub use state_store::{MemoryStateStore, Revisioned, StateFault, StateScope, StateStore, Swap};

@@ -14,8 +14,8 @@ use super::limits::PluginLimits;
 use callhost_call::policy::CapabilityPolicy;
 
 /// The WIT package every workflow targets.
-pub const WORLD_PACKAGE: &str = "callhost:workflow@0.1.0";
-const HANDLER_EXPORT: &str = "callhost:workflow/handler@0.1.0";
+pub const WORLD_PACKAGE: &str = "callhost:workflow@0.2.0";
+const HANDLER_EXPORT: &str = "callhost:workflow/handler@0.2.0";
 
 /// What the host knows of a plugin, besides its code.
 #[derive(Debug, Clone)]
@@ -47,7 +47,7 @@ pub struct PluginInfo {
     pub config: BTreeMap<String, String>,
     pub limits: PluginLimits,
     pub policy: CapabilityPolicy,
-    /// The interfaces the component imports, with versions (`callhost:workflow/state@0.1.0`,
+    /// The interfaces the component imports, with versions (`callhost:workflow/state@0.2.0`,
     /// `wasi:cli/stdout@0.2.6`, …).
     pub imports: Vec<String>,
     /// Whether the compiled code came from the on-disk compile cache.
@@ -120,6 +120,10 @@ pub enum PluginLoadError {
     )]
     MissingExport { plugin: String, detail: String },
     #[error(
+        "plugin {plugin}: built against callhost:workflow@{found}, and this callhost serves {WORLD_PACKAGE} only; rebuild the plugin against wit/ of this release (`callhost new` scaffolds and the plugin guide show how)"
+    )]
+    OtherContract { plugin: String, found: String },
+    #[error(
         "plugin {plugin}: imports that callhost cannot provide: {reason}. A workflow may import only `callhost:workflow` interfaces and WASI 0.2"
     )]
     UnsatisfiedImport { plugin: String, reason: String },
@@ -162,6 +166,9 @@ pub(crate) fn load(
         .exports(engine)
         .map(|(name, _)| name.to_string())
         .collect();
+    if let Some(found) = other_contract(imports.iter().chain(&exports)) {
+        return Err(PluginLoadError::OtherContract { plugin, found });
+    }
     let instance_pre =
         linker
             .instantiate_pre(&component)
@@ -192,5 +199,14 @@ pub(crate) fn load(
             from_cache,
         }),
         pre,
+    })
+}
+
+/// The version of `callhost:workflow` a component names, when it is not the one served here.
+fn other_contract<'a>(names: impl IntoIterator<Item = &'a String>) -> Option<String> {
+    let served = WORLD_PACKAGE.split('@').nth(1)?;
+    names.into_iter().find_map(|name| {
+        let version = name.strip_prefix("callhost:workflow/")?.split('@').nth(1)?;
+        (version != served).then(|| version.to_owned())
     })
 }

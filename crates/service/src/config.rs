@@ -390,6 +390,9 @@ impl Config {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
         config.path = Some(path.to_path_buf());
+        if let Some(ca_file) = &config.storage.postgres_ca_file {
+            config.storage.postgres_ca_file = Some(config.resolve(ca_file));
+        }
         config.validate().map_err(|problems| ConfigError {
             path: path.display().to_string(),
             problems,
@@ -631,6 +634,26 @@ mod tests {
         for part in ["sync", "off", "full", "normal"] {
             assert!(error.contains(part), "`{error}` names {part}");
         }
+    }
+
+    #[test]
+    fn the_postgres_ca_file_is_beside_the_file_and_must_hold_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[server]\nlisten = \"127.0.0.1:8080\"\npublic_url = \"https://b\"\n\
+                    [bot]\napp_id = \"app\"\n[storage]\nengine = \"postgres\"\n\
+                    postgres_url = \"postgres://callhost@db:5432/callhost\"\n\
+                    postgres_ca_file = \"db-ca.pem\"\n";
+        let path = dir.path().join("callhost.toml");
+        std::fs::write(&path, text).unwrap();
+        let error = Config::load(&path).unwrap_err().to_string();
+        let expected = dir.path().join("db-ca.pem");
+        assert!(
+            error.contains(&expected.display().to_string()),
+            "the CA file is resolved beside the configuration and named: {error}"
+        );
+        std::fs::write(&expected, "not a certificate").unwrap();
+        let error = Config::load(&path).unwrap_err().to_string();
+        assert!(error.contains("holds no certificate"), "{error}");
     }
 
     #[test]

@@ -109,6 +109,8 @@ pub(crate) struct Shared {
     pub(crate) graph: Arc<dyn CallControl>,
     pub(crate) metrics: Metrics,
     pub(crate) ownership: ownership::Ownership,
+    /// What other instances announce.
+    pub(crate) news: ownership::News,
 }
 
 impl Shared {
@@ -187,6 +189,7 @@ impl Dispatcher {
         graph: Arc<dyn CallControl>,
     ) -> Self {
         let settings_lease = settings.lease;
+        let durable = Arc::new(DurableState::new(state.clone(), settings.store.clone()));
         Self {
             shared: Arc::new(Shared {
                 settings,
@@ -194,11 +197,12 @@ impl Dispatcher {
                 plugins,
                 routes: ArcSwap::from_pointee(routes.into_iter().map(Arc::new).collect()),
                 calls: CallRegistry::default(),
-                durable: Arc::new(DurableState::new(state.clone())),
+                durable,
                 state,
                 graph,
                 metrics: Metrics::default(),
                 ownership: ownership::Ownership::new(settings_lease),
+                news: ownership::News::default(),
             }),
         }
     }
@@ -559,6 +563,11 @@ impl Dispatcher {
     /// The store behind the dispatcher.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.shared.settings.store
+    }
+
+    /// What other instances on the store announce ([`Store::announce`]), from now on.
+    pub(crate) fn news(&self) -> tokio::sync::mpsc::UnboundedReceiver<String> {
+        self.shared.news.subscribe()
     }
 
     /// Waits until every accepted notification has been handled, or `timeout` passed.

@@ -13,7 +13,7 @@ mod state;
 use std::sync::Arc;
 
 pub use callhost_store::{
-    CallRecord, Entry, MemoryStore, SqliteStore, Store, StoreError, Synchronous, call_scope,
+    CallRecord, Entry, Heard, MemoryStore, SqliteStore, Store, StoreError, Synchronous, call_scope,
     now_ms, plugin_scope,
 };
 pub use config::{StorageConfig, StorageEngine};

@@ -1,8 +1,8 @@
 //! The behaviour every engine must have: each engine's tests run [`suite`] against it.
 
 use crate::{
-    Appended, CallRecord, Intent, NewEntry, StateWrite, Store, StoreError, call_scope,
-    component_hash, plugin_scope,
+    Appended, CallRecord, Intent, NewEntry, StateSwap, StateWrite, Store, StoreError, Swapped,
+    call_scope, component_hash, plugin_scope,
 };
 
 fn entry(call: &str, key: &str) -> NewEntry {
@@ -44,6 +44,119 @@ pub(crate) async fn suite(store: &dyn Store) {
     components_are_content_addressed(store).await;
     intents_are_written_once_and_finished(store).await;
     history_unowned_entries_and_pruning(store).await;
+    state_swaps_compare_revisions(store).await;
+}
+
+async fn state_swaps_compare_revisions(store: &dyn Store) {
+    let scope = plugin_scope("counter");
+    let swap = |expected, value: Option<&str>| StateSwap {
+        call_id: "s-1".into(),
+        scope: scope.clone(),
+        key: "calls".into(),
+        expected,
+        value: value.map(|v| v.as_bytes().to_vec()),
+    };
+    let revision = |swapped| match swapped {
+        Swapped::Done { revision } => revision,
+        Swapped::Conflict { .. } => panic!("a swap at the current revision conflicted"),
+    };
+    // Missing: only a swap that expects it missing (revision 0) writes.
+    assert_eq!(
+        store.swap_state(swap(7, Some("x"))).await.unwrap(),
+        Swapped::Conflict { revision: 0 }
+    );
+    let first = revision(store.swap_state(swap(0, Some("1"))).await.unwrap());
+    assert_ne!(first, 0);
+    let stored = store.state(scope.clone(), "calls".into()).await.unwrap();
+    assert_eq!(
+        stored.as_ref().map(|e| (&e.value[..], e.revision)),
+        Some((&b"1"[..], first))
+    );
+    assert_eq!(
+        store.swap_state(swap(0, Some("1"))).await.unwrap(),
+        Swapped::Conflict { revision: first }
+    );
+    let second = revision(store.swap_state(swap(first, Some("2"))).await.unwrap());
+    assert_ne!(second, first);
+    // A plain write moves the revision on too: a swap from before it conflicts.
+    store
+        .write_state(vec![StateWrite {
+            scope: scope.clone(),
+            key: "calls".into(),
+            value: Some(b"9".to_vec()),
+        }])
+        .await
+        .unwrap();
+    let after_write = store
+        .state(scope.clone(), "calls".into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(after_write.revision, second);
+    assert!(matches!(
+        store.swap_state(swap(second, Some("3"))).await.unwrap(),
+        Swapped::Conflict { .. }
+    ));
+    // A swap that deletes; then deleting what is missing is done already.
+    assert_eq!(
+        store
+            .swap_state(swap(after_write.revision, None))
+            .await
+            .unwrap(),
+        Swapped::Done { revision: 0 }
+    );
+    assert_eq!(
+        store.state(scope.clone(), "calls".into()).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.swap_state(swap(0, None)).await.unwrap(),
+        Swapped::Done { revision: 0 }
+    );
+    // Written again, the key does not get an old revision back.
+    let again = revision(store.swap_state(swap(0, Some("1"))).await.unwrap());
+    assert!(![first, second, after_write.revision].contains(&again));
+}
+
+/// Two instances count on one key with compare-and-swap, at once: no increment is lost.
+pub(crate) async fn swaps_of_two_instances_lose_nothing(a: &dyn Store, b: &dyn Store) {
+    const EACH: u64 = 40;
+    let scope = plugin_scope("race");
+    let count = async |store: &dyn Store| {
+        let scope = scope.clone();
+        {
+            let mut conflicts = 0;
+            let mut done = 0;
+            while done < EACH {
+                let current = store.state(scope.clone(), "n".into()).await.unwrap();
+                let (n, expected) = current.map_or((0, 0), |e| {
+                    (
+                        String::from_utf8(e.value).unwrap().parse::<u64>().unwrap(),
+                        e.revision,
+                    )
+                });
+                let swap = StateSwap {
+                    call_id: "race".into(),
+                    scope: scope.clone(),
+                    key: "n".into(),
+                    expected,
+                    value: Some((n + 1).to_string().into_bytes()),
+                };
+                match store.swap_state(swap).await.unwrap() {
+                    Swapped::Done { .. } => done += 1,
+                    Swapped::Conflict { .. } => conflicts += 1,
+                }
+            }
+            conflicts
+        }
+    };
+    let (ca, cb) = futures::join!(count(a), count(b));
+    let stored = a.state(scope.clone(), "n".into()).await.unwrap().unwrap();
+    assert_eq!(
+        String::from_utf8(stored.value).unwrap(),
+        (2 * EACH).to_string(),
+        "{ca} + {cb} conflicts"
+    );
 }
 
 async fn intents_are_written_once_and_finished(store: &dyn Store) {
@@ -164,7 +277,7 @@ async fn history_unowned_entries_and_pruning(store: &dyn Store) {
     let old_state = store.state(call_scope("h-old", "p"), "k".into()).await;
     assert_eq!(old_state.unwrap(), None);
     let live_state = store.state(call_scope("h-live", "p"), "k".into()).await;
-    assert_eq!(live_state.unwrap(), Some(vec![1]));
+    assert_eq!(live_state.unwrap().map(|e| e.value), Some(vec![1]));
     assert_eq!(store.entries("h-live".into(), 0).await.unwrap().len(), 1);
     assert!(store.call("h-new".into()).await.unwrap().is_some());
     let unowned = store.unowned_entries(0).await.unwrap();
@@ -303,8 +416,11 @@ async fn handled_markers_and_state_writes_commit_together_once(store: &dyn Store
         .await
         .unwrap();
     assert!(!replayed);
-    let value = |key: &str| store.state(scope.clone(), key.into());
-    assert_eq!(value("tries").await.unwrap().as_deref(), Some(&b"1"[..]));
+    let value = async |key: &str| {
+        let entry = store.state(scope.clone(), key.into()).await.unwrap();
+        entry.map(|e| e.value)
+    };
+    assert_eq!(value("tries").await.as_deref(), Some(&b"1"[..]));
     let next = store
         .handled(
             "h-1".into(),
@@ -314,8 +430,8 @@ async fn handled_markers_and_state_writes_commit_together_once(store: &dyn Store
         .await
         .unwrap();
     assert!(next);
-    assert_eq!(value("menu").await.unwrap(), None);
-    assert_eq!(value("tries").await.unwrap().as_deref(), Some(&b"2"[..]));
+    assert_eq!(value("menu").await, None);
+    assert_eq!(value("tries").await.as_deref(), Some(&b"2"[..]));
     // Each entry has its own marker: a later one handled first leaves the earlier ones to do.
     let handled: Vec<(u64, bool)> = store
         .entries("h-1".into(), 0)
@@ -343,6 +459,7 @@ async fn the_memory_engine_passes() {
     leases_of_one_instance(&crate::MemoryStore::default()).await;
     let a = crate::MemoryStore::default();
     leases_fence_a_lost_owner(&a, &a.instance_of("b")).await;
+    swaps_of_two_instances_lose_nothing(&a, &a.instance_of("b")).await;
 }
 
 /// Leases on one handle: claimed, kept, released and claimed again, gone with the call.
@@ -409,6 +526,20 @@ pub(crate) async fn leases_fence_a_lost_owner(a: &dyn Store, b: &dyn Store) {
         value: Some(b"late".to_vec()),
     };
     assert_eq!(a.handled("f-1".into(), 2, vec![write]).await, fenced);
+    let swap = StateSwap {
+        call_id: "f-1".into(),
+        scope: plugin_scope("ivr"),
+        key: "late".into(),
+        expected: 0,
+        value: Some(b"late".to_vec()),
+    };
+    assert_eq!(
+        a.swap_state(swap).await,
+        Err(StoreError::Fenced {
+            call_id: "f-1".into(),
+            epoch: 0
+        })
+    );
     assert_eq!(
         b.state(call_scope("f-1", "ivr"), "k".into()).await.unwrap(),
         None,

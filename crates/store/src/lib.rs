@@ -28,7 +28,8 @@ pub use leases::{Held, Sweep};
 pub use memory::MemoryStore;
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use record::{
-    Appended, CallRecord, Entry, Intent, IntentRecord, NewEntry, StateWrite, component_hash,
+    Appended, CallRecord, Entry, Intent, IntentRecord, NewEntry, StateEntry, StateSwap, StateWrite,
+    Swapped, component_hash,
 };
 pub use sqlite::{SqliteStore, StoreStats, Synchronous};
 
@@ -36,7 +37,20 @@ pub use sqlite::{SqliteStore, StoreStats, Synchronous};
 pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_initial.sql")),
     (2, include_str!("../migrations/0002_leases.sql")),
+    (3, include_str!("../migrations/0003_state_revisions.sql")),
 ];
+
+/// What an instance hears from the others ([`Store::wakes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Heard {
+    /// The call has new journal entries.
+    Wake(String),
+    /// Wakes may have been missed (the connection was lost): every call should look at its
+    /// journal.
+    Missed,
+    /// News from another instance ([`Store::announce`]).
+    News(String),
+}
 
 /// The keys and values of one state scope.
 pub type StateValues = Vec<(String, Vec<u8>)>;
@@ -81,10 +95,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// process have nobody to tell.
     fn wake(&self, call_id: String) -> BoxFuture<'static, Result<(), StoreError>>;
 
-    /// The calls woken for this instance ([`Store::wake`]) as they come; `None` for engines
-    /// of one process. An empty string means wakes may have been missed (the connection was
-    /// lost): every call should look at its journal.
-    fn wakes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>>;
+    /// Tells every other instance `news` (a plugin version put in service, …). Engines of one
+    /// process have nobody to tell.
+    fn announce(&self, news: String) -> BoxFuture<'static, Result<(), StoreError>>;
+
+    /// What other instances tell this one, as it comes: the calls woken for it
+    /// ([`Store::wake`]) and their news ([`Store::announce`]). `None` for engines of one
+    /// process.
+    fn wakes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Heard>>;
 
     /// What needs an owner's attention: live calls whose lease lapsed or that have none, and
     /// calls of this instance with entries received before `quiet_before_ms` still not
@@ -131,12 +149,18 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         reason: String,
     ) -> BoxFuture<'_, Result<(), StoreError>>;
 
-    /// A state value: `scope` is `call/<call id>/<plugin>` or `plugin/<plugin>`.
+    /// A state value with its revision: `scope` is `call/<call id>/<plugin>` or
+    /// `plugin/<plugin>`.
     fn state(
         &self,
         scope: String,
         key: String,
-    ) -> BoxFuture<'_, Result<Option<Vec<u8>>, StoreError>>;
+    ) -> BoxFuture<'_, Result<Option<StateEntry>, StoreError>>;
+
+    /// Writes (or deletes) one state value at once, only if its revision is still
+    /// `swap.expected` (0: the key must be missing). The write is fenced by `swap.call_id`'s
+    /// lease when this instance holds it.
+    fn swap_state(&self, swap: StateSwap) -> BoxFuture<'static, Result<Swapped, StoreError>>;
 
     /// Stores a component's bytes under their hash ([`component_hash`]), once; the hash.
     fn put_component(&self, bytes: Vec<u8>) -> BoxFuture<'_, Result<String, StoreError>>;
@@ -189,6 +213,20 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A revision for a state write: a random positive number, never 0 (the revision of a missing
+/// key). Random rather than counted, so that a key deleted and written again cannot get a
+/// revision a reader still holds, in any engine and across instances.
+pub(crate) fn fresh_revision() -> i64 {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    // The hasher's keys are random per process; the counter makes each value unique in it.
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    hasher.write_i64(now_ms());
+    ((hasher.finish() >> 1) as i64).max(1)
 }
 
 /// The scope of one call's state of one plugin.

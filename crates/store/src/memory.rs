@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use futures::future::BoxFuture;
 
 use crate::{
-    Appended, CallRecord, Entry, Held, Intent, IntentRecord, NewEntry, StateWrite, Store,
-    StoreError, Sweep, component_hash, now_ms,
+    Appended, CallRecord, Entry, Held, Intent, IntentRecord, NewEntry, StateEntry, StateSwap,
+    StateWrite, Store, StoreError, Swapped, Sweep, component_hash, now_ms,
 };
 
 #[derive(Debug, Clone)]
@@ -45,7 +45,7 @@ struct Inner {
     journals: HashMap<String, Vec<Entry>>,
     intents: BTreeMap<(String, u64, u32), IntentRecord>,
     calls: BTreeMap<String, CallRecord>,
-    state: HashMap<(String, String), Vec<u8>>,
+    state: HashMap<(String, String), StateEntry>,
     components: HashMap<String, Vec<u8>>,
     leases: HashMap<String, Lease>,
 }
@@ -55,7 +55,7 @@ impl Inner {
         for write in writes {
             let key = (write.scope, write.key);
             match write.value {
-                Some(value) => self.state.insert(key, value),
+                Some(value) => self.state.insert(key, StateEntry::fresh(value)),
                 None => self.state.remove(&key),
             };
         }
@@ -194,7 +194,11 @@ impl Store for MemoryStore {
         ready(Ok(()))
     }
 
-    fn wakes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>> {
+    fn announce(&self, _news: String) -> BoxFuture<'static, Result<(), StoreError>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn wakes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<crate::Heard>> {
         None
     }
 
@@ -376,9 +380,37 @@ impl Store for MemoryStore {
         &self,
         scope: String,
         key: String,
-    ) -> BoxFuture<'_, Result<Option<Vec<u8>>, StoreError>> {
+    ) -> BoxFuture<'_, Result<Option<StateEntry>, StoreError>> {
         let value = self.lock().state.get(&(scope, key)).cloned();
         ready(Ok(value))
+    }
+
+    fn swap_state(&self, swap: StateSwap) -> BoxFuture<'static, Result<Swapped, StoreError>> {
+        if let Err(e) = self.writable() {
+            return ready(Err(e));
+        }
+        let mut inner = self.lock();
+        if let Err(e) = self.check_fence(&inner, &swap.call_id) {
+            return ready(Err(e));
+        }
+        let key = (swap.scope, swap.key);
+        let current = inner.state.get(&key).map_or(0, |e| e.revision);
+        if current != swap.expected {
+            return ready(Ok(Swapped::Conflict { revision: current }));
+        }
+        let revision = match swap.value {
+            Some(value) => {
+                let entry = StateEntry::fresh(value);
+                let revision = entry.revision;
+                inner.state.insert(key, entry);
+                revision
+            }
+            None => {
+                inner.state.remove(&key);
+                0
+            }
+        };
+        ready(Ok(Swapped::Done { revision }))
     }
 
     fn put_component(&self, bytes: Vec<u8>) -> BoxFuture<'_, Result<String, StoreError>> {
@@ -398,7 +430,7 @@ impl Store for MemoryStore {
             .state
             .iter()
             .filter(|((s, _), _)| *s == scope)
-            .map(|((_, k), v)| (k.clone(), v.clone()))
+            .map(|((_, k), v)| (k.clone(), v.value.clone()))
             .collect();
         values.sort();
         ready(Ok(values))

@@ -12,6 +12,7 @@
 mod connect;
 mod db;
 mod listen;
+mod tls;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,8 +24,8 @@ use tokio_postgres::Row;
 
 use crate::sqlite::StoreStats;
 use crate::{
-    Appended, CallRecord, Entry, Held, Intent, IntentRecord, NewEntry, StateWrite, Store,
-    StoreError, Sweep, component_hash, now_ms,
+    Appended, CallRecord, Entry, Held, Intent, IntentRecord, NewEntry, StateEntry, StateSwap,
+    StateWrite, Store, StoreError, Swapped, Sweep, component_hash, fresh_revision, now_ms,
 };
 pub use connect::PostgresOptions;
 use db::Db;
@@ -518,7 +519,19 @@ impl Store for PostgresStore {
         }))
     }
 
-    fn wakes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>> {
+    fn announce(&self, news: String) -> BoxFuture<'static, Result<(), StoreError>> {
+        let payload = listen::news(&self.instance, &news);
+        self.submit(work(move |db| {
+            let payload = payload.clone();
+            Box::pin(async move {
+                db.query("SELECT pg_notify($1, $2)", &[&listen::CHANNEL, &payload])
+                    .await?;
+                Ok(())
+            })
+        }))
+    }
+
+    fn wakes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<crate::Heard>> {
         Some(listen::spawn(self.options.clone(), self.instance.clone()))
     }
 
@@ -681,10 +694,11 @@ impl Store for PostgresStore {
                          WHERE call_id = $1 AND seq = $2 AND handled = 0 \
                          AND ($3::BIGINT IS NULL OR EXISTS (SELECT 1 FROM leases \
                          WHERE call_id = $1 AND owner = $4 AND epoch = $3 FOR SHARE)) RETURNING 1), \
-                         upserted AS (INSERT INTO state (scope, key, value) \
-                         SELECT s, k, v FROM unnest($5::TEXT[], $6::TEXT[], $7::BYTEA[]) AS w (s, k, v) \
-                         WHERE EXISTS (SELECT 1 FROM marked) \
-                         ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value RETURNING 1), \
+                         upserted AS (INSERT INTO state (scope, key, value, revision) \
+                         SELECT s, k, v, r FROM unnest($5::TEXT[], $6::TEXT[], $7::BYTEA[], $10::BIGINT[]) \
+                         AS w (s, k, v, r) WHERE EXISTS (SELECT 1 FROM marked) \
+                         ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value, \
+                         revision = excluded.revision RETURNING 1), \
                          deleted AS (DELETE FROM state WHERE EXISTS (SELECT 1 FROM marked) \
                          AND (scope, key) IN (SELECT s, k FROM unnest($8::TEXT[], $9::TEXT[]) AS d (s, k)) \
                          RETURNING 1) \
@@ -700,6 +714,7 @@ impl Store for PostgresStore {
                             &writes.set_values,
                             &writes.delete_scopes,
                             &writes.delete_keys,
+                            &writes.set_revisions,
                         ],
                     )
                     .await?;
@@ -763,18 +778,18 @@ impl Store for PostgresStore {
         &self,
         scope: String,
         key: String,
-    ) -> BoxFuture<'_, Result<Option<Vec<u8>>, StoreError>> {
+    ) -> BoxFuture<'_, Result<Option<StateEntry>, StoreError>> {
         self.submit(work(move |db| {
             let (scope, key) = (scope.clone(), key.clone());
-            Box::pin(async move {
-                let row = db
-                    .query_opt(
-                        "SELECT value FROM state WHERE scope = $1 AND key = $2",
-                        &[&scope, &key],
-                    )
-                    .await?;
-                Ok(row.map(|r| r.get(0)))
-            })
+            Box::pin(async move { stored_state(db, &scope, &key).await })
+        }))
+    }
+
+    fn swap_state(&self, swap: StateSwap) -> BoxFuture<'static, Result<Swapped, StoreError>> {
+        let fence = self.fence(&swap.call_id);
+        self.submit(work(move |db| {
+            let (fence, swap) = (fence.clone(), swap.clone());
+            Box::pin(async move { swap_state(db, &fence, swap).await })
         }))
     }
 
@@ -1051,6 +1066,7 @@ struct Collapsed {
     set_scopes: Vec<String>,
     set_keys: Vec<String>,
     set_values: Vec<Vec<u8>>,
+    set_revisions: Vec<i64>,
     delete_scopes: Vec<String>,
     delete_keys: Vec<String>,
 }
@@ -1069,6 +1085,7 @@ impl Collapsed {
             set_scopes: Vec::new(),
             set_keys: Vec::new(),
             set_values: Vec::new(),
+            set_revisions: Vec::new(),
             delete_scopes: Vec::new(),
             delete_keys: Vec::new(),
         };
@@ -1078,6 +1095,7 @@ impl Collapsed {
                     collapsed.set_scopes.push(scope.to_owned());
                     collapsed.set_keys.push(name.to_owned());
                     collapsed.set_values.push(value.clone());
+                    collapsed.set_revisions.push(fresh_revision());
                 }
                 None => {
                     collapsed.delete_scopes.push(scope.to_owned());
@@ -1094,9 +1112,10 @@ async fn apply_writes(db: &Db, writes: &[StateWrite]) -> Result<(), StoreError> 
         match &write.value {
             Some(value) => {
                 db.execute(
-                    "INSERT INTO state (scope, key, value) VALUES ($1, $2, $3) \
-                     ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
-                    &[&write.scope, &write.key, value],
+                    "INSERT INTO state (scope, key, value, revision) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value, \
+                     revision = excluded.revision",
+                    &[&write.scope, &write.key, value, &fresh_revision()],
                 )
                 .await?
             }
@@ -1110,6 +1129,91 @@ async fn apply_writes(db: &Db, writes: &[StateWrite]) -> Result<(), StoreError> 
         };
     }
     Ok(())
+}
+
+async fn stored_state(db: &Db, scope: &str, key: &str) -> Result<Option<StateEntry>, StoreError> {
+    let row = db
+        .query_opt(
+            "SELECT value, revision FROM state WHERE scope = $1 AND key = $2",
+            &[&scope, &key],
+        )
+        .await?;
+    Ok(row.map(|r| StateEntry {
+        value: r.get(0),
+        revision: to_u64(r.get(1)),
+    }))
+}
+
+/// A compare-and-swap in one statement whose condition is the revision and the fence; when it
+/// wrote nothing, why.
+async fn swap_state(db: &Db, fence: &Fence, swap: StateSwap) -> Result<Swapped, StoreError> {
+    let StateSwap {
+        call_id,
+        scope,
+        key,
+        expected,
+        value,
+    } = swap;
+    let (epoch, owner, expected_at) = (fence.epoch(), fence.owner(), to_i64(expected));
+    let revision = fresh_revision();
+    let written = match (&value, expected) {
+        (Some(value), 0) => {
+            db.execute(
+                concat!(
+                    "INSERT INTO state (scope, key, value, revision) \
+                     SELECT $2::TEXT, $3::TEXT, $4::BYTEA, $5::BIGINT WHERE ",
+                    fenced!("$6", "$7"),
+                    " ON CONFLICT (scope, key) DO NOTHING"
+                ),
+                &[&call_id, &scope, &key, value, &revision, &epoch, &owner],
+            )
+            .await?
+        }
+        (Some(value), _) => {
+            db.execute(
+                concat!(
+                    "UPDATE state SET value = $4, revision = $5 \
+                     WHERE scope = $2 AND key = $3 AND revision = $8 AND ",
+                    fenced!("$6", "$7")
+                ),
+                &[
+                    &call_id,
+                    &scope,
+                    &key,
+                    value,
+                    &revision,
+                    &epoch,
+                    &owner,
+                    &expected_at,
+                ],
+            )
+            .await?
+        }
+        (None, 0) => 0,
+        (None, _) => {
+            db.execute(
+                concat!(
+                    "DELETE FROM state WHERE scope = $2 AND key = $3 AND revision = $4 AND ",
+                    fenced!("$5", "$6")
+                ),
+                &[&call_id, &scope, &key, &expected_at, &epoch, &owner],
+            )
+            .await?
+        }
+    };
+    if written > 0 {
+        let revision = if value.is_some() { to_u64(revision) } else { 0 };
+        return Ok(Swapped::Done { revision });
+    }
+    fence.check(db, &call_id).await?;
+    let current = stored_state(db, &scope, &key)
+        .await?
+        .map_or(0, |e| e.revision);
+    Ok(match (value, current) {
+        // Deleting what is missing already.
+        (None, 0) if expected == 0 => Swapped::Done { revision: 0 },
+        _ => Swapped::Conflict { revision: current },
+    })
 }
 
 #[cfg(test)]

@@ -70,6 +70,46 @@ pub struct StateWrite {
     pub value: Option<Vec<u8>>,
 }
 
+/// A state value as stored, with its revision: a number that changes with every write of the
+/// key (never 0, which stands for a missing key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateEntry {
+    pub value: Vec<u8>,
+    pub revision: u64,
+}
+
+impl StateEntry {
+    /// `value` at a new revision.
+    pub(crate) fn fresh(value: Vec<u8>) -> Self {
+        Self {
+            value,
+            revision: crate::fresh_revision() as u64,
+        }
+    }
+}
+
+/// A compare-and-swap of one state value ([`crate::Store::swap_state`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateSwap {
+    /// The call whose event makes the write: its lease fences it.
+    pub call_id: String,
+    pub scope: String,
+    pub key: String,
+    /// The revision the writer read; 0 when it found no value.
+    pub expected: u64,
+    /// The new value; `None` deletes the key.
+    pub value: Option<Vec<u8>>,
+}
+
+/// What a compare-and-swap did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Swapped {
+    /// Written; the value's new revision (0 after a delete).
+    Done { revision: u64 },
+    /// Nothing written: the value is at another revision now (0: missing).
+    Conflict { revision: u64 },
+}
+
 /// A Graph request about to be sent: request `idx` made while handling entry `seq`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Intent {

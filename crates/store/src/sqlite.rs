@@ -13,8 +13,9 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use tokio::sync::oneshot;
 
 use crate::{
-    Appended, CallRecord, Entry, Held, Intent, IntentRecord, MIGRATIONS, NewEntry, StateWrite,
-    Store, StoreError, Sweep, component_hash, now_ms,
+    Appended, CallRecord, Entry, Held, Intent, IntentRecord, MIGRATIONS, NewEntry, StateEntry,
+    StateSwap, StateWrite, Store, StoreError, Swapped, Sweep, component_hash, fresh_revision,
+    now_ms,
 };
 
 /// `PRAGMA application_id` of a callhost database ("CALH").
@@ -504,7 +505,11 @@ impl Store for SqliteStore {
         Box::pin(std::future::ready(Ok(())))
     }
 
-    fn wakes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>> {
+    fn announce(&self, _news: String) -> BoxFuture<'static, Result<(), StoreError>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn wakes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<crate::Heard>> {
         None
     }
 
@@ -728,11 +733,27 @@ impl Store for SqliteStore {
         &self,
         scope: String,
         key: String,
-    ) -> BoxFuture<'_, Result<Option<Vec<u8>>, StoreError>> {
+    ) -> BoxFuture<'_, Result<Option<StateEntry>, StoreError>> {
+        self.submit(move |conn| stored_state(conn, &scope, &key))
+    }
+
+    fn swap_state(&self, swap: StateSwap) -> BoxFuture<'static, Result<Swapped, StoreError>> {
+        let (held, fence) = (self.held.clone(), self.held.fence(&swap.call_id));
         self.submit(move |conn| {
-            conn.prepare_cached("SELECT value FROM state WHERE scope = ?1 AND key = ?2")
-                .and_then(|mut q| q.query_row(params![scope, key], |r| r.get(0)).optional())
-                .map_err(engine)
+            check_fence(conn, &held, &swap.call_id, fence)?;
+            // One writer thread: nothing changes the value between the read and the write.
+            let current = stored_state(conn, &swap.scope, &swap.key)?.map_or(0, |e| e.revision);
+            if current != swap.expected {
+                return Ok(Swapped::Conflict { revision: current });
+            }
+            let write = StateWrite {
+                scope: swap.scope,
+                key: swap.key,
+                value: swap.value,
+            };
+            Ok(Swapped::Done {
+                revision: apply_write(conn, write)?,
+            })
         })
     }
 
@@ -947,20 +968,49 @@ fn check_fence(
 
 fn apply_writes(conn: &Connection, writes: Vec<StateWrite>) -> Result<(), StoreError> {
     for write in writes {
-        match write.value {
-            Some(value) => conn
-                .prepare_cached(
-                    "INSERT INTO state (scope, key, value) VALUES (?1, ?2, ?3) \
-                     ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
-                )
-                .and_then(|mut q| q.execute(params![write.scope, write.key, value])),
-            None => conn
-                .prepare_cached("DELETE FROM state WHERE scope = ?1 AND key = ?2")
-                .and_then(|mut q| q.execute(params![write.scope, write.key])),
-        }
-        .map_err(engine)?;
+        apply_write(conn, write)?;
     }
     Ok(())
+}
+
+/// Writes or deletes one value; its new revision (0 once deleted).
+fn apply_write(conn: &Connection, write: StateWrite) -> Result<u64, StoreError> {
+    match write.value {
+        Some(value) => {
+            let revision = fresh_revision();
+            conn.prepare_cached(
+                "INSERT INTO state (scope, key, value, revision) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value, revision = excluded.revision",
+            )
+            .and_then(|mut q| q.execute(params![write.scope, write.key, value, revision]))
+            .map_err(engine)?;
+            Ok(to_u64(revision))
+        }
+        None => {
+            conn.prepare_cached("DELETE FROM state WHERE scope = ?1 AND key = ?2")
+                .and_then(|mut q| q.execute(params![write.scope, write.key]))
+                .map_err(engine)?;
+            Ok(0)
+        }
+    }
+}
+
+fn stored_state(
+    conn: &Connection,
+    scope: &str,
+    key: &str,
+) -> Result<Option<StateEntry>, StoreError> {
+    conn.prepare_cached("SELECT value, revision FROM state WHERE scope = ?1 AND key = ?2")
+        .and_then(|mut q| {
+            q.query_row(params![scope, key], |r| {
+                Ok(StateEntry {
+                    value: r.get(0)?,
+                    revision: to_u64(r.get(1)?),
+                })
+            })
+            .optional()
+        })
+        .map_err(engine)
 }
 
 fn intent_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<IntentRecord> {

@@ -6,7 +6,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tokio_postgres::NoTls;
+use crate::PostgresOptions;
 
 /// The variable that names the test server (a role that may create databases).
 pub const TEST_SERVER_VAR: &str = "CALLHOST_TEST_POSTGRES_URL";
@@ -40,10 +40,7 @@ pub async fn fresh_database(hint: &str) -> String {
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     );
-    let (client, connection) = tokio_postgres::connect(&server, NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("connecting to the test server ({TEST_SERVER_VAR}): {e}"));
-    tokio::spawn(connection);
+    let client = connect(&server).await;
     for statement in [
         format!("DROP DATABASE IF EXISTS {name}"),
         format!("CREATE DATABASE {name}"),
@@ -56,6 +53,24 @@ pub async fn fresh_database(hint: &str) -> String {
         });
     }
     with_database(&server, &name)
+}
+
+/// A client of the database at `url`, connected as the engine connects (TLS included).
+///
+/// # Panics
+/// When the URL is malformed or the server cannot be reached.
+pub async fn connect(url: &str) -> tokio_postgres::Client {
+    let options = PostgresOptions::new(url, None)
+        .unwrap_or_else(|e| panic!("the test server's URL ({TEST_SERVER_VAR}): {e}"));
+    let (client, connection) = options.connect_raw().await.unwrap_or_else(|e| {
+        panic!(
+            "connecting to {}: {}",
+            options.target(),
+            crate::postgres::error_chain(&e)
+        )
+    });
+    tokio::spawn(connection);
+    client
 }
 
 /// `url` with its database replaced by `database`.

@@ -254,7 +254,7 @@ pub struct Cluster {
     pub instances: Vec<Instance>,
     /// The database's URL, for looking at it.
     pub database: String,
-    http: reqwest::Client,
+    pub http: reqwest::Client,
     _dir: tempfile::TempDir,
 }
 
@@ -265,7 +265,8 @@ fn free_port() -> SocketAddr {
 
 impl Cluster {
     /// `count` instances named `a`, `b`, … on a fresh database, with `extra` merged into
-    /// each one's configuration; returns once every one is ready.
+    /// each one's configuration (`{instance}` in it stands for the instance's name); returns
+    /// once every one is ready.
     pub async fn start(count: usize, settings: SimulatorSettings, extra: &str) -> Cluster {
         let sim = Simulator::start(SimulatorSettings {
             bot_app_id: BOT_APP_ID.into(),
@@ -294,7 +295,10 @@ impl Cluster {
             )
             .parse()
             .unwrap();
-            merge(&mut own, extra.parse().unwrap());
+            merge(
+                &mut own,
+                extra.replace("{instance}", &name).parse().unwrap(),
+            );
             let own = toml::to_string(&own).unwrap();
             let config_path = dir.path().join(format!("{name}.toml"));
             std::fs::write(&config_path, service_config(&sim, addr, admin, &own)).unwrap();

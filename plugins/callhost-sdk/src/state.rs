@@ -9,7 +9,19 @@
 //! state::call().set("stage", &Stage::Menu)?;
 //! let stage: Option<Stage> = state::call().get("stage");
 //! let invalid_keys = state::call().increment("invalid-keys")?;
+//! // Shared by every call on every instance: counted and updated at once, never lost.
+//! let calls_today = state::plugin().add("calls-today", 1)?;
+//! let queue: Vec<String> = state::plugin().update("queue", |q: Option<Vec<String>>| {
+//!     let mut q = q.unwrap_or_default();
+//!     q.push(caller.clone());
+//!     q
+//! })?;
 //! ```
+//!
+//! `set` and `delete` are stored when the event was handled, and dropped if it fails. On
+//! plugin state, [`State::add`], [`State::update`] and [`State::increment`] are written at
+//! once with compare-and-swap, so calls handled at the same time on other instances cannot
+//! undo each other's writes.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -47,19 +59,61 @@ impl State {
         let bytes = encode(value).map_err(|error| {
             Error::new(format!("{} state `{key}` not stored: {error}", self.name()))
         })?;
-        state::set(self.scope, key, &bytes).map_err(|error| match error {
-            StateError::QuotaExceeded(limits) => Error::new(format!(
-                "{} state `{key}` not stored: quota exceeded ({limits})",
-                self.name()
-            )),
-        })
+        state::set(self.scope, key, &bytes).map_err(|error| self.refused(key, error))
     }
 
-    /// Adds one to the count under `key` (0 when unset) and returns the new count.
+    /// Adds one to the count under `key` (0 when unset) and returns the new count. On plugin
+    /// state, at once and exactly ([`State::add`]).
     pub fn increment(&self, key: &str) -> Result<u32> {
-        let count = self.get::<u32>(key).unwrap_or(0) + 1;
-        self.set(key, &count)?;
-        Ok(count)
+        let count = match self.scope {
+            Scope::Call => {
+                let count = self.get::<u32>(key).unwrap_or(0) + 1;
+                self.set(key, &count)?;
+                return Ok(count);
+            }
+            Scope::Plugin => self.add(key, 1)?,
+        };
+        u32::try_from(count)
+            .map_err(|_| Error::new(format!("plugin state `{key}` is {count}, not a count")))
+    }
+
+    /// Adds `delta` to the plugin-state counter under `key` (0 when unset), at once, and
+    /// returns its new value. Only plugin state has shared counters; on call state this is
+    /// an error.
+    pub fn add(&self, key: &str, delta: i64) -> Result<i64> {
+        self.only_plugin(key)?;
+        state::increment(key, delta).map_err(|error| self.refused(key, error))
+    }
+
+    /// Replaces the plugin-state value under `key` with what `change` makes of it (`None`
+    /// when unset or not a `T`), at once: when another call changed the value in between,
+    /// `change` runs again on the newer one. Returns the value stored. Only on plugin state.
+    pub fn update<T, F>(&self, key: &str, mut change: F) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnMut(Option<T>) -> T,
+    {
+        self.only_plugin(key)?;
+        /// Enough for any realistic contention; past it the store is the problem.
+        const TRIES: u32 = 64;
+        for _ in 0..TRIES {
+            let current = state::read_plugin(key).map_err(|error| self.refused(key, error))?;
+            let (old, expected) = match current {
+                Some(stored) => (decode(&stored.value), stored.revision),
+                None => (None, 0),
+            };
+            let new = change(old);
+            let bytes = encode(&new)
+                .map_err(|error| Error::new(format!("plugin state `{key}` not stored: {error}")))?;
+            match state::compare_and_swap(key, expected, Some(&bytes)) {
+                Ok(_) => return Ok(new),
+                Err(StateError::Conflict(_)) => continue,
+                Err(error) => return Err(self.refused(key, error)),
+            }
+        }
+        Err(Error::new(format!(
+            "plugin state `{key}` not stored: other calls changed it {TRIES} times in a row"
+        )))
     }
 
     /// Removes `key`; removing a missing key is not an error.
@@ -70,6 +124,26 @@ impl State {
     /// Every key of the scope, in no particular order.
     pub fn keys(&self) -> Vec<String> {
         state::list_keys(self.scope)
+    }
+
+    fn only_plugin(&self, key: &str) -> Result<()> {
+        match self.scope {
+            Scope::Plugin => Ok(()),
+            Scope::Call => Err(Error::new(format!(
+                "call state `{key}`: shared updates are for plugin state; a call's events are handled one at a time, so use `get` and `set`"
+            ))),
+        }
+    }
+
+    /// What the host's refusal means, for the workflow's error.
+    fn refused(&self, key: &str, error: StateError) -> Error {
+        let why = match error {
+            StateError::QuotaExceeded(limits) => format!("quota exceeded ({limits})"),
+            StateError::Conflict(_) => "another call changed it at the same time".to_string(),
+            StateError::Invalid(what) => what,
+            StateError::Unavailable(why) => format!("the store is out of reach ({why})"),
+        };
+        Error::new(format!("{} state `{key}` not stored: {why}", self.name()))
     }
 
     fn name(&self) -> &'static str {

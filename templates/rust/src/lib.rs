@@ -2,7 +2,8 @@
 //!
 //! Each method of `Workflow` handles one kind of event; the ones left out have defaults.
 //! Config values: `config::required("key")`, `config::prompt("key")`, `config::target("key")`.
-//! What must survive between events of a call goes into `state::call()`.
+//! What must survive between events of a call goes into `state::call()`; what all calls share
+//! (on every instance) into `state::plugin()`.
 
 use callhost_sdk::prelude::*;
 
@@ -12,7 +13,12 @@ impl Workflow for {{Name}} {
     /// A call rings at the bot: answer it. Prompts to prefetch go in the list, for example
     /// `call.answer(&[config::prompt("greeting")?])`.
     fn on_incoming_call(call: &Call, incoming: &IncomingCall) -> Result<()> {
-        log::info("answering", &[("caller", &incoming.caller.id)]);
+        // Counted once per call whichever instance answers it, however many answer at once.
+        let calls = state::plugin().add("calls", 1)?;
+        log::info(
+            "answering",
+            &[("caller", &incoming.caller.id), ("calls", &calls.to_string())],
+        );
         call.answer(&[])
     }
 

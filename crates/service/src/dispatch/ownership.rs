@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::calls::Work;
 use super::{Dispatcher, Shared};
-use crate::storage::now_ms;
+use crate::storage::{Heard, now_ms};
 
 /// Lease length unless configured (`cluster.lease_seconds`).
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(5);
@@ -74,6 +74,31 @@ impl Ownership {
     }
 }
 
+/// News from other instances ([`crate::storage::Store::announce`]), for whoever subscribed.
+#[derive(Default)]
+pub(crate) struct News {
+    subscriber: Mutex<Option<tokio::sync::mpsc::UnboundedSender<String>>>,
+}
+
+impl News {
+    /// From now on, news goes to the receiver returned (and no longer to an earlier one).
+    pub(crate) fn subscribe(&self) -> tokio::sync::mpsc::UnboundedReceiver<String> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        *self.subscriber.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+        rx
+    }
+
+    fn tell(&self, news: String) {
+        let subscriber = self.subscriber.lock().unwrap_or_else(|e| e.into_inner());
+        if subscriber
+            .as_ref()
+            .is_none_or(|tx| tx.send(news.clone()).is_err())
+        {
+            tracing::debug!(%news, "news from another instance, and nobody here to act on it");
+        }
+    }
+}
+
 /// Starts renewing this instance's leases and, on a shared store, listening for wakes and
 /// sweeping. Runs for the life of the process.
 ///
@@ -85,6 +110,7 @@ pub(crate) fn start(dispatcher: &Dispatcher) {
         return;
     };
     shared.ownership.shared_store.store(true, Ordering::SeqCst);
+    shared.durable.share();
     tracing::info!(instance = %shared.settings.store.instance(), lease_ms = shared.ownership.lease_ms(), "sharing the store with other instances: calls are owned by lease");
     tokio::spawn(listen(Arc::downgrade(shared), wakes));
     tokio::spawn(sweep(Arc::downgrade(shared)));
@@ -123,17 +149,23 @@ async fn renew(shared: Weak<Shared>) {
 }
 
 /// Hands the calls woken by other instances to their workers.
-async fn listen(shared: Weak<Shared>, mut wakes: tokio::sync::mpsc::UnboundedReceiver<String>) {
-    while let Some(call) = wakes.recv().await {
+async fn listen(shared: Weak<Shared>, mut wakes: tokio::sync::mpsc::UnboundedReceiver<Heard>) {
+    while let Some(heard) = wakes.recv().await {
         let Some(shared) = shared.upgrade() else {
             return;
         };
-        if call.is_empty() {
-            for entry in shared.calls.entries() {
-                entry.send(Work::Wake);
+        match heard {
+            Heard::Missed => {
+                for entry in shared.calls.entries() {
+                    entry.send(Work::Wake);
+                }
             }
-        } else if let Some(entry) = shared.calls.get(&call) {
-            entry.send(Work::Wake);
+            Heard::Wake(call) => {
+                if let Some(entry) = shared.calls.get(&call) {
+                    entry.send(Work::Wake);
+                }
+            }
+            Heard::News(news) => shared.news.tell(news),
         }
     }
 }

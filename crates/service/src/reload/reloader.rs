@@ -6,6 +6,10 @@
 //! A new version is put in service only once it was read whole, matched its pinned hash,
 //! compiled, validated against the world and instantiated; otherwise the previous version
 //! keeps serving and the reason is logged, counted and shown by `GET /admin/plugins`.
+//!
+//! On a store shared by many instances, a version put in service here is announced to the
+//! others ([`Store::announce`](crate::storage::Store::announce)), which load the same bytes
+//! from the store: a reload on one instance, by file or by admin request, reaches every one.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -24,6 +28,9 @@ use crate::runtime::{PluginVersion, Runtime};
 /// How long a changed file must stay quiet before it is reloaded: a writer that copies a
 /// file in several writes, or an editor's rename-and-recreate, is done by then.
 pub const RELOAD_DEBOUNCE: Duration = Duration::from_millis(200);
+
+/// What a reload announced to the other instances says: `plugin-version <id> <sha256>`.
+const ANNOUNCED: &str = "plugin-version";
 
 /// A reload asked for by the admin API.
 pub(crate) enum Request {
@@ -65,6 +72,8 @@ enum Trigger {
     FileChanged,
     Hangup,
     AdminRequest,
+    /// Another instance put the version in service.
+    Announced,
 }
 
 impl Trigger {
@@ -73,6 +82,7 @@ impl Trigger {
             Trigger::FileChanged => "file changed",
             Trigger::Hangup => "SIGHUP",
             Trigger::AdminRequest => "admin request",
+            Trigger::Announced => "another instance",
         }
     }
 }
@@ -97,6 +107,7 @@ pub fn start_reloader(
     let (requests_tx, requests) = mpsc::unbounded_channel();
     handle.attach(requests_tx);
     let (changes_tx, changes) = mpsc::unbounded_channel();
+    let news = dispatcher.news();
     let watcher = if config.runtime.watch {
         match FileWatcher::new(changes_tx) {
             Ok(watcher) => Some(watcher),
@@ -121,7 +132,7 @@ pub fn start_reloader(
     // Listening starts now, not when the task first runs: a SIGHUP right after startup
     // reloads instead of ending the process.
     let hangups = signal::hangups();
-    tokio::spawn(reloader.run(requests, changes, hangups));
+    tokio::spawn(reloader.run(requests, changes, news, hangups));
 }
 
 struct Reloader {
@@ -142,6 +153,7 @@ impl Reloader {
         mut self,
         mut requests: mpsc::UnboundedReceiver<Request>,
         mut changes: mpsc::UnboundedReceiver<PathBuf>,
+        mut news: mpsc::UnboundedReceiver<String>,
         mut hangups: signal::Hangups,
     ) {
         loop {
@@ -149,6 +161,7 @@ impl Reloader {
             tokio::select! {
                 Some(request) = requests.recv() => self.handle(request).await,
                 Some(path) = changes.recv() => self.changed(path),
+                Some(news) = news.recv() => self.heard(&news).await,
                 () = signal::next(&mut hangups) => self.reload_everything().await,
                 () = tokio::time::sleep_until(due.unwrap_or_else(Instant::now).into()), if due.is_some() => {
                     self.reload_quiet_files().await
@@ -191,6 +204,60 @@ impl Reloader {
                         let _ = self.reload_plugin(&id, Trigger::FileChanged).await;
                     }
                 }
+            }
+        }
+    }
+
+    /// News from another instance: a version it put in service is put in service here too.
+    async fn heard(&mut self, news: &str) {
+        let mut words = news.split(' ');
+        let (Some(ANNOUNCED), Some(id), Some(hash), None) =
+            (words.next(), words.next(), words.next(), words.next())
+        else {
+            tracing::debug!(%news, "news from another instance that this one does not act on");
+            return;
+        };
+        let (Some(source), Some(current)) = (self.plugins.source(id), self.plugins.current(id))
+        else {
+            tracing::warn!(
+                plugin = id,
+                "another instance put a new version of plugin `{id}` in service, and it is not configured here; configure every instance alike"
+            );
+            return;
+        };
+        if current.info.hash == hash {
+            return;
+        }
+        let started = Instant::now();
+        let loaded = async {
+            if let Some(pin) = &source.sha256
+                && !pin.eq_ignore_ascii_case(hash)
+            {
+                anyhow::bail!(
+                    "plugin {id}: another instance serves sha256 {hash}, but plugins.{id}.sha256 here pins {pin}; give every instance the same pin"
+                );
+            }
+            let bytes = self
+                .dispatcher
+                .store()
+                .component(hash.to_owned())
+                .await
+                .map_err(|e| anyhow::anyhow!("reading the component from the store: {e}"))?
+                .ok_or_else(|| anyhow::anyhow!("the store has no component {hash}"))?;
+            source.compile(&self.runtime, bytes, started).await
+        }
+        .await;
+        match loaded {
+            Ok(loaded) => {
+                let report = ReloadReport::new(&loaded.version, true, loaded.took);
+                tracing::info!(plugin = id, trigger = Trigger::Announced.as_str(), from = current.info.version(), to = %report.version, from_cache = report.from_cache, load_ms = report.load_ms, "plugin reloaded as another instance did: new calls get the new version");
+                self.plugins
+                    .install_reloaded(source, loaded.version, loaded.took);
+            }
+            Err(e) => {
+                let message = format!("{e:#}");
+                tracing::warn!(plugin = id, trigger = Trigger::Announced.as_str(), version = current.info.version(), error = %message, "the version another instance put in service was rejected here; this instance keeps serving its own");
+                self.plugins.reload_failed(Some(id), &message);
             }
         }
     }
@@ -249,8 +316,12 @@ impl Reloader {
             Ok(Some(loaded)) => {
                 let report = ReloadReport::new(&loaded.version, true, loaded.took);
                 tracing::info!(plugin = id, trigger = trigger.as_str(), from = current.info.version(), to = %report.version, from_cache = report.from_cache, load_ms = report.load_ms, on_reload = ?source.on_reload, "plugin reloaded: new calls get the new version");
+                let news = format!("{ANNOUNCED} {id} {}", loaded.version.info.hash);
                 self.plugins
                     .install_reloaded(source, loaded.version, loaded.took);
+                if let Err(e) = self.dispatcher.store().announce(news).await {
+                    tracing::warn!(plugin = id, error = %e, "the other instances were not told of the new version; reload it on each of them");
+                }
                 Ok(report)
             }
             Err(e) => {

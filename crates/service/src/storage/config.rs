@@ -21,7 +21,13 @@ pub struct StorageConfig {
     pub engine: StorageEngine,
     /// The PostgreSQL database, as `postgres://USER@HOST:PORT/DATABASE` (options such as
     /// `?connect_timeout=5` allowed). The password comes from `CALLHOST_POSTGRES_PASSWORD`.
+    /// TLS is used when the server offers it (`sslmode=require` or `verify-full`: always;
+    /// `sslmode=disable`: never), and the server's certificate is always verified.
     pub postgres_url: Option<String>,
+    /// A PEM file of the CA certificates that sign the PostgreSQL server's certificate (a
+    /// managed database's CA bundle), trusted besides the Mozilla roots; resolved against the
+    /// configuration file's directory. With it, TLS is required.
+    pub postgres_ca_file: Option<PathBuf>,
     /// The directory of the SQLite database, resolved against the configuration file's
     /// directory. Default `.callhost/data` beside it. One process at a time uses it.
     pub data_dir: Option<PathBuf>,
@@ -48,6 +54,7 @@ impl Default for StorageConfig {
             engine: StorageEngine::Sqlite,
             data_dir: None,
             postgres_url: None,
+            postgres_ca_file: None,
             sync: Synchronous::Full,
             keep_ended_hours: 24.0,
             lease_seconds: 5.0,
@@ -90,7 +97,10 @@ impl StorageConfig {
             )
         })?;
         let password = std::env::var(POSTGRES_PASSWORD_VAR).ok();
-        let options = PostgresOptions::new(url, password.as_deref())?;
+        let mut options = PostgresOptions::new(url, password.as_deref())?;
+        if let Some(ca_file) = &self.postgres_ca_file {
+            options = options.with_ca_file(ca_file)?;
+        }
         Ok(match &self.instance_id {
             Some(instance) => options.with_instance(instance),
             None => options,
@@ -121,7 +131,12 @@ impl StorageConfig {
                 "storage.engine = \"postgres\" needs storage.postgres_url = \"postgres://USER@HOST:PORT/DATABASE\"".into(),
             ),
             (StorageEngine::Postgres, Some(url)) => {
-                if let Err(e) = PostgresOptions::new(url, None) {
+                let options = PostgresOptions::new(url, None);
+                let options = match &self.postgres_ca_file {
+                    Some(ca_file) => options.and_then(|o| o.with_ca_file(ca_file)),
+                    None => options,
+                };
+                if let Err(e) = options {
                     problems.push(e.to_string());
                 }
             }

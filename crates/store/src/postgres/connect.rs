@@ -1,12 +1,22 @@
 //! Reaching the server, with errors a person can act on, and bringing its schema up to date.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::db::{Db, error_chain};
+use super::tls;
 use crate::{MIGRATIONS, StoreError, now_ms};
+
+/// A connection to the server, plain or TLS, for its caller to drive.
+pub(crate) type Connection = tokio_postgres::Connection<
+    tokio_postgres::Socket,
+    <MakeRustlsConnect as tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>>::Stream,
+>;
 
 /// The advisory lock instances take while they migrate ("CALH").
 const MIGRATION_LOCK: i64 = 0x4341_4c48;
@@ -15,6 +25,10 @@ const MIGRATION_LOCK: i64 = 0x4341_4c48;
 #[derive(Clone)]
 pub struct PostgresOptions {
     config: Config,
+    /// Verifies the server whenever TLS is used (see [`tls`]).
+    tls: MakeRustlsConnect,
+    /// The CA file the server's certificate is verified against, besides the Mozilla roots.
+    ca_file: Option<PathBuf>,
     /// The owner this instance's leases are held as.
     instance: String,
 }
@@ -30,7 +44,10 @@ impl std::fmt::Debug for PostgresOptions {
 impl PostgresOptions {
     /// From a connection URL (`postgres://user@host:port/database?…`) or a key=value string,
     /// with `password` (from the environment, kept out of configuration files) when given.
+    /// `sslmode` and `sslrootcert` mean what they mean to libpq, except that every TLS
+    /// connection verifies the server ([`tls`]).
     pub fn new(url: &str, password: Option<&str>) -> Result<Self, StoreError> {
+        let (url, ca_file) = tls::split_url(url);
         let mut config: Config = url.parse().map_err(|e: tokio_postgres::Error| {
             StoreError::Config(format!(
                 "storage.postgres_url is not a PostgreSQL connection URL ({}); write it as postgres://USER@HOST:PORT/DATABASE",
@@ -47,10 +64,24 @@ impl PostgresOptions {
             config.application_name("callhost");
         }
         config.keepalives_idle(Duration::from_secs(10));
+        let ca_file = ca_file.map(PathBuf::from);
         Ok(Self {
+            tls: tls::connector(ca_file.as_deref())?,
+            ca_file,
             config,
             instance: default_instance(),
         })
+    }
+
+    /// Verifies the server's certificate against the CA certificates (PEM) in `path` too, and
+    /// uses TLS or nothing unless the URL says `sslmode=disable`.
+    pub fn with_ca_file(mut self, path: &Path) -> Result<Self, StoreError> {
+        self.tls = tls::connector(Some(path))?;
+        self.ca_file = Some(path.to_owned());
+        if self.config.get_ssl_mode() == SslMode::Prefer {
+            self.config.ssl_mode(SslMode::Require);
+        }
+        Ok(self)
     }
 
     /// Holds leases as `instance` (unique among the instances sharing the database).
@@ -81,8 +112,9 @@ impl PostgresOptions {
         format!("{user}@{host}:{port}/{database}")
     }
 
-    pub(crate) fn config(&self) -> &Config {
-        &self.config
+    /// Connects as configured; the connection itself is the caller's to drive.
+    pub(crate) async fn connect_raw(&self) -> Result<(Client, Connection), tokio_postgres::Error> {
+        self.config.connect(self.tls.clone()).await
     }
 }
 
@@ -104,10 +136,9 @@ fn default_instance() -> String {
 pub(crate) async fn connect(options: &PostgresOptions) -> Result<Client, StoreError> {
     let target = options.target();
     let (client, connection) = options
-        .config()
-        .connect(NoTls)
+        .connect_raw()
         .await
-        .map_err(|e| refused(&target, &e))?;
+        .map_err(|e| refused(options, &target, &e))?;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
             tracing::warn!(target = %target, error = %error_chain(&error), "the connection to PostgreSQL was lost");
@@ -117,8 +148,15 @@ pub(crate) async fn connect(options: &PostgresOptions) -> Result<Client, StoreEr
 }
 
 /// Why a connection was refused, with the fix.
-fn refused(target: &str, error: &tokio_postgres::Error) -> StoreError {
+fn refused(options: &PostgresOptions, target: &str, error: &tokio_postgres::Error) -> StoreError {
     let detail = error_chain(error);
+    if let Some(fix) = tls_fix(options, &detail) {
+        return StoreError::Refused {
+            target: target.to_owned(),
+            detail,
+            fix,
+        };
+    }
     let code = error.as_db_error().map(|db| db.code().clone());
     let fix = match code {
         Some(SqlState::INVALID_PASSWORD | SqlState::INVALID_AUTHORIZATION_SPECIFICATION) => {
@@ -143,6 +181,27 @@ fn refused(target: &str, error: &tokio_postgres::Error) -> StoreError {
         detail,
         fix: fix.to_owned(),
     }
+}
+
+/// The fix for a TLS handshake that failed, when that is why.
+fn tls_fix(options: &PostgresOptions, detail: &str) -> Option<String> {
+    let untrusted = ["UnknownIssuer", "BadSignature", "invalid peer certificate"];
+    if untrusted.iter().any(|u| detail.contains(u)) {
+        return Some(match &options.ca_file {
+            Some(path) => format!(
+                "the server's certificate is not signed by a CA in {} or the Mozilla roots; name its CA's certificate there",
+                path.display()
+            ),
+            None => "the server's certificate is not signed by a CA callhost trusts; set storage.postgres_ca_file (or sslrootcert in the URL) to its CA's certificate, or sslmode=disable on a network you trust".to_owned(),
+        });
+    }
+    if detail.contains("NotValidForName") {
+        return Some("the server's certificate does not name the host in storage.postgres_url; connect by a name the certificate has".to_owned());
+    }
+    if detail.contains("server does not support TLS") {
+        return Some("turn TLS on at the server (ssl = on), or drop sslmode=require from storage.postgres_url".to_owned());
+    }
+    None
 }
 
 /// Refuses a database that holds another application's tables or a newer schema, and applies

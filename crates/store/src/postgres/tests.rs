@@ -1,5 +1,11 @@
 use super::*;
-use crate::conformance::{call, leases_fence_a_lost_owner, leases_of_one_instance, suite};
+use std::time::Duration;
+
+use crate::Heard;
+use crate::conformance::{
+    call, leases_fence_a_lost_owner, leases_of_one_instance, suite,
+    swaps_of_two_instances_lose_nothing,
+};
 use crate::testing::fresh_database;
 
 async fn open(hint: &str) -> PostgresStore {
@@ -45,26 +51,46 @@ async fn leases_fence_an_instance_that_lost_its_call() {
 }
 
 #[tokio::test]
+async fn swaps_of_two_instances_at_once_lose_no_increment() {
+    let (a, b) = two_instances("swaps").await;
+    swaps_of_two_instances_lose_nothing(&a, &b).await;
+}
+
+/// Sends with `send` until `listener` hears something (its LISTEN may still be on its way),
+/// for at most 10 s; what it heard.
+async fn until_heard(
+    listener: &mut tokio::sync::mpsc::UnboundedReceiver<Heard>,
+    send: impl AsyncFn(),
+) -> Heard {
+    let hearing = async {
+        loop {
+            send().await;
+            let next = tokio::time::timeout(Duration::from_millis(100), listener.recv());
+            if let Ok(Some(heard)) = next.await {
+                return heard;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), hearing)
+        .await
+        .expect("nothing heard in 10 s")
+}
+
+#[tokio::test]
 async fn a_wake_reaches_the_owner_only() {
     let (a, b) = two_instances("wakes").await;
     let mut a_wakes = a.wakes().unwrap();
     let mut b_wakes = b.wakes().unwrap();
-    // LISTEN is on its way: wake until the owner hears.
     b.claim("w-1".into(), 60_000).await.unwrap();
-    let heard = tokio::time::timeout(std::time::Duration::from_secs(10), async {
-        loop {
-            a.wake("w-1".into()).await.unwrap();
-            if let Ok(Some(call)) =
-                tokio::time::timeout(std::time::Duration::from_millis(100), b_wakes.recv()).await
-            {
-                return call;
-            }
-        }
-    })
-    .await
-    .unwrap();
-    assert_eq!(heard, "w-1");
+    let heard = until_heard(&mut b_wakes, async || a.wake("w-1".into()).await.unwrap()).await;
+    assert_eq!(heard, Heard::Wake("w-1".into()));
     assert!(a_wakes.try_recv().is_err(), "not the owner");
+    // News reaches the others, not its sender.
+    let announce = async || b.announce("reload ivr 0123".into()).await.unwrap();
+    let news = until_heard(&mut a_wakes, announce).await;
+    assert_eq!(news, Heard::News("reload ivr 0123".into()));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(b_wakes.try_recv().is_err(), "the sender hears nothing");
 }
 
 #[tokio::test]
@@ -138,10 +164,7 @@ async fn a_server_out_of_reach_is_unavailable_and_a_bad_url_is_a_config_error() 
 #[tokio::test]
 async fn a_database_of_another_application_is_refused_and_left_alone() {
     let url = fresh_database("foreign").await;
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = crate::testing::connect(&url).await;
     client
         .batch_execute("CREATE TABLE invoices (id BIGINT)")
         .await
@@ -159,4 +182,64 @@ async fn a_database_of_another_application_is_refused_and_left_alone() {
         .unwrap()
         .get(0);
     assert_eq!(tables, 1);
+}
+
+/// Whether the connection a client has is TLS, by the server.
+async fn over_tls(client: &tokio_postgres::Client) -> bool {
+    let row = client
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap();
+    row.get(0)
+}
+
+#[tokio::test]
+async fn connections_use_verified_tls_unless_told_not_to() {
+    let url = fresh_database("tls").await;
+    assert!(over_tls(&crate::testing::connect(&url).await).await);
+    let plain = url.replace("sslmode=require", "sslmode=disable");
+    assert!(!over_tls(&crate::testing::connect(&plain).await).await);
+    // The CA named in the configuration instead of the URL: TLS, verified.
+    let (without_ca, ca) = super::tls::split_url(&url);
+    let ca = std::path::PathBuf::from(ca.expect("the test server's URL names its CA"));
+    let options = PostgresOptions::new(&without_ca.replace("?sslmode=require", ""), None)
+        .unwrap()
+        .with_ca_file(&ca)
+        .unwrap();
+    let (client, connection) = options.connect_raw().await.unwrap();
+    tokio::spawn(connection);
+    assert!(over_tls(&client).await);
+}
+
+#[tokio::test]
+async fn a_server_whose_certificate_nobody_vouches_for_is_refused_with_the_fix() {
+    let url = fresh_database("untrusted").await;
+    let (without_ca, _) = super::tls::split_url(&url);
+    let error = PostgresStore::open(&PostgresOptions::new(&without_ca, None).unwrap())
+        .await
+        .unwrap_err();
+    let text = error.to_string();
+    assert!(matches!(error, StoreError::Refused { .. }), "{text}");
+    assert!(text.contains("storage.postgres_ca_file"), "{text}");
+}
+
+#[test]
+fn a_ca_file_that_holds_no_certificate_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ca.pem");
+    std::fs::write(&path, "not a certificate").unwrap();
+    let error = PostgresOptions::new("postgres://u@127.0.0.1/db", None)
+        .unwrap()
+        .with_ca_file(&path)
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Config(_)), "{error}");
+    assert!(error.to_string().contains("ca.pem"), "{error}");
+    let missing = PostgresOptions::new("postgres://u@127.0.0.1/db", None)
+        .unwrap()
+        .with_ca_file(&dir.path().join("missing.pem"))
+        .unwrap_err();
+    assert!(missing.to_string().contains("missing.pem"), "{missing}");
 }

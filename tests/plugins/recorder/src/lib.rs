@@ -12,6 +12,8 @@
 //!    resource data keeps many calls' events within the plugin-state quota.
 //!    With `keep-events = "none"`, the event is not appended anywhere (for floods, where
 //!    a growing array would make each event slower than the last).
+//!    With the config value `count = "<key>"`, also adds one to the plugin-state counter
+//!    `<key>` with `increment` (shared by every instance, written at once).
 //! 3. Stores `config.get-all` under the call-state key `config`, as a JSON array of
 //!    `[key, value]` pairs in the order the host gave them.
 //! 4. Unless the config value `on` is set and names another event kind (`incoming-call`,
@@ -108,6 +110,7 @@ const KEPT_EVENTS: &str = "events/";
 const ACTIONS: &str = "actions";
 const ON: &str = "on";
 const KEEP_EVENTS: &str = "keep-events";
+const COUNT: &str = "count";
 
 struct Recorder;
 
@@ -119,6 +122,9 @@ impl Guest for Recorder {
             append(Scope::Call, EVENTS, vec![entry.clone()])?;
         }
         store(Scope::Plugin, LAST_CALL, call.call_id.as_bytes())?;
+        if let Some(counter) = config::get(COUNT) {
+            state::increment(&counter, 1).map_err(|error| refused(&counter, error))?;
+        }
         match keep.as_deref() {
             None | Some("none") => {}
             Some("plugin") => {
@@ -163,7 +169,14 @@ fn append(scope: Scope, key: &str, entries: Vec<Value>) -> Result<(), String> {
 }
 
 fn store(scope: Scope, key: &str, value: &[u8]) -> Result<(), String> {
-    state::set(scope, key, value).map_err(|error| match error {
+    state::set(scope, key, value).map_err(|error| refused(key, error))
+}
+
+fn refused(key: &str, error: StateError) -> String {
+    match error {
         StateError::QuotaExceeded(limits) => format!("state `{key}`: quota exceeded ({limits})"),
-    })
+        StateError::Conflict(revision) => format!("state `{key}`: conflict at revision {revision}"),
+        StateError::Invalid(what) => format!("state `{key}`: {what}"),
+        StateError::Unavailable(why) => format!("state `{key}`: store out of reach ({why})"),
+    }
 }

@@ -1,6 +1,7 @@
 //! The `state` interface on its own context, without Wasm.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::*;
 use crate::bindings::state::Host as _;
@@ -18,6 +19,7 @@ struct Event {
     call: StateTxn,
     plugin: StateTxn,
     host_calls: HostCallBudget,
+    deadline: Instant,
 }
 
 fn call_scope() -> StateScope {
@@ -40,6 +42,7 @@ impl Event {
             plugin: StateTxn::new(shared, plugin_scope(), QUOTA),
             store,
             host_calls: HostCallBudget::new(host_calls),
+            deadline: Instant::now(),
         }
     }
 
@@ -48,6 +51,7 @@ impl Event {
             call: &mut self.call,
             plugin: &mut self.plugin,
             host_calls: &mut self.host_calls,
+            deadline: &mut self.deadline,
         }
     }
 }
@@ -138,4 +142,89 @@ async fn every_function_counts_against_the_host_call_budget() {
     let trap = ctx.get(Scope::Plugin, "k".into()).await.unwrap_err();
     let limit = trap.downcast_ref::<HostLimitExceeded>().unwrap();
     assert_eq!((limit.what, limit.limit), ("host calls", 4));
+}
+
+#[tokio::test]
+async fn compare_and_swap_writes_at_once_and_only_at_the_revision_read() {
+    let mut event = Event::new(100);
+    let mut ctx = event.ctx();
+    assert!(matches!(
+        ctx.read_plugin("n".into()).await.unwrap(),
+        Ok(None)
+    ));
+    let first = ctx
+        .compare_and_swap("n".into(), 0, Some(b"1".to_vec()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(first, 0);
+    // At once: the store has it before the event commits anything.
+    assert_eq!(event.store.get(&plugin_scope(), "n"), Some(b"1".to_vec()));
+    let mut ctx = event.ctx();
+    let conflict = ctx
+        .compare_and_swap("n".into(), 0, Some(b"x".to_vec()))
+        .await
+        .unwrap();
+    assert!(matches!(conflict, Err(StateError::Conflict(r)) if r == first));
+    let read = ctx.read_plugin("n".into()).await.unwrap().unwrap().unwrap();
+    assert_eq!((read.value, read.revision), (b"1".to_vec(), first));
+    assert_eq!(
+        ctx.get(Scope::Plugin, "n".into()).await.unwrap(),
+        Some(b"1".to_vec())
+    );
+    // Deleting at the revision read.
+    let deleted = ctx.compare_and_swap("n".into(), first, None).await.unwrap();
+    assert!(matches!(deleted, Ok(0)));
+    assert_eq!(ctx.get(Scope::Plugin, "n".into()).await.unwrap(), None);
+    // The quota holds for swaps too.
+    let over = ctx
+        .compare_and_swap("n".into(), 0, Some(vec![0; 64]))
+        .await
+        .unwrap();
+    assert!(
+        matches!(over, Err(StateError::QuotaExceeded(_))),
+        "{over:?}"
+    );
+}
+
+#[tokio::test]
+async fn increment_counts_in_decimal_and_refuses_what_is_not_a_number() {
+    let mut event = Event::new(100);
+    let mut ctx = event.ctx();
+    assert!(matches!(
+        ctx.increment("calls".into(), 1).await.unwrap(),
+        Ok(1)
+    ));
+    assert!(matches!(
+        ctx.increment("calls".into(), 41).await.unwrap(),
+        Ok(42)
+    ));
+    assert!(matches!(
+        ctx.increment("calls".into(), -2).await.unwrap(),
+        Ok(40)
+    ));
+    assert_eq!(
+        ctx.get(Scope::Plugin, "calls".into()).await.unwrap(),
+        Some(b"40".to_vec())
+    );
+    ctx.compare_and_swap("word".into(), 0, Some(b"menu".to_vec()))
+        .await
+        .unwrap()
+        .unwrap();
+    let refused = ctx.increment("word".into(), 1).await.unwrap();
+    assert!(
+        matches!(&refused, Err(StateError::Invalid(why)) if why.contains("not a decimal integer") && why.contains("menu")),
+        "{refused:?}"
+    );
+    let mut event = Event::new(100);
+    let mut ctx = event.ctx();
+    ctx.compare_and_swap("big".into(), 0, Some(i64::MAX.to_string().into_bytes()))
+        .await
+        .unwrap()
+        .unwrap();
+    let overflow = ctx.increment("big".into(), 1).await.unwrap();
+    assert!(
+        matches!(&overflow, Err(StateError::Invalid(why)) if why.contains("overflows")),
+        "{overflow:?}"
+    );
 }
