@@ -107,6 +107,16 @@ impl Server {
             Some(_) => vec![],
             None => vec![format!("{DEBIAN_VERSIONS_DIR}/<major>/bin/initdb")],
         })?;
+        // The server's certificate is made with it (postgresql brings it along, through
+        // ssl-cert; a trimmed system may lack it all the same).
+        apt::ensure("OpenSSL", "openssl", || {
+            let on_path = Command::new("openssl").arg("version").output().is_ok();
+            if on_path {
+                vec![]
+            } else {
+                vec!["openssl".into()]
+            }
+        })?;
         let bin = installed().with_context(|| {
             format!(
                 "no {DEBIAN_VERSIONS_DIR}/<major>/bin/ has initdb and pg_ctl; reinstall them \
