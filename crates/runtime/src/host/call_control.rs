@@ -3,6 +3,8 @@
 
 use std::time::Instant;
 
+use super::off_deadline;
+
 use crate::bindings::call_control::{
     self as cc, AnswerOptions as WitAnswerOptions, Invitee, JoinRequest, PlaceCallRequest,
     RecordOptions, RejectReason, TransferRequest,
@@ -61,9 +63,7 @@ impl CallControlCtx<'_> {
             tracing::warn!(plugin = %self.plugin_id, call_id = %self.origin.call_id, action = action.name(), %reason, "call-control action denied by policy");
             return Err(CallError::NotPermitted(reason).into());
         }
-        let started = Instant::now();
-        let result = self.control.execute(self.origin, action).await;
-        *self.deadline += started.elapsed();
+        let result = off_deadline(self.deadline, self.control.execute(self.origin, action)).await;
         Ok(result?)
     }
 }

@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use super::off_deadline;
 use crate::bindings::state::{self, Revisioned, Scope, StateError};
 use crate::limits::HostCallBudget;
 use crate::state_store::{StateFault, StateTxn, Swap};
@@ -36,10 +37,9 @@ impl StateCtx<'_> {
         key: Option<&str>,
     ) -> wasmtime::Result<&mut StateTxn> {
         if let Scope::Plugin = scope {
-            let started = Instant::now();
-            let primed = self.plugin.prime(key).await;
-            *self.deadline += started.elapsed();
-            primed.map_err(lost)?;
+            off_deadline(self.deadline, self.plugin.prime(key))
+                .await
+                .map_err(lost)?;
         }
         Ok(self.scope(scope))
     }
@@ -51,9 +51,7 @@ impl StateCtx<'_> {
         expected: u64,
         value: Option<Vec<u8>>,
     ) -> wasmtime::Result<Result<u64, StateError>> {
-        let started = Instant::now();
-        let swapped = self.plugin.swap(key, expected, value).await;
-        *self.deadline += started.elapsed();
+        let swapped = off_deadline(self.deadline, self.plugin.swap(key, expected, value)).await;
         Ok(match swapped {
             Ok(Ok(Swap::Done(revision))) => Ok(revision),
             Ok(Ok(Swap::Conflict(revision))) => Err(StateError::Conflict(revision)),
@@ -66,16 +64,15 @@ impl StateCtx<'_> {
         &mut self,
         key: &str,
     ) -> wasmtime::Result<Result<Option<Revisioned>, StateError>> {
-        let started = Instant::now();
-        let read = self.plugin.read(key).await;
-        *self.deadline += started.elapsed();
-        Ok(match read {
-            Ok(entry) => Ok(entry.map(|e| Revisioned {
-                value: e.value,
-                revision: e.revision,
-            })),
-            Err(fault) => Err(unavailable(fault)?),
-        })
+        Ok(
+            match off_deadline(self.deadline, self.plugin.read(key)).await {
+                Ok(entry) => Ok(entry.map(|e| Revisioned {
+                    value: e.value,
+                    revision: e.revision,
+                })),
+                Err(fault) => Err(unavailable(fault)?),
+            },
+        )
     }
 }
 

@@ -22,7 +22,7 @@ use super::watcher::{FileWatcher, watched_path};
 use super::{ReloadError, ReloadHandle, config_reload};
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
-use crate::plugins::PluginRegistry;
+use crate::plugins::{PluginRegistry, PluginSource};
 use crate::runtime::{PluginVersion, Runtime};
 
 /// How long a changed file must stay quiet before it is reloaded: a writer that copies a
@@ -174,7 +174,7 @@ impl Reloader {
     async fn handle(&mut self, request: Request) {
         match request {
             Request::Plugin { id, reply } => {
-                let result = self.reload_plugin(&id, Trigger::AdminRequest).await;
+                let result = self.reload_plugin(&id, Trigger::AdminRequest, None).await;
                 let _ = reply.send(result);
             }
         }
@@ -201,7 +201,7 @@ impl Reloader {
                 match target {
                     Target::Config => self.reload_config(Trigger::FileChanged).await,
                     Target::Plugin(id) => {
-                        let _ = self.reload_plugin(&id, Trigger::FileChanged).await;
+                        let _ = self.reload_plugin(&id, Trigger::FileChanged, None).await;
                     }
                 }
             }
@@ -217,65 +217,51 @@ impl Reloader {
             tracing::debug!(%news, "news from another instance that this one does not act on");
             return;
         };
-        let (Some(source), Some(current)) = (self.plugins.source(id), self.plugins.current(id))
-        else {
+        if !self.plugins.contains(id) {
             tracing::warn!(
                 plugin = id,
                 "another instance put a new version of plugin `{id}` in service, and it is not configured here; configure every instance alike"
             );
             return;
-        };
-        if current.info.hash == hash {
-            return;
         }
-        let started = Instant::now();
-        let loaded = async {
-            if let Some(pin) = &source.sha256
-                && !pin.eq_ignore_ascii_case(hash)
-            {
-                anyhow::bail!(
-                    "plugin {id}: another instance serves sha256 {hash}, but plugins.{id}.sha256 here pins {pin}; give every instance the same pin"
-                );
-            }
-            let bytes = self
-                .dispatcher
-                .store()
-                .component(hash.to_owned())
-                .await
-                .map_err(|e| anyhow::anyhow!("reading the component from the store: {e}"))?
-                .ok_or_else(|| anyhow::anyhow!("the store has no component {hash}"))?;
-            source.compile(&self.runtime, bytes, started).await
+        let _ = self.reload_plugin(id, Trigger::Announced, Some(hash)).await;
+    }
+
+    /// The bytes of the version another instance announced, from the store, if this instance
+    /// may serve it.
+    async fn announced_bytes(&self, source: &PluginSource, hash: &str) -> anyhow::Result<Vec<u8>> {
+        let id = source.id();
+        if let Some(pin) = &source.sha256
+            && !pin.eq_ignore_ascii_case(hash)
+        {
+            anyhow::bail!(
+                "plugin {id}: another instance serves sha256 {hash}, but plugins.{id}.sha256 here pins {pin}; give every instance the same pin"
+            );
         }
-        .await;
-        match loaded {
-            Ok(loaded) => {
-                let report = ReloadReport::new(&loaded.version, true, loaded.took);
-                tracing::info!(plugin = id, trigger = Trigger::Announced.as_str(), from = current.info.version(), to = %report.version, from_cache = report.from_cache, load_ms = report.load_ms, "plugin reloaded as another instance did: new calls get the new version");
-                self.plugins
-                    .install_reloaded(source, loaded.version, loaded.took);
-            }
-            Err(e) => {
-                let message = format!("{e:#}");
-                tracing::warn!(plugin = id, trigger = Trigger::Announced.as_str(), version = current.info.version(), error = %message, "the version another instance put in service was rejected here; this instance keeps serving its own");
-                self.plugins.reload_failed(Some(id), &message);
-            }
-        }
+        self.dispatcher
+            .store()
+            .component(hash.to_owned())
+            .await
+            .map_err(|e| anyhow::anyhow!("reading the component from the store: {e}"))?
+            .ok_or_else(|| anyhow::anyhow!("the store has no component {hash}"))
     }
 
     async fn reload_everything(&mut self) {
         tracing::info!("SIGHUP: reloading the configuration and every plugin");
         self.reload_config(Trigger::Hangup).await;
         for id in self.plugins.ids() {
-            let _ = self.reload_plugin(&id, Trigger::Hangup).await;
+            let _ = self.reload_plugin(&id, Trigger::Hangup, None).await;
         }
     }
 
-    /// Loads the plugin's file and, if it is a new version that passes every check, makes it
-    /// current.
+    /// Loads the plugin's file, or the version another instance `announced` (its hash) from the
+    /// store, and, if it is a new version that passes every check, makes it current. A version
+    /// from the file is announced to the other instances in turn.
     async fn reload_plugin(
         &mut self,
         id: &str,
         trigger: Trigger,
+        announced: Option<&str>,
     ) -> Result<ReloadReport, ReloadError> {
         let source = self
             .plugins
@@ -287,22 +273,40 @@ impl Reloader {
             .ok_or_else(|| ReloadError::UnknownPlugin(id.to_string()))?;
         let started = Instant::now();
         let loaded = async {
-            let (bytes, hash) = source.read().await?;
-            if hash == current.info.hash {
-                return Ok(None);
-            }
-            // Stored before it serves: calls pinned to it survive a restart.
-            self.dispatcher
-                .store()
-                .put_component(bytes.clone())
-                .await
-                .map_err(|e| anyhow::anyhow!("storing the component: {e}"))?;
+            let bytes = match announced {
+                Some(hash) if hash == current.info.hash => return Ok(None),
+                Some(hash) => self.announced_bytes(&source, hash).await?,
+                None => {
+                    let (bytes, hash) = source.read().await?;
+                    if hash == current.info.hash {
+                        return Ok(None);
+                    }
+                    // Stored before it serves: calls pinned to it survive a restart, and the
+                    // other instances load it from there.
+                    self.dispatcher
+                        .store()
+                        .put_component(bytes.clone())
+                        .await
+                        .map_err(|e| anyhow::anyhow!("storing the component: {e}"))?;
+                    bytes
+                }
+            };
             source
                 .compile(&self.runtime, bytes, started)
                 .await
                 .map(Some)
         }
         .await;
+        let (reloaded, rejected) = match announced {
+            None => (
+                "plugin reloaded: new calls get the new version",
+                "plugin reload rejected; the previous version keeps serving",
+            ),
+            Some(_) => (
+                "plugin reloaded as another instance did: new calls get the new version",
+                "the version another instance put in service was rejected here; this instance keeps serving its own",
+            ),
+        };
         match loaded {
             Ok(None) => {
                 tracing::debug!(
@@ -315,18 +319,20 @@ impl Reloader {
             }
             Ok(Some(loaded)) => {
                 let report = ReloadReport::new(&loaded.version, true, loaded.took);
-                tracing::info!(plugin = id, trigger = trigger.as_str(), from = current.info.version(), to = %report.version, from_cache = report.from_cache, load_ms = report.load_ms, on_reload = ?source.on_reload, "plugin reloaded: new calls get the new version");
+                tracing::info!(plugin = id, trigger = trigger.as_str(), from = current.info.version(), to = %report.version, from_cache = report.from_cache, load_ms = report.load_ms, on_reload = ?source.on_reload, "{reloaded}");
                 let news = format!("{ANNOUNCED} {id} {}", loaded.version.info.hash);
                 self.plugins
                     .install_reloaded(source, loaded.version, loaded.took);
-                if let Err(e) = self.dispatcher.store().announce(news).await {
+                if announced.is_none()
+                    && let Err(e) = self.dispatcher.store().announce(news).await
+                {
                     tracing::warn!(plugin = id, error = %e, "the other instances were not told of the new version; reload it on each of them");
                 }
                 Ok(report)
             }
             Err(e) => {
                 let message = format!("{e:#}");
-                tracing::warn!(plugin = id, trigger = trigger.as_str(), version = current.info.version(), error = %message, "plugin reload rejected; the previous version keeps serving");
+                tracing::warn!(plugin = id, trigger = trigger.as_str(), version = current.info.version(), error = %message, "{rejected}");
                 self.plugins.reload_failed(Some(id), &message);
                 Err(ReloadError::Rejected(message))
             }
