@@ -39,7 +39,7 @@ fn assert_fails_with(path: &Path, expected: &[&str]) {
 fn a_valid_workflow_is_described() {
     let (ok, stdout, stderr) = callhost_check(&plugin_path("ivr-menu"));
     assert!(ok, "{stderr}");
-    assert!(stdout.contains("callhost:workflow@0.2.0"), "{stdout}");
+    assert!(stdout.contains("callhost:workflow@0.3.0"), "{stdout}");
     for interface in ["call-control", "state", "log", "config"] {
         assert!(
             stdout.contains(interface),
@@ -91,7 +91,7 @@ fn a_component_of_another_world() {
     assert_fails_with(
         &write(&dir, "other.wasm", &component),
         &[
-            "callhost:workflow/handler@0.2.0",
+            "callhost:workflow/handler@0.3.0",
             "missing",
             "other:app/handler@1.0.0",
         ],
@@ -103,19 +103,19 @@ fn a_component_built_against_the_previous_contract_is_named_with_the_fix() {
     let dir = tempfile::tempdir().unwrap();
     let component = wat::parse_str(
         r#"(component
-            (import "callhost:workflow/state@0.1.0" (instance (export "delete" (func (param "key" string)))))
+            (import "callhost:workflow/state@0.2.0" (instance (export "delete" (func (param "key" string)))))
             (core module $m (func (export "run")))
             (core instance $i (instantiate $m))
             (func $run (canon lift (core func $i "run")))
             (instance $handler (export "run" (func $run)))
-            (export "callhost:workflow/handler@0.1.0" (instance $handler)))"#,
+            (export "callhost:workflow/handler@0.2.0" (instance $handler)))"#,
     )
     .unwrap();
     assert_fails_with(
         &write(&dir, "old.wasm", &component),
         &[
-            "built against callhost:workflow@0.1.0",
-            "serves callhost:workflow@0.2.0",
+            "built against callhost:workflow@0.2.0",
+            "serves callhost:workflow@0.3.0",
             "rebuild the plugin against wit/",
         ],
     );

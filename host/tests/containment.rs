@@ -39,6 +39,7 @@ async fn run(
                 event: incoming_call(call_id),
                 control: control.clone(),
                 state: Arc::new(MemoryStateStore::new()),
+                timers: Default::default(),
             },
         )
         .await;

@@ -187,6 +187,7 @@ async fn every_event_kind_reaches_the_plugin_with_every_field() {
                     event,
                     control: control.clone(),
                     state: state.clone(),
+                    timers: Default::default(),
                 },
             )
             .await;
@@ -386,6 +387,7 @@ async fn every_call_control_function_reaches_the_host_with_every_argument() {
                 event: incoming_call(CALL),
                 control: control.clone(),
                 state: state.clone(),
+                timers: Default::default(),
             },
         )
         .await;
@@ -433,6 +435,7 @@ async fn errors_and_policy_denials_reach_the_plugin_typed() {
                 event: incoming_call(CALL),
                 control: control.clone(),
                 state: state.clone(),
+                timers: Default::default(),
             },
         )
         .await;
@@ -472,6 +475,7 @@ async fn state_writes_of_a_trapped_event_are_discarded() {
                 event: incoming_call(CALL),
                 control,
                 state: state.clone(),
+                timers: Default::default(),
             },
         )
         .await;
@@ -502,6 +506,7 @@ async fn state_writes_of_a_trapped_event_are_discarded() {
                 event: incoming_call(CALL),
                 control: RecordingControl::with_calls(&[CALL]),
                 state: state.clone(),
+                timers: Default::default(),
             },
         )
         .await;

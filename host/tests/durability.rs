@@ -23,6 +23,18 @@ pub(crate) const IVR: &[(&str, &str)] = &[
     ("goodbye", "https://media.example.com/goodbye.wav"),
     ("sales", "user:5f3c2a1b-0d4e-4f6a-8b7c-9d0e1f2a3b4c"),
     ("operator", "phone:+14255550100"),
+    // Longer than any of these tests: a silence after the menu plays it again.
+    ("no_input_ms", "600000"),
+];
+
+/// The IVR menu with a short silence timer, for the timer's restart test.
+const IVR_QUICK_SILENCE: &[(&str, &str)] = &[
+    ("menu", "https://media.example.com/menu.wav"),
+    ("info", "https://media.example.com/info.wav"),
+    ("goodbye", "https://media.example.com/goodbye.wav"),
+    ("sales", "user:5f3c2a1b-0d4e-4f6a-8b7c-9d0e1f2a3b4c"),
+    ("operator", "phone:+14255550100"),
+    ("no_input_ms", "1500"),
 ];
 
 /// A small random number generator, seeded from the clock; the seed is printed so that a
@@ -159,6 +171,72 @@ async fn calls_finish_and_nothing_is_done_twice_across_kills_and_restarts() {
         assert!(record.my_participant_id.is_some(), "{record:?}");
     }
     println!("restart to ready: {restarts:?}");
+}
+
+/// A timer set before a SIGKILL fires after the restart, once: the IVR's silence timer, set
+/// when its menu has played, is stored with the call and armed again by the new process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timer_set_before_a_kill_fires_after_the_restart_once() {
+    let extra = format!(
+        "[[routes]]\nplugin = \"ivr\"\n{}\n[plugins.ivr.policy]\nallow = [\"*\"]\ntargets = [\"*\"]\n",
+        plugin_table("ivr", "ivr-menu", IVR_QUICK_SILENCE)
+    );
+    let mut served = Served::start_with(SimulatorSettings::default(), &extra).await;
+    let bot = Identity::application(BOT_APP_ID);
+    let call = served.sim.incoming_call(
+        Identity::user(format!("8a34a46b-3d17-4adc-8dce-{:012}", 1)),
+        bot,
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while posts(&served, &call, "playPrompt").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the menu never played; log:\n{}",
+            served.log()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The prompt completes after the simulator's media time; the timer is stored with it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    served.kill().await;
+    let killed_at = served.sim.elapsed();
+    served.restart().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while posts(&served, &call, "playPrompt").len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the silence timer did not fire after the restart; log:\n{}",
+            served.log()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The menu again: the caller presses 1 and is transferred, which ends the call.
+    served.sim.press(&call, Tone::Tone1);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while served.sim.call_state(&call).is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the call did not end; log:\n{}",
+            served.log()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let plays = posts(&served, &call, "playPrompt");
+    assert_eq!(
+        plays.len(),
+        2,
+        "the menu, and once again after the silence: {plays:?}\nlog:\n{}",
+        served.log()
+    );
+    assert!(
+        plays[1] > killed_at,
+        "the replay came after the restart: {plays:?}, killed at {killed_at:?}"
+    );
+    assert_eq!(posts(&served, &call, "transfer").len(), 1);
+    served
+        .terminate(Duration::from_secs(20))
+        .await
+        .expect("stops on SIGTERM");
 }
 
 /// Presses 1 in the menus (see [`press_in_menu`]) until every call is over, for Graph (the

@@ -19,4 +19,5 @@ mod inbound;
 mod policy;
 mod scaffold;
 mod scenarios;
+mod waits;
 mod workflows;

@@ -251,6 +251,7 @@ async fn assert_answers(name: &str, wasm: &Path) {
                 event: incoming_call(CALL),
                 control: control.clone(),
                 state: Arc::new(MemoryStateStore::new()),
+                timers: Default::default(),
             },
         )
         .await;

@@ -12,12 +12,12 @@ use std::time::Duration;
 use crate::support::*;
 use callhost::call::{
     AnswerOptions, CallAction, CallEvent, CallEventKind, CallState, ChangeType, Identity,
-    MediaPrompt, Modality, ResultInfo, StateChanged, TransferRequest,
+    MediaPrompt, Modality, ResultInfo, StateChanged, TimerRequest, TransferRequest,
 };
 use callhost::policy::{CapabilityPolicy, PolicyConfig};
 use callhost::runtime::{
     EventInput, MemoryStateStore, Outcome, PluginSpec, PluginVersion, Runtime, RuntimeSettings,
-    StateScope, StateStore,
+    StateScope, StateStore, TimerView,
 };
 
 const CALL: &str = "call-1";
@@ -67,6 +67,10 @@ struct Harness {
     control: Arc<RecordingControl>,
     state: Arc<MemoryStateStore>,
     call_state: CallState,
+    /// The call's timers, as the host would keep them.
+    timers: TimerView,
+    /// What the last event asked of its timers.
+    timer_requests: Vec<TimerRequest>,
 }
 
 impl Harness {
@@ -76,6 +80,8 @@ impl Harness {
             control: RecordingControl::with_calls(&[CALL]),
             state: Arc::new(MemoryStateStore::new()),
             call_state: CallState::Incoming,
+            timers: TimerView::default(),
+            timer_requests: Vec::new(),
         }
     }
 
@@ -89,8 +95,21 @@ impl Harness {
             event,
             control: self.control.clone(),
             state: self.state.clone(),
+            timers: self.timers.clone(),
         };
-        RUNTIME.invoke(&self.plugin, input).await.outcome
+        if let CallEventKind::TimerFired(fired) = &input.event.kind {
+            self.timers.pending.remove(&fired.name);
+        }
+        let invocation = RUNTIME.invoke(&self.plugin, input).await;
+        for request in &invocation.timers {
+            match request {
+                TimerRequest::Set { name, .. } => self.timers.pending.insert(name.clone()),
+                TimerRequest::Cancel { name } => self.timers.pending.remove(name),
+                _ => false,
+            };
+        }
+        self.timer_requests = invocation.timers;
+        invocation.outcome
     }
 
     /// Runs the plugin for `event`, which it must handle, and returns the actions it took.
@@ -211,7 +230,16 @@ mod ivr {
         ("goodbye", "https://media.example.com/goodbye.wav"),
         ("sales", "user:5f3c2a1b-0d4e-4f6a-8b7c-9d0e1f2a3b4c"),
         ("operator", "phone:+14255550100"),
+        ("no_input_ms", "4000"),
     ];
+
+    fn no_input_timer() -> TimerRequest {
+        TimerRequest::Set {
+            name: "no-input".into(),
+            delay_ms: 4000,
+            payload: None,
+        }
+    }
 
     /// `sales` is not a transfer target and `goodbye` is missing.
     const BROKEN_CONFIG: Config = &[
@@ -334,6 +362,56 @@ mod ivr {
         assert_eq!(actions, vec![hang_up()]);
     }
 
+    pub async fn silence_after_the_menu_offers_it_again_and_three_say_goodbye(plugin: &str) {
+        let mut h = in_menu(plugin, CONFIG).await;
+        for silences in ["1", "2"] {
+            let op = h.control.last_operation();
+            assert_eq!(
+                h.send(prompt_completed(CALL, &op, Some("menu"))).await,
+                vec![]
+            );
+            assert_eq!(
+                h.timer_requests,
+                vec![no_input_timer()],
+                "the menu has played"
+            );
+            let actions = h.send(timer_fired(CALL, "no-input")).await;
+            assert_eq!(actions, vec![play("menu")], "silence {silences}");
+            assert_eq!(h.call_state("silences").as_deref(), Some(silences));
+        }
+        let op = h.control.last_operation();
+        h.send(prompt_completed(CALL, &op, Some("menu"))).await;
+        assert_eq!(
+            h.send(timer_fired(CALL, "no-input")).await,
+            vec![play("goodbye")]
+        );
+        assert_eq!(h.call_state("stage").as_deref(), Some("hanging-up"));
+        let op = h.control.last_operation();
+        let actions = h.send(prompt_completed(CALL, &op, Some("goodbye"))).await;
+        assert_eq!(actions, vec![hang_up()]);
+        assert_eq!(h.timer_requests, vec![], "no timer after goodbye");
+    }
+
+    pub async fn a_key_cancels_the_silence_timer(plugin: &str) {
+        let mut h = in_menu(plugin, CONFIG).await;
+        let op = h.control.last_operation();
+        h.send(prompt_completed(CALL, &op, Some("menu"))).await;
+        assert_eq!(h.send(tone(CALL, '*', 1)).await, vec![play("menu")]);
+        let cancel = TimerRequest::Cancel {
+            name: "no-input".into(),
+        };
+        assert_eq!(h.timer_requests, vec![cancel]);
+        let actions = h.send(tone(CALL, '1', 2)).await;
+        assert_eq!(actions, vec![transfer_to(Identity::user(SALES))]);
+        assert_eq!(h.timer_requests, vec![], "no timer was pending");
+        let late = h.send(timer_fired(CALL, "no-input")).await;
+        assert_eq!(
+            late,
+            vec![],
+            "a silence during the transfer changes nothing"
+        );
+    }
+
     pub async fn keys_before_the_call_is_established_are_ignored(plugin: &str) {
         let mut h = Harness::new(plugin, CONFIG);
         h.send(incoming_call(CALL)).await;
@@ -412,6 +490,8 @@ ivr_menu_in_every_language!(
     key_2_plays_info_then_hangs_up,
     star_and_wrong_keys_replay_the_menu_and_three_wrong_keys_say_goodbye,
     keys_before_the_call_is_established_are_ignored,
+    silence_after_the_menu_offers_it_again_and_three_say_goodbye,
+    a_key_cancels_the_silence_timer,
     completions_of_other_operations_change_nothing,
     a_failed_request_is_reported_with_its_reason,
     a_malformed_target_is_reported_by_its_key,
@@ -441,6 +521,7 @@ async fn ivr_menu_cost_per_event() {
                     event: event.clone(),
                     control: h.control.clone(),
                     state: h.state.clone(),
+                    timers: Default::default(),
                 };
                 let invocation = RUNTIME.invoke(&h.plugin, input).await;
                 assert_eq!(invocation.outcome, Outcome::Completed);

@@ -4,12 +4,15 @@
 // The caller hears the menu and presses 1 to be transferred to sales, 2 to hear the information
 // prompt (then the call ends), 0 to be transferred to the operator, * to hear the menu again.
 // Any other key replays the menu; after three of them the caller hears goodbye and the call ends.
+// A caller who presses nothing for `no_input_ms` after the menu has played hears it again; after
+// three such silences, goodbye.
 //
 // Config: `menu`, `info` and `goodbye` are prompt URLs (WAV: mono, 16-bit, 16 kHz); `sales` and
 // `operator` are transfer targets: `user:<object-id>`, `phone:+<E.164 number>` or
-// `application:<app-id>`.
+// `application:<app-id>`. `no_input_ms` is the silence allowed after the menu (8000 by default).
 // Call state: `stage` (`menu`, `transferring` or `hanging-up`), `invalid-keys` (the count of
-// keys the menu does not offer) and `hang-up-after` (the operation id of the last prompt).
+// keys the menu does not offer), `silences` (the count of silences after the menu) and
+// `hang-up-after` (the operation id of the last prompt).
 //
 // workflow.h is generated from wit/ by `cargo xtask build-plugins`. Functions that can fail
 // return false after `fail` has written the message that on-event returns.
@@ -34,6 +37,12 @@
 #define STAGE "stage"
 #define INVALID_KEYS "invalid-keys"
 #define HANG_UP_AFTER "hang-up-after"
+#define SILENCES "silences"
+
+// The timer of a silence after the menu, and its config key.
+#define NO_INPUT "no-input"
+#define NO_INPUT_MS "no_input_ms"
+#define DEFAULT_NO_INPUT_MS 8000u
 
 // Where the call is in the menu, stored under STAGE by its name in STAGE_NAMES.
 typedef enum {
@@ -49,8 +58,9 @@ typedef enum {
 
 static const char *const STAGE_NAMES[] = {NULL, "menu", "transferring", "hanging-up"};
 
-// Invalid keys a caller may press before the menu says goodbye.
+// Invalid keys a caller may press, and silences after the menu, before it says goodbye.
 #define MAX_INVALID_KEYS 3
+#define MAX_SILENCES 3
 
 #define EXPECTED_TARGET \
     "`user:<object-id>`, `phone:+<E.164 number>` or `application:<app-id>`"
@@ -439,17 +449,66 @@ static bool play_then_hang_up(const string_t *call_id, const char *key) {
     return stored && set_stage(STAGE_HANGING_UP);
 }
 
-static bool on_invalid_key(const string_t *call_id) {
-    char *stored = call_state(INVALID_KEYS);
-    unsigned count = 0;
+// Counts one more under `key` of the call's state; the new count goes to `count`.
+static bool count_one_more(const char *key, unsigned *count) {
+    char *stored = call_state(key);
+    *count = 0;
     if (stored != NULL && stored[0] != '\0' && strspn(stored, "0123456789") == strlen(stored)) {
-        count = (unsigned)strtoul(stored, NULL, 10);
+        *count = (unsigned)strtoul(stored, NULL, 10);
     }
     free(stored);
-    count += 1;
+    *count += 1;
     char text[16];
-    snprintf(text, sizeof text, "%u", count);
-    if (!set_call_state(INVALID_KEYS, text)) {
+    snprintf(text, sizeof text, "%u", *count);
+    return set_call_state(key, text);
+}
+
+// A refused timer request: logged, and the event's failure. Frees `error`.
+static bool timer_failed(const char *request, callhost_workflow_timers_timer_error_t *error) {
+    char reason[512];
+    switch (error->tag) {
+    case CALLHOST_WORKFLOW_TIMERS_TIMER_ERROR_INVALID_ARGUMENT: {
+        const string_t *text = &error->val.invalid_argument;
+        snprintf(reason, sizeof reason, "invalid-argument: %.*s", (int)text->len, text->ptr);
+        break;
+    }
+    case CALLHOST_WORKFLOW_TIMERS_TIMER_ERROR_TOO_MANY:
+        snprintf(reason, sizeof reason, "too-many: at most %u timers per call",
+                 (unsigned)error->val.too_many);
+        break;
+    default:
+        snprintf(reason, sizeof reason, "not-found (not this event's call)");
+        break;
+    }
+    callhost_workflow_timers_timer_error_free(error);
+    fail("%s failed: %s", request, reason);
+    warn(failure, NULL, NULL);
+    return false;
+}
+
+// How long the caller may be silent after the menu, in milliseconds.
+static bool no_input_ms(uint32_t *ms) {
+    string_t name = str(NO_INPUT_MS);
+    string_t value;
+    *ms = DEFAULT_NO_INPUT_MS;
+    if (!callhost_workflow_config_get(&name, &value)) {
+        return true;
+    }
+    char *text = c_string(&value);
+    workflow_string_free(&value);
+    bool digits = text[0] != '\0' && strspn(text, "0123456789") == strlen(text);
+    if (digits) {
+        *ms = (uint32_t)strtoul(text, NULL, 10);
+    } else {
+        fail("config `" NO_INPUT_MS "` is not a number of milliseconds: `%s`", text);
+    }
+    free(text);
+    return digits;
+}
+
+static bool on_invalid_key(const string_t *call_id) {
+    unsigned count;
+    if (!count_one_more(INVALID_KEYS, &count)) {
         return false;
     }
     if (count >= MAX_INVALID_KEYS) {
@@ -466,6 +525,13 @@ static bool on_key(const string_t *call_id, callhost_workflow_types_tone_t tone)
         return true;
     }
     info("key pressed", "key", key);
+    string_t timer = str(NO_INPUT);
+    bool was_pending;
+    callhost_workflow_timers_timer_error_t timer_error;
+    if (!callhost_workflow_timers_cancel_timer((string_t *)call_id, &timer, &was_pending,
+                                               &timer_error)) {
+        return timer_failed("cancel-timer " NO_INPUT, &timer_error);
+    }
     switch (tone) {
     case CALLHOST_WORKFLOW_TYPES_TONE_ONE:
         return transfer(call_id, SALES);
@@ -482,6 +548,20 @@ static bool on_key(const string_t *call_id, callhost_workflow_types_tone_t tone)
 
 static bool on_operation_completed(const string_t *call_id,
                                    const callhost_workflow_types_operation_completed_t *operation) {
+    const workflow_option_string_t *context = &operation->client_context;
+    bool menu_over = context->is_some && context->val.len == strlen(MENU) &&
+                     memcmp(context->val.ptr, MENU, strlen(MENU)) == 0;
+    if (menu_over && current_stage() == STAGE_MENU) {
+        uint32_t delay;
+        if (!no_input_ms(&delay)) {
+            return false;
+        }
+        string_t timer = str(NO_INPUT);
+        callhost_workflow_timers_timer_error_t error;
+        return callhost_workflow_timers_set_timer((string_t *)call_id, &timer, delay, NULL,
+                                                  &error) ||
+               timer_failed("set-timer " NO_INPUT, &error);
+    }
     char *operation_id = c_string(&operation->operation_id);
     bool last_prompt = call_state_is(HANG_UP_AFTER, operation_id);
     free(operation_id);
@@ -492,6 +572,25 @@ static bool on_operation_completed(const string_t *call_id,
     call_error_t error;
     return callhost_workflow_call_control_hang_up((string_t *)call_id, &error) ||
            call_failed("hang-up", &error);
+}
+
+// Nothing was pressed after the menu.
+static bool on_timer(const string_t *call_id, const callhost_workflow_types_timer_fired_t *timer) {
+    bool no_input = timer->name.len == strlen(NO_INPUT) &&
+                    memcmp(timer->name.ptr, NO_INPUT, strlen(NO_INPUT)) == 0;
+    if (!no_input || current_stage() != STAGE_MENU) {
+        return true;
+    }
+    unsigned silences;
+    if (!count_one_more(SILENCES, &silences)) {
+        return false;
+    }
+    if (silences >= MAX_SILENCES) {
+        info("no key pressed three times; saying goodbye", NULL, NULL);
+        return play_then_hang_up(call_id, GOODBYE);
+    }
+    info("no key pressed; offering the menu again", NULL, NULL);
+    return play(call_id, MENU, NULL);
 }
 
 static bool handle(const string_t *call_id, const callhost_workflow_types_event_kind_t *kind) {
@@ -507,6 +606,8 @@ static bool handle(const string_t *call_id, const callhost_workflow_types_event_
         return on_key(call_id, kind->val.tone_received.tone);
     case CALLHOST_WORKFLOW_TYPES_EVENT_KIND_OPERATION_COMPLETED:
         return on_operation_completed(call_id, &kind->val.operation_completed);
+    case CALLHOST_WORKFLOW_TYPES_EVENT_KIND_TIMER_FIRED:
+        return on_timer(call_id, &kind->val.timer_fired);
     default:
         debug("nothing to do for this event", NULL, NULL);
         return true;

@@ -4,21 +4,25 @@
 // The caller hears the menu and presses 1 to be transferred to sales, 2 to hear the information
 // prompt (then the call ends), 0 to be transferred to the operator, * to hear the menu again.
 // Any other key replays the menu; after three of them the caller hears goodbye and the call ends.
+// A caller who presses nothing for `no_input_ms` after the menu has played hears it again; after
+// three such silences, goodbye.
 //
 // Config: `menu`, `info` and `goodbye` are prompt URLs (WAV: mono, 16-bit, 16 kHz); `sales` and
 // `operator` are transfer targets: `user:<object-id>`, `phone:+<E.164 number>` or
-// `application:<app-id>`.
+// `application:<app-id>`. `no_input_ms` is the silence allowed after the menu (8000 by default).
 // Call state: `stage` (`menu`, `transferring` or `hanging-up`), `invalid-keys` (the count of
-// keys the menu does not offer) and `hang-up-after` (the operation id of the last prompt).
+// keys the menu does not offer), `silences` (the count of silences after the menu) and
+// `hang-up-after` (the operation id of the last prompt).
 //
 // WIT in JavaScript: records are objects with camelCase fields, enums are their WIT names as
 // strings, variants are `{ tag, val }`, a failed import throws an error whose `payload` is the
 // WIT error, and a string thrown from `onEvent` becomes its `err`.
 
-import * as callControl from 'callhost:workflow/call-control@0.2.0';
-import * as config from 'callhost:workflow/config@0.2.0';
-import { log } from 'callhost:workflow/log@0.2.0';
-import * as state from 'callhost:workflow/state@0.2.0';
+import * as callControl from 'callhost:workflow/call-control@0.3.0';
+import * as config from 'callhost:workflow/config@0.3.0';
+import { log } from 'callhost:workflow/log@0.3.0';
+import * as state from 'callhost:workflow/state@0.3.0';
+import * as timers from 'callhost:workflow/timers@0.3.0';
 
 // Config keys.
 const MENU = 'menu';
@@ -31,13 +35,20 @@ const OPERATOR = 'operator';
 const STAGE = 'stage';
 const INVALID_KEYS = 'invalid-keys';
 const HANG_UP_AFTER = 'hang-up-after';
+const SILENCES = 'silences';
 const STAGE_MENU = 'menu';
 const STAGE_TRANSFERRING = 'transferring';
 const STAGE_HANGING_UP = 'hanging-up';
 const STAGES = [STAGE_MENU, STAGE_TRANSFERRING, STAGE_HANGING_UP];
 
-// Invalid keys a caller may press before the menu says goodbye.
+// Invalid keys a caller may press, and silences after the menu, before it says goodbye.
 const MAX_INVALID_KEYS = 3;
+const MAX_SILENCES = 3;
+
+// The timer of a silence after the menu, and its config key.
+const NO_INPUT = 'no-input';
+const NO_INPUT_MS = 'no_input_ms';
+const DEFAULT_NO_INPUT_MS = 8000;
 
 const KEY_LABELS = {
   zero: '0', one: '1', two: '2', three: '3', four: '4', five: '5', six: '6', seven: '7',
@@ -57,6 +68,8 @@ export const handler = {
         return onKey(callId, val.tone);
       case 'operation-completed':
         return onOperationCompleted(callId, val);
+      case 'timer-fired':
+        return onTimer(callId, val);
       default:
         debug('nothing to do for this event');
     }
@@ -93,6 +106,7 @@ function onKey(callId, tone) {
     return;
   }
   info('key pressed', [['key', key]]);
+  timerRequest(`cancel-timer ${NO_INPUT}`, () => timers.cancelTimer(callId, NO_INPUT));
   switch (tone) {
     case 'one':
       return transfer(callId, SALES);
@@ -108,11 +122,16 @@ function onKey(callId, tone) {
   }
 }
 
-function onInvalidKey(callId) {
-  const stored = callState(INVALID_KEYS);
+/** Counts one more under `key` of the call's state; the new count. */
+function countOneMore(key) {
+  const stored = callState(key);
   const count = (/^[0-9]+$/.test(stored ?? '') ? Number(stored) : 0) + 1;
-  setCallState(INVALID_KEYS, String(count));
-  if (count >= MAX_INVALID_KEYS) {
+  setCallState(key, String(count));
+  return count;
+}
+
+function onInvalidKey(callId) {
+  if (countOneMore(INVALID_KEYS) >= MAX_INVALID_KEYS) {
     info('too many invalid keys; saying goodbye');
     playThenHangUp(callId, GOODBYE);
   } else {
@@ -137,11 +156,44 @@ function playThenHangUp(callId, key) {
 }
 
 function onOperationCompleted(callId, operation) {
+  if (operation.clientContext === MENU && currentStage() === STAGE_MENU) {
+    const delay = noInputMs();
+    timerRequest(`set-timer ${NO_INPUT}`, () =>
+      timers.setTimer(callId, NO_INPUT, delay, undefined),
+    );
+    return;
+  }
   if (callState(HANG_UP_AFTER) !== operation.operationId) {
     return;
   }
   info('last prompt over; hanging up');
   request('hang-up', () => callControl.hangUp(callId));
+}
+
+/** Nothing was pressed after the menu. */
+function onTimer(callId, timer) {
+  if (timer.name !== NO_INPUT || currentStage() !== STAGE_MENU) {
+    return;
+  }
+  if (countOneMore(SILENCES) >= MAX_SILENCES) {
+    info('no key pressed three times; saying goodbye');
+    playThenHangUp(callId, GOODBYE);
+  } else {
+    info('no key pressed; offering the menu again');
+    play(callId, MENU);
+  }
+}
+
+/** How long the caller may be silent after the menu, in milliseconds. */
+function noInputMs() {
+  const value = config.get(NO_INPUT_MS);
+  if (value === undefined) {
+    return DEFAULT_NO_INPUT_MS;
+  }
+  if (!/^[0-9]+$/.test(value)) {
+    throw `config \`${NO_INPUT_MS}\` is not a number of milliseconds: \`${value}\``;
+  }
+  return Number(value);
 }
 
 /**
@@ -245,6 +297,24 @@ function request(name, send) {
     return send();
   } catch (error) {
     const message = `${name} failed: ${describe(error.payload)}`;
+    warn(message);
+    throw message;
+  }
+}
+
+/** A timer request; a refusal is logged and ends the event with its message. */
+function timerRequest(name, send) {
+  try {
+    return send();
+  } catch (error) {
+    const refusal = error.payload;
+    const why =
+      refusal.tag === 'invalid-argument'
+        ? `invalid-argument: ${refusal.val}`
+        : refusal.tag === 'too-many'
+          ? `too-many: at most ${refusal.val} timers per call`
+          : "not-found (not this event's call)";
+    const message = `${name} failed: ${why}`;
     warn(message);
     throw message;
   }

@@ -3,13 +3,16 @@ transfers and log lines.
 
 The caller hears the menu and presses 1 to be transferred to sales, 2 to hear the information
 prompt (then the call ends), 0 to be transferred to the operator, * to hear the menu again. Any
-other key replays the menu; after three of them the caller hears goodbye and the call ends.
+other key replays the menu; after three of them the caller hears goodbye and the call ends. A
+caller who presses nothing for `no_input_ms` after the menu has played hears it again; after
+three such silences, goodbye.
 
 Config: `menu`, `info` and `goodbye` are prompt URLs (WAV: mono, 16-bit, 16 kHz); `sales` and
 `operator` are transfer targets: `user:<object-id>`, `phone:+<E.164 number>` or
-`application:<app-id>`.
+`application:<app-id>`. `no_input_ms` is the silence allowed after the menu (8000 by default).
 Call state: `stage` (`menu`, `transferring` or `hanging-up`), `invalid-keys` (the count of keys
-the menu does not offer) and `hang-up-after` (the operation id of the last prompt).
+the menu does not offer), `silences` (the count of silences after the menu) and `hang-up-after`
+(the operation id of the last prompt).
 
 Built by `cargo xtask build-plugins` with componentize-py into target/plugins/ivr-menu-python.wasm.
 """
@@ -18,7 +21,7 @@ import re
 
 from componentize_py_types import Err
 from wit_world import exports
-from wit_world.imports import call_control, config, log, state, types
+from wit_world.imports import call_control, config, log, state, timers, types
 
 # Config keys.
 MENU = "menu"
@@ -31,13 +34,20 @@ OPERATOR = "operator"
 STAGE = "stage"
 INVALID_KEYS = "invalid-keys"
 HANG_UP_AFTER = "hang-up-after"
+SILENCES = "silences"
 STAGE_MENU = "menu"
 STAGE_TRANSFERRING = "transferring"
 STAGE_HANGING_UP = "hanging-up"
 STAGES = (STAGE_MENU, STAGE_TRANSFERRING, STAGE_HANGING_UP)
 
-# Invalid keys a caller may press before the menu says goodbye.
+# Invalid keys a caller may press, and silences after the menu, before it says goodbye.
 MAX_INVALID_KEYS = 3
+MAX_SILENCES = 3
+
+# The timer of a silence after the menu, and its config key.
+NO_INPUT = "no-input"
+NO_INPUT_MS = "no_input_ms"
+DEFAULT_NO_INPUT_MS = 8000
 
 Tone = types.Tone
 KEY_LABELS = {
@@ -61,6 +71,8 @@ class Handler(exports.Handler):
             on_key(call_id, kind.value.tone)
         elif isinstance(kind, types.EventKind_OperationCompleted):
             on_operation_completed(call_id, kind.value)
+        elif isinstance(kind, types.EventKind_TimerFired):
+            on_timer(call_id, kind.value)
         else:
             debug("nothing to do for this event")
 
@@ -96,6 +108,7 @@ def on_key(call_id: str, tone: types.Tone) -> None:
         debug("key ignored: the menu is not on offer now", [("key", key)])
         return
     info("key pressed", [("key", key)])
+    timer_request(f"cancel-timer {NO_INPUT}", lambda: timers.cancel_timer(call_id, NO_INPUT))
     if tone == Tone.ONE:
         transfer(call_id, SALES)
     elif tone == Tone.TWO:
@@ -108,11 +121,16 @@ def on_key(call_id: str, tone: types.Tone) -> None:
         on_invalid_key(call_id)
 
 
+def count(key: str) -> int:
+    """Counts one more under `key` of the call's state; the new count."""
+    stored = call_state(key)
+    counted = (int(stored) if stored is not None and stored.isdigit() else 0) + 1
+    set_call_state(key, str(counted))
+    return counted
+
+
 def on_invalid_key(call_id: str) -> None:
-    stored = call_state(INVALID_KEYS)
-    count = (int(stored) if stored is not None and stored.isdigit() else 0) + 1
-    set_call_state(INVALID_KEYS, str(count))
-    if count >= MAX_INVALID_KEYS:
+    if count(INVALID_KEYS) >= MAX_INVALID_KEYS:
         info("too many invalid keys; saying goodbye")
         play_then_hang_up(call_id, GOODBYE)
     else:
@@ -138,10 +156,38 @@ def play_then_hang_up(call_id: str, key: str) -> None:
 
 
 def on_operation_completed(call_id: str, operation: types.OperationCompleted) -> None:
+    if operation.client_context == MENU and current_stage() == STAGE_MENU:
+        delay = no_input_ms()
+        timer_request(
+            f"set-timer {NO_INPUT}", lambda: timers.set_timer(call_id, NO_INPUT, delay, None)
+        )
+        return
     if call_state(HANG_UP_AFTER) != operation.operation_id:
         return
     info("last prompt over; hanging up")
     request("hang-up", lambda: call_control.hang_up(call_id))
+
+
+def on_timer(call_id: str, timer: types.TimerFired) -> None:
+    """Nothing was pressed after the menu."""
+    if timer.name != NO_INPUT or current_stage() != STAGE_MENU:
+        return
+    if count(SILENCES) >= MAX_SILENCES:
+        info("no key pressed three times; saying goodbye")
+        play_then_hang_up(call_id, GOODBYE)
+    else:
+        info("no key pressed; offering the menu again")
+        play(call_id, MENU)
+
+
+def no_input_ms() -> int:
+    """How long the caller may be silent after the menu, in milliseconds."""
+    value = config.get(NO_INPUT_MS)
+    if value is None:
+        return DEFAULT_NO_INPUT_MS
+    if not value.isdigit():
+        raise Err(f"config `{NO_INPUT_MS}` is not a number of milliseconds: `{value}`")
+    return int(value)
 
 
 def play(call_id: str, key: str) -> str:
@@ -240,6 +286,23 @@ def request(name: str, send):
         return send()
     except Err as error:
         message = f"{name} failed: {describe(error.value)}"
+        warn(message)
+        raise Err(message)
+
+
+def timer_request(name: str, send):
+    """A timer request; a refusal is logged and ends the event with its message."""
+    try:
+        return send()
+    except Err as error:
+        refusal = error.value
+        if isinstance(refusal, timers.TimerError_InvalidArgument):
+            why = f"invalid-argument: {refusal.value}"
+        elif isinstance(refusal, timers.TimerError_TooMany):
+            why = f"too-many: at most {refusal.value} timers per call"
+        else:
+            why = "not-found (not this event's call)"
+        message = f"{name} failed: {why}"
         warn(message)
         raise Err(message)
 

@@ -5,8 +5,8 @@
 // WIT error, and a string thrown from `onEvent` is its `err`. A fresh instance handles each
 // event: keep what must survive in the `state` interface.
 
-import { answer } from 'callhost:workflow/call-control@0.2.0';
-import { log } from 'callhost:workflow/log@0.2.0';
+import { answer } from 'callhost:workflow/call-control@0.3.0';
+import { log } from 'callhost:workflow/log@0.3.0';
 
 export const handler = {
   onEvent(call, event) {

@@ -129,6 +129,7 @@ pub async fn plugin_event_costs(
                         event,
                         control: control.clone(),
                         state: state.clone(),
+                        timers: Default::default(),
                     },
                 )
                 .await;

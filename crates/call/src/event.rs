@@ -160,7 +160,13 @@ pub enum CallEventKind {
     ToneReceived(ToneReceived),
     OperationCompleted(OperationCompleted),
     ParticipantsChanged(ParticipantsChanged),
-    Other { resource_type: Option<String> },
+    Other {
+        resource_type: Option<String>,
+    },
+    /// A timer of the call fired.
+    TimerFired(crate::TimerFired),
+    /// A tone collection ended.
+    TonesCollected(crate::TonesCollected),
 }
 
 /// One event of a call.

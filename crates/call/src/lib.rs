@@ -13,6 +13,7 @@ mod exchange;
 mod identity;
 mod pattern;
 pub mod policy;
+pub mod timer;
 
 pub use action::{
     ActionOutput, AnswerOptions, CallAction, Invitee, JoinMeeting, MeetingRef, PlaceCall,
@@ -31,3 +32,7 @@ pub use identity::{
     MeetingInvite, Modality, ResultInfo, Tone,
 };
 pub use pattern::IdentityPattern;
+pub use timer::{
+    CollectEnd, CollectTones, HOST_TIMER_PREFIX, MAX_TIMERS_PER_CALL, TimerFired, TimerRequest,
+    TonesCollected, timer_problem,
+};

@@ -13,4 +13,4 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use self::callhost::workflow::{call_control, config, log, state, types};
+pub use self::callhost::workflow::{call_control, config, log, state, timers, types};

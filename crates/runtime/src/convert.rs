@@ -250,6 +250,19 @@ fn event_kind(kind: &call::CallEventKind) -> wit::EventKind {
         K::Other { resource_type } => wit::EventKind::Other(wit::OtherEvent {
             resource_type: resource_type.clone(),
         }),
+        K::TimerFired(t) => wit::EventKind::TimerFired(wit::TimerFired {
+            name: t.name.clone(),
+            payload: t.payload.clone(),
+            late_ms: t.late_ms,
+        }),
+        K::TonesCollected(t) => wit::EventKind::TonesCollected(wit::TonesCollected {
+            digits: t.digits.clone(),
+            reason: collect_end(t.reason),
+            terminator: t.terminator.map(tone),
+            tries: t.tries,
+            client_context: t.client_context.clone(),
+            result: t.result.as_ref().map(result_info),
+        }),
     }
 }
 
@@ -264,6 +277,18 @@ pub(crate) fn event(e: &call::CallEvent) -> wit::Event {
         },
         resource_url: e.resource_url.clone(),
         raw: e.raw.clone(),
+    }
+}
+
+fn collect_end(end: call::CollectEnd) -> wit::CollectEnd {
+    use call::CollectEnd as E;
+    match end {
+        E::Complete => wit::CollectEnd::Complete,
+        E::Terminator => wit::CollectEnd::Terminator,
+        E::Timeout => wit::CollectEnd::Timeout,
+        E::InterDigitTimeout => wit::CollectEnd::InterDigitTimeout,
+        E::TriesExhausted => wit::CollectEnd::TriesExhausted,
+        E::Failed => wit::CollectEnd::Failed,
     }
 }
 

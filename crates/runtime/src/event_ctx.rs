@@ -8,11 +8,12 @@ use std::time::Instant;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::host::{CallControlCtx, ConfigCtx, LogCtx, StateCtx};
+use super::host::{CallControlCtx, ConfigCtx, LogCtx, StateCtx, TimersCtx};
 use super::limits::{ActionBudget, HostCallBudget, LogBudget, StoreLimiter};
 use super::output::CapturedOutput;
 use super::plugin::PluginInfo;
 use super::state_store::StateTxn;
+use super::timers::TimerTxn;
 use callhost_call::{ActionOrigin, CallControl};
 
 pub(crate) struct EventCtx {
@@ -24,6 +25,7 @@ pub(crate) struct EventCtx {
     control: Arc<dyn CallControl>,
     pub(crate) call_state: StateTxn,
     pub(crate) plugin_state: StateTxn,
+    pub(crate) timers: TimerTxn,
     host_calls: HostCallBudget,
     pub(crate) actions: ActionBudget,
     pub(crate) log_lines: LogBudget,
@@ -39,6 +41,7 @@ pub(crate) struct EventCtxParts {
     pub control: Arc<dyn CallControl>,
     pub call_state: StateTxn,
     pub plugin_state: StateTxn,
+    pub timers: TimerTxn,
 }
 
 impl EventCtx {
@@ -68,6 +71,7 @@ impl EventCtx {
             control: parts.control,
             call_state: parts.call_state,
             plugin_state: parts.plugin_state,
+            timers: parts.timers,
             stdout,
             stderr,
         }
@@ -80,6 +84,14 @@ impl EventCtx {
             plugin: &mut self.plugin_state,
             host_calls: &mut self.host_calls,
             deadline: &mut self.deadline,
+        }
+    }
+
+    /// What the `timers` interface acts on.
+    pub(crate) fn timers(&mut self) -> TimersCtx<'_> {
+        TimersCtx {
+            timers: &mut self.timers,
+            host_calls: &mut self.host_calls,
         }
     }
 
@@ -111,6 +123,7 @@ impl EventCtx {
             host_calls: &mut self.host_calls,
             actions: &mut self.actions,
             deadline: &mut self.deadline,
+            timers: &mut self.timers,
         }
     }
 }

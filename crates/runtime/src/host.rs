@@ -6,16 +6,20 @@ mod call_control;
 mod config;
 mod log;
 mod state;
+mod timers;
 
 use wasmtime::component::{HasData, Linker};
 
-use super::bindings::{call_control as cc, config as cfg, log as lg, state as st, types};
+use super::bindings::{
+    call_control as cc, config as cfg, log as lg, state as st, timers as tm, types,
+};
 use super::event_ctx::EventCtx;
 
 pub(crate) use call_control::{CallControlCtx, CallControlError};
 pub(crate) use config::ConfigCtx;
 pub(crate) use log::LogCtx;
 pub(crate) use state::StateCtx;
+pub(crate) use timers::TimersCtx;
 
 /// Waits for `work` (a Graph request, a store round trip) off the plugin's compute deadline:
 /// the time it takes is given back.
@@ -32,6 +36,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<EventCtx>) -> wasmtime::Result<(
     types::add_to_linker::<_, CallControlData>(linker, EventCtx::call_control)?;
     cc::add_to_linker::<_, CallControlData>(linker, EventCtx::call_control)?;
     st::add_to_linker::<_, StateData>(linker, EventCtx::state)?;
+    tm::add_to_linker::<_, TimersData>(linker, EventCtx::timers)?;
     lg::add_to_linker::<_, LogData>(linker, EventCtx::log)?;
     cfg::add_to_linker::<_, ConfigData>(linker, EventCtx::config)?;
     Ok(())
@@ -41,6 +46,12 @@ struct StateData;
 
 impl HasData for StateData {
     type Data<'a> = StateCtx<'a>;
+}
+
+struct TimersData;
+
+impl HasData for TimersData {
+    type Data<'a> = TimersCtx<'a>;
 }
 
 struct LogData;

@@ -13,8 +13,10 @@ use super::outcome::{Outcome, classify_trap};
 use super::output;
 use super::plugin::{PluginInfo, PluginVersion};
 use super::state_store::{MemoryStateStore, StateQuota, StateScope, StateStore, StateTxn};
+use super::timers::{TimerTxn, TimerView};
 use callhost_call::{
     ActionOrigin, ActionOutput, CallAction, CallContext, CallControl, CallError, CallEvent,
+    TimerRequest,
 };
 
 /// Limits of the call scope of the state interface.
@@ -36,6 +38,8 @@ pub struct EventInput {
     pub control: Arc<dyn CallControl>,
     /// Where call and plugin state live.
     pub state: Arc<dyn StateStore>,
+    /// The call's timers and tone collection as the event starts.
+    pub timers: TimerView,
 }
 
 /// How one invocation went.
@@ -49,6 +53,9 @@ pub struct Invocation {
     pub logs_dropped: u32,
     /// Call-control requests the plugin's policy refused.
     pub actions_denied: u32,
+    /// What the plugin asked of its call's timers and tone collection, in order; empty
+    /// unless it returned.
+    pub timers: Vec<TimerRequest>,
 }
 
 impl Runtime {
@@ -64,7 +71,7 @@ impl Runtime {
             call_id: input.call.call_id.clone(),
             tenant_id: input.call.tenant_id.clone(),
         };
-        let mut store = self.event_store(&info, origin, input.control, input.state);
+        let mut store = self.event_store(&info, origin, input.control, input.state, input.timers);
 
         let limits = &info.limits;
         let call = convert::call_context(&input.call);
@@ -123,9 +130,11 @@ impl Runtime {
             tracing::warn!(plugin = %info.id, call_id, dropped = logs_dropped, "plugin log lines over the per-event limit were dropped");
         }
         let ctx = store.into_data();
+        let mut timers = Vec::new();
         if outcome.returned() {
             ctx.call_state.commit();
             ctx.plugin_state.commit();
+            timers = ctx.timers.into_requests();
         }
         Invocation {
             plugin: info,
@@ -133,6 +142,7 @@ impl Runtime {
             duration: started.elapsed(),
             logs_dropped,
             actions_denied,
+            timers,
         }
     }
 
@@ -149,7 +159,7 @@ impl Runtime {
         };
         let control = Arc::new(ProbeControl);
         let state = Arc::new(MemoryStateStore::new());
-        let mut store = self.event_store(&info, origin, control, state);
+        let mut store = self.event_store(&info, origin, control, state, TimerView::default());
         let instantiate = plugin.pre.instantiate_async(&mut store);
         match tokio::time::timeout(info.limits.wall_timeout, instantiate).await {
             Ok(Ok(_)) => Ok(()),
@@ -168,13 +178,16 @@ impl Runtime {
         origin: ActionOrigin,
         control: Arc<dyn CallControl>,
         state: Arc<dyn StateStore>,
+        timers: TimerView,
     ) -> Store<EventCtx> {
         let plugin_id: Arc<str> = info.id.as_str().into();
         let call_scope = StateScope::Call {
             plugin: plugin_id.clone(),
             call_id: origin.call_id.as_str().into(),
         };
+        let timers = TimerTxn::new(origin.call_id.clone(), timers);
         let parts = EventCtxParts {
+            timers,
             plugin: info.clone(),
             origin,
             control,

@@ -15,6 +15,7 @@ mod plugin;
 pub mod state_store;
 #[doc(hidden)]
 pub mod test_support;
+mod timers;
 
 pub use compile_cache::CompileCache;
 pub use engine::{AllocationStrategy, Runtime, RuntimeSettings};
@@ -25,3 +26,4 @@ pub use plugin::{
     PluginInfo, PluginLoadError, PluginSpec, PluginVersion, WORLD_PACKAGE, version_of,
 };
 pub use state_store::{MemoryStateStore, Revisioned, StateFault, StateScope, StateStore, Swap};
+pub use timers::TimerView;

@@ -14,8 +14,8 @@ use super::limits::PluginLimits;
 use callhost_call::policy::CapabilityPolicy;
 
 /// The WIT package every workflow targets.
-pub const WORLD_PACKAGE: &str = "callhost:workflow@0.2.0";
-const HANDLER_EXPORT: &str = "callhost:workflow/handler@0.2.0";
+pub const WORLD_PACKAGE: &str = "callhost:workflow@0.3.0";
+const HANDLER_EXPORT: &str = "callhost:workflow/handler@0.3.0";
 
 /// What the host knows of a plugin, besides its code.
 #[derive(Debug, Clone)]
@@ -47,7 +47,7 @@ pub struct PluginInfo {
     pub config: BTreeMap<String, String>,
     pub limits: PluginLimits,
     pub policy: CapabilityPolicy,
-    /// The interfaces the component imports, with versions (`callhost:workflow/state@0.2.0`,
+    /// The interfaces the component imports, with versions (`callhost:workflow/state@0.3.0`,
     /// `wasi:cli/stdout@0.2.6`, …).
     pub imports: Vec<String>,
     /// Whether the compiled code came from the on-disk compile cache.

@@ -4,6 +4,7 @@
 
 mod admit;
 mod calls;
+mod collect;
 mod control;
 mod decision;
 mod drops;
@@ -19,6 +20,7 @@ mod recent;
 mod recovery;
 mod route_config;
 mod router;
+mod timers;
 pub(crate) mod tracker;
 mod worker;
 

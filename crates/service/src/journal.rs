@@ -13,7 +13,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 pub use memory::MemoryJournal;
-pub use record::{InvocationRecord, JournalRecord, Timeline, TimelineEntry, event_name};
+pub use record::{
+    InvocationRecord, JournalRecord, Timeline, TimelineEntry, TimerChange, event_name,
+};
 
 /// Observes calls. Implementations must be cheap: they are called on every notification,
 /// invocation and Graph request.

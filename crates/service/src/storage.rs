@@ -13,8 +13,8 @@ mod state;
 use std::sync::Arc;
 
 pub use callhost_store::{
-    CallRecord, Entry, Heard, MemoryStore, SqliteStore, Store, StoreError, Synchronous, call_scope,
-    now_ms, plugin_scope,
+    Appended, CallRecord, Entry, Heard, MemoryStore, NewEntry, SqliteStore, StateWrite, Store,
+    StoreError, Synchronous, call_scope, now_ms, plugin_scope,
 };
 pub use config::{StorageConfig, StorageEngine};
 pub(crate) use ingest::{Journaled, journal};

@@ -25,7 +25,7 @@ async fn broken_files_are_rejected_and_the_previous_version_keeps_serving() {
         (
             "a component of another world",
             wat::parse_str("(component)").unwrap(),
-            "export `callhost:workflow/handler@0.2.0` missing",
+            "export `callhost:workflow/handler@0.3.0` missing",
         ),
     ];
     for (n, (what, bytes, error)) in cases.iter().enumerate() {
@@ -43,7 +43,7 @@ async fn broken_files_are_rejected_and_the_previous_version_keeps_serving() {
     let report = bot.admin_get("/admin/plugins").await;
     let last_error = report["plugins"][0]["reloads"]["lastError"]["message"].as_str();
     assert!(
-        last_error.unwrap().contains("handler@0.2.0` missing"),
+        last_error.unwrap().contains("handler@0.3.0` missing"),
         "{report:#}"
     );
 

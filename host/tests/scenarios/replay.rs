@@ -5,12 +5,21 @@ use callhost_cli::replay::replay;
 
 use super::*;
 
-/// The Graph requests about a call, as the journal recorded them.
+/// The Graph requests about a call, as the journal recorded them, up to the first timer that
+/// fired: a replay feeds notifications, and timers set while it runs are not waited for.
 fn recorded_requests(report: &callhost_simulator::scenario::ScenarioReport) -> Vec<Value> {
     let timeline = report.timeline.as_ref().expect("a timeline");
-    timeline
-        .graph_requests()
-        .map(|(_, r)| {
+    let first_fired = timeline.entries.iter().position(|e| {
+        matches!(&e.record, callhost::journal::JournalRecord::Timer { change, .. } if *change == callhost::journal::TimerChange::Fired)
+    });
+    let before = &timeline.entries[..first_fired.unwrap_or(timeline.entries.len())];
+    before
+        .iter()
+        .filter_map(|e| match &e.record {
+            callhost::journal::JournalRecord::GraphRequest(r) => Some(r),
+            _ => None,
+        })
+        .map(|r| {
             let mut request = json!({ "method": r.method, "path": r.path });
             if let Some(body) = &r.body {
                 request["body"] = body.clone();

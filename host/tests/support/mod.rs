@@ -187,6 +187,21 @@ pub fn tone(call_id: &str, key: char, sequence_id: i64) -> CallEvent {
     )
 }
 
+pub fn timer_fired(call_id: &str, name: &str) -> CallEvent {
+    CallEvent {
+        resource_url: format!("/communications/calls/{call_id}/timers/{name}"),
+        ..event(
+            call_id,
+            ChangeType::Updated,
+            CallEventKind::TimerFired(callhost::call::TimerFired {
+                name: name.into(),
+                payload: None,
+                late_ms: 0,
+            }),
+        )
+    }
+}
+
 pub fn prompt_completed(
     call_id: &str,
     operation_id: &str,

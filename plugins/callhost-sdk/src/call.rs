@@ -3,6 +3,7 @@
 use crate::bindings::callhost::workflow::call_control::{
     self, AnswerOptions, RejectReason, TransferRequest,
 };
+use crate::bindings::callhost::workflow::timers::{self, TimerError};
 use crate::types::{CallContext, ChangeType, Modality};
 use crate::{Error, Prompt, Result, Target};
 
@@ -110,8 +111,46 @@ impl Call {
             .map_err(|error| Error::call_failed("subscribe-to-tone", &error))
     }
 
+    /// Wakes the workflow in `delay` with [`crate::Workflow::on_timer`], carrying `payload`.
+    /// A pending timer of the same name is replaced. Takes effect when the event returns.
+    pub fn set_timer(
+        &self,
+        name: &str,
+        delay: std::time::Duration,
+        payload: Option<&str>,
+    ) -> Result<()> {
+        let delay_ms = u32::try_from(delay.as_millis()).unwrap_or(u32::MAX);
+        timers::set_timer(self.id(), name, delay_ms, payload)
+            .map_err(|error| timer_failed(&format!("set-timer {name}"), &error))
+    }
+
+    /// Cancels the timer `name`; `true` when it was pending.
+    pub fn cancel_timer(&self, name: &str) -> Result<bool> {
+        timers::cancel_timer(self.id(), name)
+            .map_err(|error| timer_failed(&format!("cancel-timer {name}"), &error))
+    }
+
+    /// Collects key presses as `collect` says; [`crate::Workflow::on_tones_collected`]
+    /// follows with the digits and why the collection ended. Meanwhile the call's tones do
+    /// not reach `on_tone`.
+    pub fn collect_tones(&self, collect: &crate::Collect) -> Result<()> {
+        call_control::collect_tones(self.id(), &collect.options())
+            .map_err(|error| Error::call_failed("collect-tones", &error))
+    }
+
     /// The bot leaves the call.
     pub fn hang_up(&self) -> Result<()> {
         call_control::hang_up(self.id()).map_err(|error| Error::call_failed("hang-up", &error))
     }
+}
+
+fn timer_failed(request: &str, error: &TimerError) -> Error {
+    let why = match error {
+        TimerError::InvalidArgument(text) => format!("invalid-argument: {text}"),
+        TimerError::TooMany(limit) => format!("too-many: at most {limit} timers per call"),
+        TimerError::NotFound => "not-found (not this event's call)".to_string(),
+    };
+    let message = format!("{request} failed: {why}");
+    crate::log::warn(&message, &[]);
+    Error::new(message)
 }

@@ -31,6 +31,7 @@
 extern crate self as callhost_sdk;
 
 mod call;
+mod collect;
 pub mod config;
 mod error;
 pub mod log;
@@ -42,6 +43,7 @@ mod tone;
 mod workflow;
 
 pub use call::Call;
+pub use collect::Collect;
 pub use error::{Error, Result};
 pub use prompt::Prompt;
 pub use target::{Target, parse_target};
@@ -64,7 +66,7 @@ pub mod bindings {
 /// The WIT types of calls and events: identities, states, tones, prompts, event records.
 pub mod types {
     pub use crate::bindings::callhost::workflow::call_control::{
-        AnswerOptions, RejectReason, TransferRequest,
+        AnswerOptions, CollectOptions, RejectReason, TransferRequest,
     };
     pub use crate::bindings::callhost::workflow::types::*;
 }
@@ -75,11 +77,11 @@ pub use bindings::callhost::workflow::call_control;
 /// What a workflow module usually imports: `use callhost_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::types::{
-        CallState, IncomingCall, OperationCompleted, OperationStatus, OtherEvent,
-        ParticipantsChanged, StateChanged, Tone, ToneReceived,
+        CallState, CollectEnd, IncomingCall, OperationCompleted, OperationStatus, OtherEvent,
+        ParticipantsChanged, StateChanged, TimerFired, Tone, ToneReceived, TonesCollected,
     };
     pub use crate::{
-        Call, Error, Prompt, Result, Target, Workflow, config, export_workflow, log, state,
+        Call, Collect, Error, Prompt, Result, Target, Workflow, config, export_workflow, log, state,
     };
 }
 

@@ -2,7 +2,7 @@
 
 use crate::types::{
     CallContext, Event, EventKind, IncomingCall, OperationCompleted, OtherEvent,
-    ParticipantsChanged, StateChanged, ToneReceived,
+    ParticipantsChanged, StateChanged, TimerFired, ToneReceived, TonesCollected,
 };
 use crate::{Call, Result, log};
 
@@ -41,6 +41,18 @@ pub trait Workflow {
         nothing_to_do()
     }
 
+    /// A timer set with [`Call::set_timer`] fired.
+    fn on_timer(call: &Call, timer: &TimerFired) -> Result<()> {
+        let _ = (call, timer);
+        nothing_to_do()
+    }
+
+    /// A tone collection started with [`Call::collect_tones`] ended.
+    fn on_tones_collected(call: &Call, collected: &TonesCollected) -> Result<()> {
+        let _ = (call, collected);
+        nothing_to_do()
+    }
+
     /// A notification without a typed event; [`Call::raw_event`] has its JSON.
     fn on_other(call: &Call, other: &OtherEvent) -> Result<()> {
         let _ = (call, other);
@@ -69,6 +81,8 @@ pub fn dispatch<W: Workflow>(context: CallContext, event: Event) -> Result<(), S
         EventKind::OperationCompleted(operation) => W::on_operation_completed(&call, operation),
         EventKind::ParticipantsChanged(change) => W::on_participants_changed(&call, change),
         EventKind::Other(other) => W::on_other(&call, other),
+        EventKind::TimerFired(timer) => W::on_timer(&call, timer),
+        EventKind::TonesCollected(collected) => W::on_tones_collected(&call, collected),
     };
     handled.map_err(String::from)
 }

@@ -1,17 +1,20 @@
 //! A key-press menu. The caller hears the menu and presses:
 //! 1 to be transferred to sales, 2 to hear the information prompt (then the call ends),
 //! 0 to be transferred to the operator, * to hear the menu again. Any other key replays the
-//! menu; after three of them the caller hears goodbye and the call ends.
+//! menu; after three of them the caller hears goodbye and the call ends. A caller who presses
+//! nothing for `no_input_ms` after the menu has played hears it again; after three such
+//! silences, goodbye.
 //!
 //! Config: `menu`, `info` and `goodbye` are prompt URLs (WAV: mono, 16-bit, 16 kHz); `sales`
 //! and `operator` are transfer targets: `user:<object-id>`, `phone:+<E.164 number>` or
-//! `application:<app-id>`.
+//! `application:<app-id>`. `no_input_ms` is the silence allowed after the menu (8000 by default).
 //! Call state: `stage` (see [`Stage`]), `invalid-keys` (the count of keys the menu does not
 //! offer) and `hang-up-after` (the operation id of the last prompt before hanging up).
 
 use callhost_sdk::menu::{Attempts, Menu, WrongKeys};
 use callhost_sdk::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 // Config keys.
 const MENU: &str = "menu";
@@ -26,6 +29,12 @@ const HANG_UP_AFTER: &str = "hang-up-after";
 
 /// Three keys the menu does not offer, and the caller hears goodbye.
 const INVALID_KEYS: WrongKeys = WrongKeys::new("invalid-keys", 3);
+/// Three silences after the menu, and the caller hears goodbye.
+const SILENCES: WrongKeys = WrongKeys::new("silences", 3);
+/// The timer of a silence after the menu.
+const NO_INPUT: &str = "no-input";
+const NO_INPUT_MS: &str = "no_input_ms";
+const DEFAULT_NO_INPUT: Duration = Duration::from_secs(8);
 
 #[derive(Clone, Copy)]
 enum Choice {
@@ -100,6 +109,7 @@ impl Workflow for IvrMenu {
             return Ok(());
         }
         log::info("key pressed", &[("key", label)]);
+        call.cancel_timer(NO_INPUT)?;
         match KEYS.choice(key.tone) {
             Some(Choice::Transfer(target)) => transfer(call, target),
             Some(Choice::Inform(prompt)) => play_then_hang_up(call, prompt),
@@ -115,12 +125,45 @@ impl Workflow for IvrMenu {
     }
 
     fn on_operation_completed(call: &Call, operation: &OperationCompleted) -> Result<()> {
+        let menu_over = operation.client_context.as_deref() == Some(MENU);
+        if menu_over && state::call().get(STAGE) == Some(Stage::Menu) {
+            return call.set_timer(NO_INPUT, no_input()?, None);
+        }
         let last_prompt = state::call().get::<String>(HANG_UP_AFTER);
         if last_prompt.as_deref() != Some(operation.operation_id.as_str()) {
             return Ok(());
         }
         log::info("last prompt over; hanging up", &[]);
         call.hang_up()
+    }
+
+    /// Nothing was pressed after the menu.
+    fn on_timer(call: &Call, timer: &TimerFired) -> Result<()> {
+        if timer.name != NO_INPUT || state::call().get(STAGE) != Some(Stage::Menu) {
+            return Ok(());
+        }
+        match SILENCES.count()? {
+            Attempts::Left => {
+                log::info("no key pressed; offering the menu again", &[]);
+                play(call, MENU).map(drop)
+            }
+            Attempts::Exhausted => {
+                log::info("no key pressed three times; saying goodbye", &[]);
+                play_then_hang_up(call, GOODBYE)
+            }
+        }
+    }
+}
+
+/// How long the caller may be silent after the menu.
+fn no_input() -> Result<Duration> {
+    match config::get(NO_INPUT_MS) {
+        None => Ok(DEFAULT_NO_INPUT),
+        Some(text) => text.parse().map(Duration::from_millis).map_err(|_| {
+            Error::new(format!(
+                "config `{NO_INPUT_MS}` is not a number of milliseconds: `{text}`"
+            ))
+        }),
     }
 }
 

@@ -6,15 +6,16 @@ use std::time::Instant;
 use super::off_deadline;
 
 use crate::bindings::call_control::{
-    self as cc, AnswerOptions as WitAnswerOptions, Invitee, JoinRequest, PlaceCallRequest,
-    RecordOptions, RejectReason, TransferRequest,
+    self as cc, AnswerOptions as WitAnswerOptions, CollectOptions, Invitee, JoinRequest,
+    PlaceCallRequest, RecordOptions, RejectReason, TransferRequest,
 };
 use crate::bindings::types::{self, CallError as WitCallError, Identity, MediaPrompt, Tone};
 use crate::convert;
 use crate::limits::{ActionBudget, HostCallBudget};
+use crate::timers::{TimerRefusal, TimerTxn};
 use callhost_call::policy::CapabilityPolicy;
 use callhost_call::{
-    ActionOrigin, ActionOutput, AnswerOptions, CallAction, CallControl, CallError,
+    ActionOrigin, ActionOutput, AnswerOptions, CallAction, CallControl, CallError, CollectTones,
 };
 
 /// How a call-control function fails: with a `call-error` the workflow sees, or with a trap
@@ -50,6 +51,8 @@ pub(crate) struct CallControlCtx<'a> {
     pub actions: &'a mut ActionBudget,
     /// Pushed back by the time spent waiting for an action.
     pub deadline: &'a mut Instant,
+    /// Where `collect-tones` goes: it starts when the event returns.
+    pub timers: &'a mut TimerTxn,
 }
 
 impl CallControlCtx<'_> {
@@ -66,6 +69,34 @@ impl CallControlCtx<'_> {
         let result = off_deadline(self.deadline, self.control.execute(self.origin, action)).await;
         Ok(result?)
     }
+}
+
+impl CallControlCtx<'_> {
+    /// Checks `actions` against the policy without carrying them out: what a host helper
+    /// will do for the plugin later.
+    fn permit(&mut self, actions: &[CallAction]) -> Result<(), CallControlError> {
+        self.host_calls.charge()?;
+        self.actions.charge()?;
+        for action in actions {
+            if let Err(reason) = self.policy.check(action) {
+                self.actions.denied += 1;
+                tracing::warn!(plugin = %self.plugin_id, call_id = %self.origin.call_id, action = action.name(), %reason, "call-control action denied by policy");
+                return Err(CallError::NotPermitted(reason).into());
+            }
+        }
+        Ok(())
+    }
+}
+
+fn refused(refusal: TimerRefusal) -> CallControlError {
+    match refusal {
+        TimerRefusal::Invalid(text) => CallError::InvalidArgument(text),
+        TimerRefusal::TooMany(limit) => {
+            CallError::InvalidArgument(format!("at most {limit} timers per call"))
+        }
+        TimerRefusal::NotFound => CallError::NotFound,
+    }
+    .into()
 }
 
 /// The id an action that creates a call or starts an operation returns to the workflow.
@@ -205,6 +236,44 @@ impl cc::Host for CallControlCtx<'_> {
         })
         .await?;
         Ok(())
+    }
+
+    async fn collect_tones(
+        &mut self,
+        call_id: String,
+        options: CollectOptions,
+    ) -> Result<(), CallControlError> {
+        let options = CollectTones {
+            prompts: prompts(options.prompts),
+            max_digits: options.max_digits,
+            first_digit_timeout_ms: options.first_digit_timeout_ms,
+            inter_digit_timeout_ms: options.inter_digit_timeout_ms,
+            terminators: options
+                .terminators
+                .into_iter()
+                .map(convert::tone_from_wit)
+                .collect(),
+            tries: options.tries,
+            client_context: options.client_context,
+        };
+        let mut needs = vec![CallAction::SubscribeToTone {
+            call_id: call_id.clone(),
+            client_context: None,
+        }];
+        if !options.prompts.is_empty() {
+            needs.push(CallAction::PlayPrompt {
+                call_id: call_id.clone(),
+                prompts: options.prompts.clone(),
+                client_context: None,
+            });
+        }
+        self.permit(&needs)?;
+        self.timers.collect(&call_id, options).map_err(refused)
+    }
+
+    async fn cancel_collect_tones(&mut self, call_id: String) -> Result<bool, CallControlError> {
+        self.host_calls.charge()?;
+        self.timers.stop_collecting(&call_id).map_err(refused)
     }
 
     async fn send_dtmf_tones(

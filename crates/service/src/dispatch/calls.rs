@@ -14,6 +14,7 @@ use super::limits::RateLimit;
 use super::orphans::{Orphans, Released};
 use super::recent::RecentCalls;
 use super::router::Route;
+use super::timers::Firing;
 use super::tracker::{CallTracker, StartedOperations};
 use super::{HOST_ORIGIN, Shared, keepalive, worker};
 use crate::call::{
@@ -39,6 +40,8 @@ pub(crate) enum Work {
     Wake,
     /// Another instance took the call: stop handling it.
     Lost,
+    /// A timer of the call fired, and its entry in the call's journal.
+    Timer(Firing, Option<u64>),
 }
 
 /// What is needed to start tracking a call.
@@ -66,6 +69,8 @@ pub(crate) struct Start {
     pub keepalive_in: Duration,
     /// The last journal entry of the call already seen (handled before, or queued in `work`).
     pub last_seq: u64,
+    /// The call's host state (its timers and tone collection), as stored.
+    pub host_state: Vec<(String, Vec<u8>)>,
 }
 
 impl Start {
@@ -82,6 +87,7 @@ impl Start {
             last_keepalive_ms: None,
             keepalive_in: shared.settings.keepalive_interval,
             last_seq: 0,
+            host_state: Vec::new(),
         }
     }
 }
@@ -446,8 +452,11 @@ impl CallRegistry {
         tokio::spawn(worker::run(
             shared.clone(),
             entry.clone(),
-            start.tracker,
-            start.last_seq,
+            worker::Resume {
+                tracker: start.tracker,
+                last_seq: start.last_seq,
+                host_state: start.host_state,
+            },
             rx,
         ));
         keepalive::spawn(shared, entry.clone(), start.keepalive_in);
@@ -709,7 +718,11 @@ impl Work {
         const OVERHEAD: usize = 256;
         match self {
             Work::Notification(n, _) => notification_weight(n),
-            Work::EndLocally(_) | Work::OperationFinished(_) | Work::Wake | Work::Lost => OVERHEAD,
+            Work::EndLocally(_)
+            | Work::OperationFinished(_)
+            | Work::Wake
+            | Work::Lost
+            | Work::Timer(..) => OVERHEAD,
         }
     }
 }

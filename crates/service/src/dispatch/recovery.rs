@@ -14,6 +14,7 @@ use futures::StreamExt;
 use serde::Serialize;
 
 use super::calls::{NewCall, Start, Work};
+use super::timers::{Firing, host_scope};
 use super::tracker::{CallTracker, StartedOperations};
 use super::{Dispatcher, Shared};
 use crate::call::{ActionKind, ActionOutput, CallDirection, CallState, Returns};
@@ -164,6 +165,12 @@ async fn restore_call(
         if entry.handled && work.is_empty() {
             last_seq = entry.seq;
         }
+        if let Some(firing) = Firing::from_entry(&entry.body) {
+            if !entry.handled {
+                work.push(Work::Timer(firing, Some(entry.seq)));
+            }
+            continue;
+        }
         for n in parse(&entry.body, &record.graph_id) {
             if entry.handled {
                 // What the plugin saw before: the tracker learns it again, no event is made.
@@ -179,6 +186,7 @@ async fn restore_call(
         call_id: record.graph_id.as_str().into(),
     };
     shared.durable.load(store.as_ref(), &scope).await?;
+    let host_state = store.state_scope(host_scope(&record.call_id)).await?;
     let interval = shared.settings.keepalive_interval;
     let last = record.last_keepalive_ms.unwrap_or(record.created_at_ms);
     let due_ms = (last + interval.as_millis() as i64 - now_ms()).max(0);
@@ -203,6 +211,7 @@ async fn restore_call(
         last_keepalive_ms: record.last_keepalive_ms,
         keepalive_in: Duration::from_millis(due_ms as u64),
         last_seq,
+        host_state,
     };
     shared.calls.start(shared.clone(), call, start);
     Ok(queued)

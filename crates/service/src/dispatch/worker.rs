@@ -9,17 +9,35 @@ use futures::{FutureExt as _, TryFutureExt as _};
 use tokio::sync::mpsc;
 
 use super::calls::{CallEntry, Work};
+use super::collect::{COLLECT_CONTEXT, COLLECT_KEY, COLLECT_TIMER, Collecting, Step};
 use super::control::PluginControl;
 use super::decision::DecidedBy;
 use super::drops::DropReason;
 use super::fallback::{ANNOUNCE_CONTEXT, Fallback};
 use super::limits::DECISION_WINDOW;
+use super::timers::{CallTimers, Firing, host_scope};
 use super::tracker::CallTracker;
 use super::{HOST_ORIGIN, Shared};
-use crate::call::{ActionOrigin, CallAction, CallContext, CallEvent, CallEventKind, CallState};
-use crate::journal::{InvocationRecord, JournalRecord, event_name};
-use crate::runtime::{EventInput, Outcome};
-use crate::storage::StoreError;
+use crate::call::{
+    ActionOrigin, ActionOutput, CallAction, CallContext, CallEvent, CallEventKind, CallState,
+    ChangeType, TimerRequest,
+};
+use crate::journal::{InvocationRecord, JournalRecord, TimerChange, event_name};
+use crate::runtime::{EventInput, Outcome, TimerView};
+use crate::storage::{StateWrite, StoreError};
+
+/// Where a call's worker starts.
+pub(crate) struct Resume {
+    pub tracker: CallTracker,
+    /// The last journal entry of the call already seen.
+    pub last_seq: u64,
+    /// The call's host state as stored: its timers and tone collection.
+    pub host_state: Vec<(String, Vec<u8>)>,
+}
+
+/// Plugin invocations one item of the queue may lead to (a tone collection that ends, a
+/// workflow that starts another, …): past it, the rest is dropped with a warning.
+const TURNS_PER_ITEM: usize = 16;
 
 /// Who drives the call.
 enum Mode {
@@ -33,13 +51,12 @@ enum Mode {
 pub(crate) async fn run(
     shared: Arc<Shared>,
     entry: Arc<CallEntry>,
-    tracker: CallTracker,
-    last_seq: u64,
+    resume: Resume,
     mut rx: mpsc::UnboundedReceiver<Work>,
 ) {
-    let mut seen = Seen::new(last_seq);
+    let mut seen = Seen::new(resume.last_seq);
     let handled =
-        AssertUnwindSafe(handle(&shared, &entry, tracker, &mut seen, &mut rx)).catch_unwind();
+        AssertUnwindSafe(handle(&shared, &entry, resume, &mut seen, &mut rx)).catch_unwind();
     let stopped = handled.await;
     if matches!(stopped, Ok(Stopped::Elsewhere)) {
         // Nothing is settled: what is queued is in the journal, for the owner.
@@ -99,6 +116,8 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "(no message)".into())
 }
 
+mod waits;
+
 /// Why a call's worker stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stopped {
@@ -118,6 +137,9 @@ struct Handler<'a> {
     end_reason: Option<String>,
     /// The journal entries seen: each is handled once.
     seen: &'a mut Seen,
+    timers: CallTimers,
+    /// The tone collection in progress.
+    collecting: Option<Collecting>,
 }
 
 /// Journal sequence numbers seen by a worker: all up to `low`, and some above.
@@ -154,7 +176,7 @@ impl Seen {
 async fn handle(
     shared: &Arc<Shared>,
     entry: &Arc<CallEntry>,
-    tracker: CallTracker,
+    resume: Resume,
     seen: &mut Seen,
     rx: &mut mpsc::UnboundedReceiver<Work>,
 ) -> Stopped {
@@ -179,11 +201,14 @@ async fn handle(
         shared,
         entry,
         control: Arc::new(PluginControl::new(shared.clone())),
-        tracker,
+        tracker: resume.tracker,
         mode: Mode::Plugin,
         end_reason: None,
         seen,
+        timers: CallTimers::new(shared.clone(), entry.clone()),
+        collecting: None,
     };
+    handler.restore(resume.host_state);
     // Not waited for: placed before anything the call's events write, so it commits first;
     // until it does, recovery finds the call's notifications as not yet owned.
     let saving = store.save_call(entry.record(&handler.tracker));
@@ -218,7 +243,7 @@ impl Handler<'_> {
             return Some(Stopped::Elsewhere);
         }
         let seq = match &work {
-            Work::Notification(_, seq) => *seq,
+            Work::Notification(_, seq) | Work::Timer(_, seq) => *seq,
             Work::Wake => return self.catch_up().await,
             Work::Lost => return Some(Stopped::Elsewhere),
             Work::EndLocally(_) | Work::OperationFinished(_) => None,
@@ -244,8 +269,13 @@ impl Handler<'_> {
             }
         };
         let mut unhandled = Vec::new();
+        let mut fired = Vec::new();
         for stored in entries {
             if !self.seen.insert(stored.seq) || stored.handled {
+                continue;
+            }
+            if let Some(firing) = Firing::from_entry(&stored.body) {
+                fired.push(Work::Timer(firing, Some(stored.seq)));
                 continue;
             }
             let notifications = crate::graph::notification::parse(&stored.body).unwrap_or_else(|e| {
@@ -260,6 +290,15 @@ impl Handler<'_> {
         for (n, seq) in unhandled {
             super::calls::journal_notification(self.shared, &self.entry.call_id, &n);
             if let Some(stopped) = self.item(Work::Notification(n, Some(seq)), Some(seq)).await {
+                return Some(stopped);
+            }
+        }
+        for work in fired {
+            let seq = match &work {
+                Work::Timer(_, seq) => *seq,
+                _ => None,
+            };
+            if let Some(stopped) = self.item(work, seq).await {
                 return Some(stopped);
             }
         }
@@ -294,11 +333,10 @@ impl Handler<'_> {
                     .operation_finished(&entry.call_id, completed)
                     .events
             }
+            Work::Timer(firing, _) => self.fired(&firing).into_iter().collect(),
             Work::Wake | Work::Lost => Vec::new(),
         };
-        for event in events {
-            self.event(event, received).await;
-        }
+        self.events(events, received).await;
         entry.begin_handling(None);
         let changed = stored_before != stored_view(&self.tracker);
         if let Err(StoreError::Fenced { .. }) =
@@ -321,8 +359,13 @@ impl Handler<'_> {
         None
     }
 
-    /// Runs one event: the plugin's (or the announce fallback's) turn.
-    async fn event(&mut self, event: CallEvent, received: tokio::time::Instant) {
+    /// Runs one event: the plugin's (or the announce fallback's) turn. What the plugin asked
+    /// of its timers and tone collection.
+    async fn event(
+        &mut self,
+        event: CallEvent,
+        received: tokio::time::Instant,
+    ) -> Vec<TimerRequest> {
         let (shared, entry) = (self.shared, self.entry);
         if let CallEventKind::StateChanged(change) = &event.kind {
             entry.set_state(change.state);
@@ -332,8 +375,13 @@ impl Handler<'_> {
         }
         // An incoming call and the call's end always reach the plugin; other events only
         // within the call's event rate.
-        let always = matches!(&event.kind, CallEventKind::IncomingCall(_))
-            || matches!(&event.kind, CallEventKind::StateChanged(s) if s.state.is_final());
+        // Timers and tone collections are bounded by their own limits.
+        let always = matches!(
+            &event.kind,
+            CallEventKind::IncomingCall(_)
+                | CallEventKind::TimerFired(_)
+                | CallEventKind::TonesCollected(_)
+        ) || matches!(&event.kind, CallEventKind::StateChanged(s) if s.state.is_final());
         if !always && !entry.allow_event() {
             let limits = &shared.settings.limits;
             let detail = format!(
@@ -344,13 +392,17 @@ impl Handler<'_> {
             shared
                 .metrics
                 .dropped(&entry.call_id, &event.resource_url, reason, &detail);
-            return;
+            return Vec::new();
         }
         match &mut self.mode {
             Mode::Plugin => {
                 let incoming = matches!(event.kind, CallEventKind::IncomingCall(_));
-                let outcome =
-                    deliver(shared, entry, &self.control, &self.tracker, event, received).await;
+                let timers = TimerView {
+                    pending: self.timers.names().cloned().collect(),
+                    collecting: self.collecting.is_some(),
+                };
+                let call = (&self.control, &self.tracker, timers);
+                let (outcome, requests) = deliver(shared, entry, call, event, received).await;
                 if incoming && let Some(fallback) = entry.route.as_ref().map(|r| r.fallback.clone())
                 {
                     let deadline = received + DECISION_WINDOW;
@@ -361,8 +413,12 @@ impl Handler<'_> {
                         self.mode = Mode::Announce { operation: None };
                     }
                 }
+                requests
             }
-            Mode::Announce { operation } => announce(shared, entry, operation, &event).await,
+            Mode::Announce { operation } => {
+                announce(shared, entry, operation, &event).await;
+                Vec::new()
+            }
         }
     }
 }
@@ -434,14 +490,14 @@ fn fallback_decided(entry: &CallEntry) -> bool {
 
 /// Runs the plugin for one event. For an incoming call, within the route's decision budget;
 /// `None` when the budget passed.
+/// With what the plugin asked of its timers and tone collection.
 async fn deliver(
     shared: &Arc<Shared>,
     entry: &Arc<CallEntry>,
-    control: &Arc<PluginControl>,
-    tracker: &CallTracker,
+    (control, tracker, timers): (&Arc<PluginControl>, &CallTracker, TimerView),
     event: CallEvent,
     received: tokio::time::Instant,
-) -> Option<Outcome> {
+) -> (Option<Outcome>, Vec<TimerRequest>) {
     let input = EventInput {
         call: CallContext {
             call_id: entry.call_id.clone(),
@@ -455,6 +511,7 @@ async fn deliver(
         event,
         control: control.clone(),
         state: shared.durable.for_call(&entry.key),
+        timers,
     };
     let budget = match (&input.event.kind, &entry.route) {
         (CallEventKind::IncomingCall(_), Some(route)) => Some(route.decision_budget),
@@ -485,7 +542,7 @@ async fn deliver(
                 shared.metrics.event(false);
                 let limit_ms = budget.as_millis() as u64;
                 journal(budget, Outcome::Timeout { limit_ms });
-                return None;
+                return (None, Vec::new());
             }
         },
         None => invocation.await,
@@ -498,7 +555,7 @@ async fn deliver(
     if !completed {
         tracing::warn!(call_id = %entry.call_id, plugin = %entry.plugin_id, version = invocation.plugin.version(), outcome = %invocation.outcome.kind(), "plugin invocation did not complete");
     }
-    Some(invocation.outcome)
+    (Some(invocation.outcome), invocation.timers)
 }
 
 async fn apply_fallback(

@@ -60,6 +60,21 @@ impl fmt::Display for TimelineEntry {
             JournalRecord::Fallback { fallback, reason } => {
                 write!(f, "  {at:>9}  !! fallback      {fallback}: {reason}")
             }
+            JournalRecord::Timer {
+                timer,
+                change,
+                delay_ms,
+            } => {
+                let change = serde_json::to_value(change)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                write!(f, "  {at:>9}  .. timer         {timer} {change}")?;
+                if let Some(ms) = delay_ms {
+                    write!(f, " ({ms} ms)")?;
+                }
+                Ok(())
+            }
         }
     }
 }

@@ -20,6 +20,24 @@ pub enum JournalRecord {
     GraphRequest(GraphExchange),
     /// The route's fallback took over an incoming call the plugin did not decide on.
     Fallback { fallback: String, reason: String },
+    /// A timer of the call was set, cancelled or fired (`stale`: it fired after it was set
+    /// again or cancelled, and nothing was delivered).
+    Timer {
+        timer: String,
+        change: TimerChange,
+        #[serde(rename = "delayMs", skip_serializing_if = "Option::is_none")]
+        delay_ms: Option<u64>,
+    },
+}
+
+/// What happened to a timer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TimerChange {
+    Set,
+    Cancelled,
+    Fired,
+    Stale,
 }
 
 impl JournalRecord {
@@ -40,6 +58,7 @@ impl JournalRecord {
                         + exchange.error.as_ref().map_or(0, String::len)
                 }
                 JournalRecord::Fallback { fallback, reason } => fallback.len() + reason.len(),
+                JournalRecord::Timer { timer, .. } => timer.len() + 32,
             }
     }
 }
@@ -138,6 +157,8 @@ pub fn event_name(kind: &CallEventKind) -> &'static str {
         CallEventKind::OperationCompleted(_) => "operation-completed",
         CallEventKind::ParticipantsChanged(_) => "participants-changed",
         CallEventKind::Other { .. } => "other",
+        CallEventKind::TimerFired(_) => "timer-fired",
+        CallEventKind::TonesCollected(_) => "tones-collected",
     }
 }
 

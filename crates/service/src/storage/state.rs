@@ -57,6 +57,14 @@ impl DurableState {
         self.lock().remove(call_key).unwrap_or_default()
     }
 
+    /// Writes of the host's own for the call, to commit with its next handled marker.
+    pub(crate) fn note(&self, call_key: &str, writes: Vec<StateWrite>) {
+        self.lock()
+            .entry(call_key.to_owned())
+            .or_default()
+            .extend(writes);
+    }
+
     /// Forgets the call's state in memory (it stays stored, for the admin API, until pruned).
     pub(crate) fn drop_call(&self, call_id: &str) {
         self.memory.drop_call(call_id);

@@ -4,8 +4,10 @@
 use serde_json::{Value, json};
 
 use crate::bindings::callhost::workflow::call_control::{
-    self, AnswerOptions, JoinRequest, PlaceCallRequest, RecordOptions, TransferRequest,
+    self, AnswerOptions, CollectOptions, JoinRequest, PlaceCallRequest, RecordOptions,
+    TransferRequest,
 };
+use crate::bindings::callhost::workflow::timers::{self, TimerError};
 use crate::bindings::callhost::workflow::types::CallError;
 use crate::parse::{
     Fields, Parsed, boolean, identity, invitee, media_prompt, meeting_ref, string, transferee, u32,
@@ -18,20 +20,24 @@ const EVENT_CALL: &str = "$call";
 
 const FUNCTIONS: &str = "answer, reject, redirect, transfer, hang-up, join-meeting, place-call, \
      play-prompt, record-response, subscribe-to-tone, send-dtmf-tones, cancel-media-processing, \
-     mute, unmute, mute-participant, invite-participants, start-hold-music, stop-hold-music";
+     mute, unmute, mute-participant, invite-participants, start-hold-music, stop-hold-music, \
+     collect-tones, cancel-collect-tones, set-timer, cancel-timer";
 
 /// One call-control request, ready to be made.
 pub struct Action {
     function: String,
-    request: Box<dyn FnOnce() -> Result<Value, CallError>>,
+    request: Request,
 }
+
+/// A request bound to its arguments; its error rendered as the recorder's JSON.
+type Request = Box<dyn FnOnce() -> Result<Value, Value>>;
 
 impl Action {
     /// Makes the request and returns its outcome: `{"fn": …, "ok": …}` or `{"fn": …, "err": …}`.
     pub fn perform(self) -> Value {
         match (self.request)() {
             Ok(value) => json!({ "fn": self.function, "ok": value }),
-            Err(error) => json!({ "fn": self.function, "err": render::call_error(&error) }),
+            Err(error) => json!({ "fn": self.function, "err": error }),
         }
     }
 }
@@ -64,11 +70,7 @@ fn parse_action(action: &Value, event_call_id: &str) -> Parsed<Action> {
 }
 
 /// The arguments of `function`, bound into the request that makes it.
-fn request(
-    function: &str,
-    args: &Fields,
-    event_call_id: &str,
-) -> Parsed<Box<dyn FnOnce() -> Result<Value, CallError>>> {
+fn request(function: &str, args: &Fields, event_call_id: &str) -> Parsed<Request> {
     let call_id = || {
         let call_id = args.required("call", string)?;
         Ok::<_, String>(if call_id == EVENT_CALL {
@@ -226,6 +228,47 @@ fn request(
                 ))
             })
         }
+        "collect-tones" => {
+            let call_id = call_id()?;
+            let options = CollectOptions {
+                prompts: args.list("prompts", media_prompt)?,
+                max_digits: args.required("max-digits", u32)?,
+                first_digit_timeout_ms: args.required("first-digit-timeout-ms", u32)?,
+                inter_digit_timeout_ms: args.required("inter-digit-timeout-ms", u32)?,
+                terminators: args.list("terminators", wit_enum)?,
+                tries: args.required("tries", u32)?,
+                client_context: client_context()?,
+            };
+            Box::new(move || unit(call_control::collect_tones(&call_id, &options)))
+        }
+        "cancel-collect-tones" => {
+            let call_id = call_id()?;
+            Box::new(move || {
+                call_control::cancel_collect_tones(&call_id)
+                    .map(Value::Bool)
+                    .map_err(|e| render::call_error(&e))
+            })
+        }
+        "set-timer" => {
+            let call_id = call_id()?;
+            let name = args.required("name", string)?;
+            let delay = args.required("delay-ms", u32)?;
+            let payload = args.optional("payload", string)?;
+            Box::new(move || {
+                timers::set_timer(&call_id, &name, delay, payload.as_deref())
+                    .map(|()| Value::Null)
+                    .map_err(|e| timer_error(&e))
+            })
+        }
+        "cancel-timer" => {
+            let call_id = call_id()?;
+            let name = args.required("name", string)?;
+            Box::new(move || {
+                timers::cancel_timer(&call_id, &name)
+                    .map(Value::Bool)
+                    .map_err(|e| timer_error(&e))
+            })
+        }
         other => {
             return Err(format!(
                 "unknown function `{other}`; expected one of {FUNCTIONS}"
@@ -235,13 +278,26 @@ fn request(
 }
 
 /// The outcome of a function returning `result<_, call-error>`: `ok` is `null`.
-fn unit(result: Result<(), CallError>) -> Result<Value, CallError> {
-    result.map(|()| Value::Null)
+fn unit(result: Result<(), CallError>) -> Result<Value, Value> {
+    result
+        .map(|()| Value::Null)
+        .map_err(|e| render::call_error(&e))
 }
 
 /// The outcome of a function returning `result<string, call-error>`: `ok` is the string.
-fn text(result: Result<String, CallError>) -> Result<Value, CallError> {
-    result.map(Value::String)
+fn text(result: Result<String, CallError>) -> Result<Value, Value> {
+    result
+        .map(Value::String)
+        .map_err(|e| render::call_error(&e))
+}
+
+/// A `timer-error` as the recorder's JSON.
+fn timer_error(error: &TimerError) -> Value {
+    match error {
+        TimerError::InvalidArgument(text) => json!({ "invalid-argument": text }),
+        TimerError::TooMany(limit) => json!({ "too-many": limit }),
+        TimerError::NotFound => json!("not-found"),
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::bindings::callhost::workflow::types::{
     CallContext, CallError, ChatInfo, Event, EventKind, Identity, IncomingCall, JoinMeetingIdInfo,
     MeetingInfo, MeetingInvite, OperationCompleted, Participant, ParticipantsChanged, ResultInfo,
-    StateChanged,
+    StateChanged, TonesCollected,
 };
 use crate::wit_enum::WitEnum;
 
@@ -42,6 +42,8 @@ pub fn event_kind_name(kind: &EventKind) -> &'static str {
         EventKind::OperationCompleted(_) => "operation-completed",
         EventKind::ParticipantsChanged(_) => "participants-changed",
         EventKind::Other(_) => "other",
+        EventKind::TimerFired(_) => "timer-fired",
+        EventKind::TonesCollected(_) => "tones-collected",
     }
 }
 
@@ -56,8 +58,25 @@ fn event_kind(kind: &EventKind) -> Value {
         EventKind::OperationCompleted(operation) => operation_completed(operation),
         EventKind::ParticipantsChanged(change) => participants_changed(change),
         EventKind::Other(other) => json!({ "resource-type": other.resource_type }),
+        EventKind::TimerFired(timer) => json!({
+            "name": timer.name,
+            "payload": timer.payload,
+            "late-ms": timer.late_ms,
+        }),
+        EventKind::TonesCollected(collected) => tones_collected(collected),
     };
     json!({ event_kind_name(kind): payload })
+}
+
+fn tones_collected(collected: &TonesCollected) -> Value {
+    json!({
+        "digits": collected.digits,
+        "reason": collected.reason.wit_name(),
+        "terminator": collected.terminator.map(|t| t.wit_name()),
+        "tries": collected.tries,
+        "client-context": collected.client_context,
+        "result": collected.result.as_ref().map(result_info),
+    })
 }
 
 fn incoming_call(call: &IncomingCall) -> Value {

@@ -3,8 +3,8 @@
 
 use crate::bindings::callhost::workflow::call_control::RejectReason;
 use crate::bindings::callhost::workflow::types::{
-    CallDirection, CallState, ChangeType, IdentityKind, Modality, OperationKind, OperationStatus,
-    Tone,
+    CallDirection, CallState, ChangeType, CollectEnd, IdentityKind, Modality, OperationKind,
+    OperationStatus, Tone,
 };
 
 pub trait WitEnum: Sized + Copy {
@@ -65,6 +65,15 @@ wit_enum!(CallState {
     Terminating => "terminating",
     Terminated => "terminated",
     Unknown => "unknown",
+});
+
+wit_enum!(CollectEnd {
+    Complete => "complete",
+    Terminator => "terminator",
+    Timeout => "timeout",
+    InterDigitTimeout => "inter-digit-timeout",
+    TriesExhausted => "tries-exhausted",
+    Failed => "failed",
 });
 
 wit_enum!(CallDirection {

@@ -75,6 +75,7 @@ struct Event {
     host_calls: HostCallBudget,
     actions: ActionBudget,
     deadline: Instant,
+    timers: TimerTxn,
 }
 
 impl Event {
@@ -90,6 +91,7 @@ impl Event {
             host_calls: HostCallBudget::new(100),
             actions: ActionBudget::new(50),
             deadline: Instant::now(),
+            timers: TimerTxn::new("c1".into(), Default::default()),
         }
     }
 
@@ -102,6 +104,7 @@ impl Event {
             host_calls: &mut self.host_calls,
             actions: &mut self.actions,
             deadline: &mut self.deadline,
+            timers: &mut self.timers,
         }
     }
 }
@@ -151,4 +154,5 @@ fn wit_error(
 }
 
 mod actions;
+mod collect;
 mod failures;
