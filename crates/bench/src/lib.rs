@@ -12,6 +12,7 @@ mod restart;
 mod run;
 mod stats;
 mod store;
+mod timers;
 
 pub use events::{NullControl, plugin_event_costs};
 pub use reload::tagged_variant;

@@ -23,6 +23,10 @@ use callhost_store::{SqliteStore, StoreStats, Synchronous};
 
 pub(crate) const BOT: &str = "bench-bot-0000-0000-0000-000000000000";
 
+/// The IVR's silence timer in the bench. The end-to-end callers' prompt completions carry no
+/// client context, so only the timer section's calls set it.
+pub(super) const NO_INPUT_MS: u64 = 250;
+
 /// How long and how hard to run.
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -53,6 +57,8 @@ pub enum Section {
     Store,
     /// A new service on the data directory of one with calls in progress, until ready.
     Restart,
+    /// How late timers fire, idle and under load.
+    Timers,
     /// One, two and three instances on one PostgreSQL database (`CALLHOST_TEST_POSTGRES_URL`,
     /// e.g. from `cargo xtask postgres`): CPU and round trips per notification.
     Cluster,
@@ -150,6 +156,9 @@ pub async fn run(mut options: BenchOptions) -> anyhow::Result<Report> {
     }
     if options.runs(Section::Restart) {
         super::restart::measure(&options, &mut report).await?;
+    }
+    if options.runs(Section::Timers) {
+        super::timers::measure(&options, &mut report).await?;
     }
     if options.runs(Section::Cluster) {
         super::cluster::measure(&options, &mut report).await?;
@@ -268,6 +277,7 @@ pub(super) async fn start_service(
     ]
     .into_iter()
     .map(|(key, value)| (key.to_string(), value.to_string()))
+    .chain([("no_input_ms".to_string(), NO_INPUT_MS.to_string())])
     .collect();
     ivr.limits.host_calls = 100_000;
     config.plugins.insert("ivr".into(), ivr);

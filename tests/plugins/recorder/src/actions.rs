@@ -328,7 +328,12 @@ mod tests {
             {"fn": "mute-participant", "call": "$call", "participant-id": "p"},
             {"fn": "invite-participants", "call": "$call", "participants": []},
             {"fn": "start-hold-music", "call": "$call", "participant-id": "p"},
-            {"fn": "stop-hold-music", "call": "$call", "participant-id": "p"}
+            {"fn": "stop-hold-music", "call": "$call", "participant-id": "p"},
+            {"fn": "collect-tones", "call": "$call", "max-digits": 4, "first-digit-timeout-ms": 500,
+             "inter-digit-timeout-ms": 500, "terminators": ["pound"], "tries": 2},
+            {"fn": "cancel-collect-tones", "call": "$call"},
+            {"fn": "set-timer", "call": "$call", "name": "t", "delay-ms": 500, "payload": "p"},
+            {"fn": "cancel-timer", "call": "$call", "name": "t"}
         ]"#;
         let parsed = parse(actions, "c1").expect("valid actions");
         let functions: Vec<&str> = parsed
