@@ -241,6 +241,52 @@ async fn an_instance_killed_mid_call_loses_nothing_and_its_calls_go_on_elsewhere
     );
 }
 
+/// A timer set on one instance fires on the one that took its call over: the IVR's silence
+/// timer (3 s, longer than the 2 s lease) is stored with the call and armed by the new owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timer_moves_with_its_call_to_the_instance_that_takes_it_over() {
+    let mut ivr: Vec<(&str, &str)> = IVR.iter().filter(|(k, _)| *k != "no_input_ms").copied().collect();
+    ivr.push(("no_input_ms", "3000"));
+    let config = format!(
+        "[calls]\nkeepalive_interval_s = 1\n[storage]\nlease_seconds = 2\n[[routes]]\nplugin = \"ivr\"\n{}\n[plugins.ivr.policy]\nallow = [\"*\"]\ntargets = [\"*\"]\n",
+        plugin_table("ivr", "ivr-menu", &ivr)
+    );
+    let mut cluster = Cluster::start(2, settings(), &config).await;
+    let calls = ring(&cluster, 0, 1);
+    let call = calls[0].clone();
+    wait_for_menus(&cluster, &calls).await;
+    // The menu's completion comes after the simulator's media time; the timer is set with it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let by_owner = owners(&cluster, &calls).await;
+    let owner_name = by_owner.keys().next().cloned().unwrap();
+    let owner = cluster
+        .instances
+        .iter()
+        .position(|i| i.name == owner_name)
+        .unwrap();
+    let killed = Instant::now();
+    cluster.kill(owner).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while cluster.graph_posts(&call, "/playPrompt") < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the silence timer did not fire after the takeover; logs:\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let survivor = &cluster.instances[1 - owner];
+    let replayed = survivor
+        .sent_on(&call, killed)
+        .iter()
+        .filter(|r| r.path.ends_with("/playPrompt"))
+        .count();
+    assert_eq!(replayed, 1, "the instance that took the call over played the menu again; logs:\n{}", cluster.logs());
+    let mut pressed = HashMap::new();
+    press_and_finish(&cluster, &calls, &mut pressed, killed).await;
+    assert_eq!(cluster.graph_posts(&call, "/playPrompt"), 2, "once: logs:\n{}", cluster.logs());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owner_paused_past_its_lease_writes_and_sends_nothing_after_it_wakes() {
     let cluster = Cluster::start(2, settings(), &config()).await;

@@ -251,10 +251,14 @@ mod tests {
     #[test]
     fn every_wit_function_has_a_row() {
         let wit = include_str!("../../../wit/call-control.wit");
+        // Host helpers: carried out by the host as several of the requests below, each checked
+        // against the policy by its own name.
+        let helpers = ["collect-tones", "cancel-collect-tones"];
         let functions: Vec<&str> = wit
             .lines()
             .filter_map(|line| line.trim().split_once(": func("))
             .map(|(name, _)| name)
+            .filter(|name| !helpers.contains(name))
             .collect();
         let plugin: Vec<&str> = ActionKind::ALL
             .into_iter()

@@ -261,9 +261,14 @@ impl cc::Host for CallControlCtx<'_> {
             client_context: None,
         }];
         if !options.prompts.is_empty() {
+            // The prompt, and stopping it when a key is pressed over it.
             needs.push(CallAction::PlayPrompt {
                 call_id: call_id.clone(),
                 prompts: options.prompts.clone(),
+                client_context: None,
+            });
+            needs.push(CallAction::CancelMediaProcessing {
+                call_id: call_id.clone(),
                 client_context: None,
             });
         }
