@@ -22,6 +22,7 @@ pub(crate) const WIT: &[(&str, &str)] = &[
     ("handler.wit", include_str!("../../wit/handler.wit")),
     ("log.wit", include_str!("../../wit/log.wit")),
     ("state.wit", include_str!("../../wit/state.wit")),
+    ("timers.wit", include_str!("../../wit/timers.wit")),
     ("types.wit", include_str!("../../wit/types.wit")),
     ("world.wit", include_str!("../../wit/world.wit")),
 ];
@@ -32,6 +33,10 @@ const SDK_SOURCES: &[(&str, &str)] = &[
     (
         "call.rs",
         include_str!("../../plugins/callhost-sdk/src/call.rs"),
+    ),
+    (
+        "collect.rs",
+        include_str!("../../plugins/callhost-sdk/src/collect.rs"),
     ),
     (
         "config.rs",

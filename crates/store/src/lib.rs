@@ -219,6 +219,12 @@ pub fn now_ms() -> i64 {
 /// key). Random rather than counted, so that a key deleted and written again cannot get a
 /// revision a reader still holds, in any engine and across instances.
 pub(crate) fn fresh_revision() -> i64 {
+    ((unique_random() >> 1) as i64).max(1)
+}
+
+/// A random number that no other call of this function returns, in this process or (but for
+/// a 2^-64 chance) another: for revisions and timer generations.
+pub fn unique_random() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -226,7 +232,7 @@ pub(crate) fn fresh_revision() -> i64 {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
     hasher.write_i64(now_ms());
-    ((hasher.finish() >> 1) as i64).max(1)
+    hasher.finish()
 }
 
 /// The scope of one call's state of one plugin.

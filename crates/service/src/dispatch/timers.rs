@@ -134,7 +134,7 @@ impl CallTimers {
     pub(crate) fn set(&mut self, name: &str, delay: Duration, payload: Option<String>) {
         let stored = StoredTimer {
             due_ms: now_ms().saturating_add(delay.as_millis() as i64),
-            generation: fresh_generation(),
+            generation: callhost_store::unique_random(),
             payload,
         };
         let value = serde_json::to_vec(&stored).unwrap_or_default();
@@ -232,15 +232,4 @@ async fn fire(shared: &Shared, entry: &CallEntry, firing: Firing) {
             }
         }
     }
-}
-
-/// A generation for a timer set now: unique per set, across restarts and instances.
-fn fresh_generation() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    hasher.write_i64(now_ms());
-    hasher.finish()
 }
