@@ -245,7 +245,11 @@ async fn an_instance_killed_mid_call_loses_nothing_and_its_calls_go_on_elsewhere
 /// timer (3 s, longer than the 2 s lease) is stored with the call and armed by the new owner.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timer_moves_with_its_call_to_the_instance_that_takes_it_over() {
-    let mut ivr: Vec<(&str, &str)> = IVR.iter().filter(|(k, _)| *k != "no_input_ms").copied().collect();
+    let mut ivr: Vec<(&str, &str)> = IVR
+        .iter()
+        .filter(|(k, _)| *k != "no_input_ms")
+        .copied()
+        .collect();
     ivr.push(("no_input_ms", "3000"));
     let config = format!(
         "[calls]\nkeepalive_interval_s = 1\n[storage]\nlease_seconds = 2\n[[routes]]\nplugin = \"ivr\"\n{}\n[plugins.ivr.policy]\nallow = [\"*\"]\ntargets = [\"*\"]\n",
@@ -281,10 +285,20 @@ async fn a_timer_moves_with_its_call_to_the_instance_that_takes_it_over() {
         .iter()
         .filter(|r| r.path.ends_with("/playPrompt"))
         .count();
-    assert_eq!(replayed, 1, "the instance that took the call over played the menu again; logs:\n{}", cluster.logs());
+    assert_eq!(
+        replayed,
+        1,
+        "the instance that took the call over played the menu again; logs:\n{}",
+        cluster.logs()
+    );
     let mut pressed = HashMap::new();
     press_and_finish(&cluster, &calls, &mut pressed, killed).await;
-    assert_eq!(cluster.graph_posts(&call, "/playPrompt"), 2, "once: logs:\n{}", cluster.logs());
+    assert_eq!(
+        cluster.graph_posts(&call, "/playPrompt"),
+        2,
+        "once: logs:\n{}",
+        cluster.logs()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -522,6 +536,8 @@ async fn the_database_out_of_reach_for_seconds_refuses_callbacks_and_loses_nothi
     let cluster = Cluster::start(2, settings(), &config()).await;
     let calls = ring(&cluster, 0, 8);
     wait_for_menus(&cluster, &calls).await;
+    // The menus' completions come after the simulator's media time: in before the cut.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let before = cluster.callback_statuses().len();
     cluster.database_path.cut();
     // The callers press while the database is gone: callbacks are refused, Graph retries.
