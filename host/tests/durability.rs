@@ -239,6 +239,76 @@ async fn a_timer_set_before_a_kill_fires_after_the_restart_once() {
         .expect("stops on SIGTERM");
 }
 
+/// A tone collection goes on across a SIGKILL: the keys pressed before it and after the
+/// restart end in one `tones-collected` with all of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tone_collection_goes_on_across_a_kill() {
+    let collect = serde_json::json!({
+        "fn": "collect-tones", "call": "$call", "prompts": [], "max-digits": 6,
+        "first-digit-timeout-ms": 8000, "inter-digit-timeout-ms": 8000,
+        "terminators": ["pound"], "tries": 1, "client-context": "pin",
+    });
+    let answer = serde_json::json!({"fn": "answer", "call": "$call", "modalities": ["audio"]});
+    let actions = serde_json::json!([answer, collect]).to_string();
+    let settings = [
+        ("on", "incoming-call"),
+        ("actions", actions.as_str()),
+        ("keep-events", "plugin"),
+    ];
+    let extra = format!(
+        "[[routes]]\nplugin = \"pin\"\n{}\n[plugins.pin.policy]\nallow = [\"*\"]\n",
+        plugin_table("pin", "recorder", &settings)
+    );
+    let mut served = Served::start_with(SimulatorSettings::default(), &extra).await;
+    let caller = Identity::user("8a34a46b-3d17-4adc-8dce-000000000077");
+    let call = served
+        .sim
+        .incoming_call(caller, Identity::application(BOT_APP_ID));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while posts(&served, &call, "subscribeToTone").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the collection never began; log:\n{}",
+            served.log()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    served.sim.press(&call, Tone::Tone1);
+    served.sim.press(&call, Tone::Tone2);
+    // Handled and stored before the kill.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    served.kill().await;
+    served.restart().await;
+    served.sim.press(&call, Tone::Tone3);
+    served.sim.press(&call, Tone::Pound);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    served.sim.remote_hang_up(&call);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    served
+        .terminate(Duration::from_secs(20))
+        .await
+        .expect("stops on SIGTERM");
+    let store = SqliteStore::open(&served.dir().join(".callhost/data")).unwrap();
+    let kept = store
+        .state("plugin/pin".into(), format!("events/{call}"))
+        .await
+        .unwrap()
+        .expect("the recorder kept the call's events");
+    let kept: Vec<serde_json::Value> = serde_json::from_slice(&kept.value).unwrap();
+    let collected: Vec<&serde_json::Value> = kept
+        .iter()
+        .filter_map(|e| e["event"]["kind"].get("tones-collected"))
+        .collect();
+    assert_eq!(collected.len(), 1, "{kept:?}");
+    assert_eq!(collected[0]["digits"], "123", "{kept:?}");
+    assert_eq!(collected[0]["reason"], "terminator");
+    let tones = kept
+        .iter()
+        .filter(|e| e["event"]["kind"].get("tone-received").is_some())
+        .count();
+    assert_eq!(tones, 0, "the collection's keys are its own: {kept:?}");
+}
+
 /// Presses 1 in the menus (see [`press_in_menu`]) until every call is over, for Graph (the
 /// simulator forgets a call that ended) and for callhost.
 async fn finish_calls(
