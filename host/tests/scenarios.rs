@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 const WORKFLOWS: &[(&str, &str)] = &[
     ("ivr-menu", "examples/ivr-menu.toml"),
     ("answer-and-greet", "examples/callhost.toml"),
+    ("pin-entry", "examples/pin-entry.toml"),
 ];
 
 fn config_for(workflow: &str) -> PathBuf {

@@ -201,9 +201,12 @@ impl Handler<'_> {
                 Step::Wait(ms) => {
                     let delay = Duration::from_millis(u64::from(ms));
                     self.timers.set(COLLECT_TIMER, delay, None);
+                    self.note_timer(COLLECT_TIMER, TimerChange::Set, Some(u64::from(ms)));
                 }
                 Step::StopWaiting => {
-                    self.timers.cancel(COLLECT_TIMER);
+                    if self.timers.cancel(COLLECT_TIMER) {
+                        self.note_timer(COLLECT_TIMER, TimerChange::Cancelled, None);
+                    }
                 }
                 Step::Done(collected) => {
                     self.collecting = None;
@@ -246,10 +249,9 @@ impl Handler<'_> {
         self.shared.durable.note(&self.entry.key, vec![write]);
     }
 
+    /// A timeline row for a timer: the workflow's, and the tone collection's timeouts
+    /// (`#collect-tones`).
     fn note_timer(&self, name: &str, change: TimerChange, delay_ms: Option<u64>) {
-        if name.starts_with(crate::call::HOST_TIMER_PREFIX) {
-            return;
-        }
         let record = JournalRecord::Timer {
             timer: name.to_owned(),
             change,
