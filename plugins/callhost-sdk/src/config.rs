@@ -1,5 +1,5 @@
 //! The plugin's configured values (the `config` table of its entry in the host configuration),
-//! read as strings, prompts or transfer targets. A missing or malformed value is an error that
+//! read as strings, prompts, transfer targets or durations. A missing or malformed value is an error that
 //! names the key and the fix.
 
 use crate::bindings::callhost::workflow::config;
@@ -35,4 +35,18 @@ pub fn target(key: &str) -> Result<Target> {
             crate::target::EXPECTED_FORM
         ))),
     }
+}
+
+/// The milliseconds written under `key` as a decimal number, or `default` when unset.
+pub fn millis(key: &str, default: std::time::Duration) -> Result<std::time::Duration> {
+    let Some(text) = get(key) else {
+        return Ok(default);
+    };
+    text.parse()
+        .map(std::time::Duration::from_millis)
+        .map_err(|_| {
+            Error::new(format!(
+                "config `{key}` is not a number of milliseconds: `{text}`"
+            ))
+        })
 }

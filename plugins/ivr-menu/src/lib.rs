@@ -127,7 +127,11 @@ impl Workflow for IvrMenu {
     fn on_operation_completed(call: &Call, operation: &OperationCompleted) -> Result<()> {
         let menu_over = operation.client_context.as_deref() == Some(MENU);
         if menu_over && state::call().get(STAGE) == Some(Stage::Menu) {
-            return call.set_timer(NO_INPUT, no_input()?, None);
+            return call.set_timer(
+                NO_INPUT,
+                config::millis(NO_INPUT_MS, DEFAULT_NO_INPUT)?,
+                None,
+            );
         }
         let last_prompt = state::call().get::<String>(HANG_UP_AFTER);
         if last_prompt.as_deref() != Some(operation.operation_id.as_str()) {
@@ -152,18 +156,6 @@ impl Workflow for IvrMenu {
                 play_then_hang_up(call, GOODBYE)
             }
         }
-    }
-}
-
-/// How long the caller may be silent after the menu.
-fn no_input() -> Result<Duration> {
-    match config::get(NO_INPUT_MS) {
-        None => Ok(DEFAULT_NO_INPUT),
-        Some(text) => text.parse().map(Duration::from_millis).map_err(|_| {
-            Error::new(format!(
-                "config `{NO_INPUT_MS}` is not a number of milliseconds: `{text}`"
-            ))
-        }),
     }
 }
 

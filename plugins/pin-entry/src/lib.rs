@@ -89,24 +89,12 @@ export_workflow!(PinEntry);
 fn ask(call: &Call) -> Result<()> {
     let collect = Collect::digits(4)
         .prompt(&config::prompt(PROMPT)?)
-        .first_digit_timeout(millis(FIRST_DIGIT_MS, 5000)?)
-        .inter_digit_timeout(millis(INTER_DIGIT_MS, 3000)?)
+        .first_digit_timeout(config::millis(FIRST_DIGIT_MS, Duration::from_secs(5))?)
+        .inter_digit_timeout(config::millis(INTER_DIGIT_MS, Duration::from_secs(3))?)
         .terminator(Tone::Pound)
         .tries(3)
         .context("pin");
     call.collect_tones(&collect)
-}
-
-/// The milliseconds configured under `key`, or `default`.
-fn millis(key: &str, default: u64) -> Result<Duration> {
-    let Some(text) = config::get(key) else {
-        return Ok(Duration::from_millis(default));
-    };
-    text.parse().map(Duration::from_millis).map_err(|_| {
-        Error::new(format!(
-            "config `{key}` is not a number of milliseconds: `{text}`"
-        ))
-    })
 }
 
 /// Plays the prompt configured under `key`; the call ends when it has played.

@@ -275,7 +275,7 @@ impl Handler<'_> {
                 continue;
             }
             if let Some(firing) = Firing::from_entry(&stored.body) {
-                fired.push(Work::Timer(firing, Some(stored.seq)));
+                fired.push((firing, stored.seq));
                 continue;
             }
             let notifications = crate::graph::notification::parse(&stored.body).unwrap_or_else(|e| {
@@ -293,12 +293,8 @@ impl Handler<'_> {
                 return Some(stopped);
             }
         }
-        for work in fired {
-            let seq = match &work {
-                Work::Timer(_, seq) => *seq,
-                _ => None,
-            };
-            if let Some(stopped) = self.item(work, seq).await {
+        for (firing, seq) in fired {
+            if let Some(stopped) = self.item(Work::Timer(firing, Some(seq)), Some(seq)).await {
                 return Some(stopped);
             }
         }

@@ -27,15 +27,8 @@ impl Handler<'_> {
             return None;
         };
         self.note_timer(&firing.name, TimerChange::Fired, None);
-        Some(CallEvent {
-            resource_url: format!(
-                "/communications/calls/{}/timers/{}",
-                self.entry.call_id, fired.name
-            ),
-            kind: CallEventKind::TimerFired(fired),
-            change_type: ChangeType::Updated,
-            raw: "null".into(),
-        })
+        let resource = format!("/timers/{}", fired.name);
+        Some(self.host_event(&resource, CallEventKind::TimerFired(fired)))
     }
 
     /// Runs the events of one item in order: each goes to the tone collection when it is the
@@ -211,12 +204,7 @@ impl Handler<'_> {
                 Step::Done(collected) => {
                     self.collecting = None;
                     tracing::debug!(call_id = %self.entry.call_id, digits = collected.digits.len(), reason = collected.reason.as_str(), "tone collection over");
-                    events.push(CallEvent {
-                        resource_url: format!("/communications/calls/{}", self.entry.call_id),
-                        kind: CallEventKind::TonesCollected(collected),
-                        change_type: ChangeType::Updated,
-                        raw: "null".into(),
-                    });
+                    events.push(self.host_event("", CallEventKind::TonesCollected(collected)));
                 }
             }
         }
@@ -247,6 +235,17 @@ impl Handler<'_> {
             value,
         };
         self.shared.durable.note(&self.entry.key, vec![write]);
+    }
+
+    /// An event the host makes of its own (no notification behind it), on the call's resource
+    /// and `resource` below it.
+    fn host_event(&self, resource: &str, kind: CallEventKind) -> CallEvent {
+        CallEvent {
+            resource_url: format!("/communications/calls/{}{resource}", self.entry.call_id),
+            kind,
+            change_type: ChangeType::Updated,
+            raw: "null".into(),
+        }
     }
 
     /// A timeline row for a timer: the workflow's, and the tone collection's timeouts
