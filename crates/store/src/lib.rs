@@ -38,6 +38,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_initial.sql")),
     (2, include_str!("../migrations/0002_leases.sql")),
     (3, include_str!("../migrations/0003_state_revisions.sql")),
+    (4, include_str!("../migrations/0004_news.sql")),
 ];
 
 /// What an instance hears from the others ([`Store::wakes`]).

@@ -46,6 +46,9 @@ pub struct PostgresStore {
     stats: Arc<StoreStats>,
     /// `host:port/database`, for messages (never the password).
     target: Arc<str>,
+    /// The last news sent before this store was opened: what comes after is for this
+    /// instance, even what it was not listening for yet.
+    news_before: i64,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -67,6 +70,10 @@ impl PostgresStore {
         let stats = Arc::new(StoreStats::default());
         let db = Db::new(client, target.clone(), stats.clone());
         connect::migrate(&db).await?;
+        let news_before = db
+            .query_opt("SELECT COALESCE(MAX(id), 0) FROM news", &[])
+            .await?
+            .map_or(0, |row| row.get::<_, i64>(0));
         let (jobs, rx) = mpsc::unbounded_channel();
         tokio::spawn(write_loop(
             Writer {
@@ -84,6 +91,7 @@ impl PostgresStore {
             held: Held::default(),
             stats,
             target,
+            news_before,
         })
     }
 
@@ -520,10 +528,25 @@ impl Store for PostgresStore {
     }
 
     fn announce(&self, news: String) -> BoxFuture<'static, Result<(), StoreError>> {
-        let payload = listen::news(&self.instance, &news);
+        let instance = self.instance.clone();
         self.submit(work(move |db| {
-            let payload = payload.clone();
+            let (instance, news) = (instance.clone(), news.clone());
             Box::pin(async move {
+                // Kept for whoever does not listen right now; a day is far longer than any
+                // instance takes to start or to listen again.
+                db.execute(
+                    "DELETE FROM news WHERE sent_at_ms < $1",
+                    &[&(now_ms() - listen::NEWS_KEPT_MS)],
+                )
+                .await?;
+                let id: i64 = db
+                    .query_opt(
+                        "INSERT INTO news (sender, news, sent_at_ms) VALUES ($1, $2, $3) RETURNING id",
+                        &[&&*instance, &news, &now_ms()],
+                    )
+                    .await?
+                    .map_or(0, |row| row.get(0));
+                let payload = listen::news(&instance, id, &news);
                 db.query("SELECT pg_notify($1, $2)", &[&listen::CHANNEL, &payload])
                     .await?;
                 Ok(())
@@ -532,7 +555,11 @@ impl Store for PostgresStore {
     }
 
     fn wakes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<crate::Heard>> {
-        Some(listen::spawn(self.options.clone(), self.instance.clone()))
+        Some(listen::spawn(
+            self.options.clone(),
+            self.instance.clone(),
+            self.news_before,
+        ))
     }
 
     fn sweep(&self, quiet_before_ms: i64) -> BoxFuture<'static, Result<Sweep, StoreError>> {

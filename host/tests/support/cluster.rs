@@ -17,6 +17,7 @@ use callhost_simulator::{Simulator, SimulatorSettings};
 use callhost_store::{PostgresOptions, PostgresStore};
 
 use super::bot::{BOT_APP_ID, merge, service_config};
+use super::ports::free_port;
 use super::serve::spawn;
 
 /// A request a relay passed on.
@@ -256,11 +257,6 @@ pub struct Cluster {
     pub database: String,
     pub http: reqwest::Client,
     _dir: tempfile::TempDir,
-}
-
-fn free_port() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
 }
 
 impl Cluster {

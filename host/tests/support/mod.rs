@@ -14,6 +14,7 @@ use futures::future::BoxFuture;
 
 pub mod bot;
 pub mod cluster;
+pub mod ports;
 pub mod serve;
 
 /// The repository root.

@@ -10,6 +10,7 @@ use callhost_simulator::{IssueClaims, RecordedRequest, SIM_TENANT, Simulator, Si
 use serde_json::Value;
 
 use super::bot::{BOT_APP_ID, admin_get, service_config};
+use super::ports::free_port;
 
 /// A running `callhost serve` and its simulated Graph.
 pub struct Served {
@@ -104,12 +105,6 @@ pub async fn serve_refused(config: &std::path::Path) -> (std::process::ExitStatu
             config.display()
         ),
     }
-}
-
-/// A loopback port nobody listens on.
-fn free_port() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
 }
 
 impl Served {

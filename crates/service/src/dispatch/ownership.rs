@@ -74,27 +74,54 @@ impl Ownership {
     }
 }
 
-/// News from other instances ([`crate::storage::Store::announce`]), for whoever subscribed.
+/// News from other instances ([`crate::storage::Store::announce`]), for whoever subscribed;
+/// news that comes before anyone subscribed waits for the first subscriber.
 #[derive(Default)]
 pub(crate) struct News {
-    subscriber: Mutex<Option<tokio::sync::mpsc::UnboundedSender<String>>>,
+    to: Mutex<NewsTo>,
 }
 
+#[derive(Default)]
+enum NewsTo {
+    #[default]
+    Nobody,
+    /// Heard before the first subscriber, in order.
+    Waiting(Vec<String>),
+    Subscriber(tokio::sync::mpsc::UnboundedSender<String>),
+}
+
+/// How much news waits for the first subscriber, at most (it subscribes as the service
+/// starts).
+const NEWS_WAITING: usize = 256;
+
 impl News {
-    /// From now on, news goes to the receiver returned (and no longer to an earlier one).
+    /// From now on, news goes to the receiver returned (and no longer to an earlier one); news
+    /// heard before the first subscriber comes first.
     pub(crate) fn subscribe(&self) -> tokio::sync::mpsc::UnboundedReceiver<String> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        *self.subscriber.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+        let mut to = self.to.lock().unwrap_or_else(|e| e.into_inner());
+        if let NewsTo::Waiting(waiting) = std::mem::take(&mut *to) {
+            for news in waiting {
+                let _ = tx.send(news);
+            }
+        }
+        *to = NewsTo::Subscriber(tx);
         rx
     }
 
     fn tell(&self, news: String) {
-        let subscriber = self.subscriber.lock().unwrap_or_else(|e| e.into_inner());
-        if subscriber
-            .as_ref()
-            .is_none_or(|tx| tx.send(news.clone()).is_err())
-        {
-            tracing::debug!(%news, "news from another instance, and nobody here to act on it");
+        let mut to = self.to.lock().unwrap_or_else(|e| e.into_inner());
+        match &mut *to {
+            NewsTo::Nobody => *to = NewsTo::Waiting(vec![news]),
+            NewsTo::Waiting(waiting) if waiting.len() < NEWS_WAITING => waiting.push(news),
+            NewsTo::Waiting(_) => {
+                tracing::warn!(%news, "news from another instance dropped: {NEWS_WAITING} wait for this instance to start acting on news");
+            }
+            NewsTo::Subscriber(tx) => {
+                if tx.send(news.clone()).is_err() {
+                    tracing::debug!(%news, "news from another instance, and nobody here to act on it");
+                }
+            }
         }
     }
 }
@@ -224,5 +251,26 @@ async fn found_unowned(dispatcher: &Dispatcher, call: String) {
         Err(e) => {
             tracing::warn!(call_id = %call, error = %e, "taking over the call failed; the next sweep tries again")
         }
+    }
+}
+
+#[cfg(test)]
+mod news_tests {
+    use super::News;
+
+    #[test]
+    fn news_before_the_first_subscriber_waits_for_it() {
+        let news = News::default();
+        news.tell("one".into());
+        news.tell("two".into());
+        let mut rx = news.subscribe();
+        news.tell("three".into());
+        let heard: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        assert_eq!(heard, ["one", "two", "three"]);
+        // A later subscriber replaces the first and gets what comes next.
+        let mut later = news.subscribe();
+        news.tell("four".into());
+        assert_eq!(later.try_recv().ok().as_deref(), Some("four"));
+        assert!(rx.try_recv().is_err());
     }
 }

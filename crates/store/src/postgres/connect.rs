@@ -255,8 +255,11 @@ async fn apply(db: &Db, target: &str) -> Result<(), StoreError> {
         });
     }
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
-        // The schema is written once for both engines; PostgreSQL spells bytes BYTEA.
-        let sql = sql.replace("BLOB", "BYTEA");
+        // The schema is written once for both engines; PostgreSQL spells bytes BYTEA and
+        // numbers rows with BIGSERIAL.
+        let sql = sql
+            .replace("BLOB", "BYTEA")
+            .replace("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY");
         db.batch("BEGIN").await?;
         let applied = async {
             db.batch(&sql).await?;

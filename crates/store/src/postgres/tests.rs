@@ -94,6 +94,31 @@ async fn a_wake_reaches_the_owner_only() {
 }
 
 #[tokio::test]
+async fn news_sent_before_an_instance_listens_reaches_it_once_in_order() {
+    let (a, b) = two_instances("news").await;
+    // Sent before this store was opened: not for it.
+    a.announce("plugin-version ivr 00".into()).await.unwrap();
+    let url = a.options.clone();
+    let c = PostgresStore::open(&url.with_instance("c")).await.unwrap();
+    // Sent after it opened but before it listens: it hears them when it listens.
+    a.announce("plugin-version ivr 01".into()).await.unwrap();
+    b.announce("plugin-version ivr 02".into()).await.unwrap();
+    let mut c_hears = c.wakes().unwrap();
+    let mut heard = Vec::new();
+    while heard.len() < 3 {
+        let next = tokio::time::timeout(Duration::from_secs(10), c_hears.recv());
+        heard.push(next.await.expect("news in 10 s").unwrap());
+        if heard.len() == 2 {
+            a.announce("plugin-version ivr 03".into()).await.unwrap();
+        }
+    }
+    let news = |n: &str| Heard::News(format!("plugin-version ivr {n}"));
+    assert_eq!(heard, [news("01"), news("02"), news("03")]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(c_hears.try_recv().is_err(), "each is heard once");
+}
+
+#[tokio::test]
 async fn a_second_instance_sees_what_the_first_stored_and_migrates_nothing() {
     let url = fresh_database("reopen").await;
     let options = PostgresOptions::new(&url, None).unwrap();

@@ -123,7 +123,7 @@ fn a_database_from_a_newer_release_is_refused() {
             error,
             StoreError::TooNew {
                 found: 99,
-                known: 3,
+                known: 4,
                 ..
             }
         ),
