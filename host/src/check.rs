@@ -19,6 +19,9 @@ pub struct CheckReport {
     pub workflow_imports: Vec<String>,
     /// Other imports (WASI).
     pub other_imports: Vec<String>,
+    /// Whether it imports `wasi:http/outgoing-handler`: it sends HTTP requests, and needs
+    /// `allowed_outbound_hosts` to reach anything.
+    pub sends_http: bool,
     /// How long compiling (or loading it from the cache) took.
     pub compile_time: Duration,
     /// Whether the compiled component came from the compile cache.
@@ -62,6 +65,17 @@ impl fmt::Display for CheckReport {
         };
         writeln!(f, "  imports:  {}", list(&self.workflow_imports))?;
         writeln!(f, "  wasi:     {}", list(&self.other_imports))?;
+        match self.sends_http {
+            true => writeln!(
+                f,
+                "  http:     sends requests (wasi:http/outgoing-handler); list where in its plugin table, \
+                 as in `allowed_outbound_hosts = [\"https://crm.example.com\"]`: without it every request is refused"
+            )?,
+            false => writeln!(
+                f,
+                "  http:     none (it does not import wasi:http/outgoing-handler)"
+            )?,
+        }
         writeln!(f, "  size:     {} bytes, sha256 {}", self.size, self.hash)?;
         let millis = self.compile_time.as_millis();
         match (&self.cache_dir, self.from_cache) {
@@ -139,6 +153,10 @@ pub fn check_with(path: &Path, cache: &CheckCache) -> Result<CheckReport, Plugin
             .filter(|i| !i.starts_with("callhost:workflow/"))
             .cloned()
             .collect(),
+        sends_http: info
+            .imports
+            .iter()
+            .any(|i| i.starts_with("wasi:http/outgoing-handler")),
         compile_time,
         from_cache: info.from_cache,
         cache_dir,

@@ -47,6 +47,10 @@ const SDK_SOURCES: &[(&str, &str)] = &[
         include_str!("../../plugins/callhost-sdk/src/error.rs"),
     ),
     (
+        "http.rs",
+        include_str!("../../plugins/callhost-sdk/src/http.rs"),
+    ),
+    (
         "lib.rs",
         include_str!("../../plugins/callhost-sdk/src/lib.rs"),
     ),

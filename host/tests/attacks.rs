@@ -19,10 +19,12 @@ use tokio::net::TcpStream;
 const WAIT: Duration = Duration::from_secs(15);
 
 /// How much the service's peak resident memory may grow while 810 MB of bodies arrive for one
-/// call and for calls nobody knows (measured: 113 MiB). Retained: at most the call's queue
-/// (8 MiB) and journal (4 MiB) and the orphan budget (16 MiB); the rest is bodies in flight on
-/// 16 connections and the plugin instances that read them.
-const MEMORY_CEILING_MIB: u64 = 192;
+/// call and for calls nobody knows (measured: 150–170 MiB on its own, near 200 MiB when the
+/// whole suite shares the machine and bodies wait longer in flight). Retained: at most the
+/// call's queue (8 MiB) and journal (4 MiB) and the orphan budget (16 MiB); the rest is bodies
+/// in flight on 16 connections, parsed, and the plugin instances that read them. Growth from
+/// one round to the next (a leak) is checked apart.
+const MEMORY_CEILING_MIB: u64 = 256;
 
 fn caller() -> Identity {
     Identity::user("8a34a46b-3d17-4adc-8dce-dc4e7d572698")

@@ -47,6 +47,18 @@ fn a_valid_workflow_is_described() {
         );
     }
     assert!(stdout.contains("wasi:"), "{stdout}");
+    assert!(stdout.contains("http:     none"), "{stdout}");
+}
+
+#[test]
+fn a_workflow_that_sends_http_is_told_the_config_it_needs() {
+    let (ok, stdout, stderr) = callhost_check(&plugin_path("fetcher"));
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("http:     sends requests (wasi:http/outgoing-handler)")
+            && stdout.contains("allowed_outbound_hosts = [\"https://crm.example.com\"]"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -542,6 +542,7 @@ async fn call_state_lives_as_long_as_the_call() {
             config: version.info.config.clone(),
             limits: version.info.limits.clone(),
             policy: version.info.policy.clone(),
+            allowed_outbound_hosts: version.info.allowed_outbound_hosts.clone(),
         },
     };
     plugins.install(source, version, Duration::ZERO);

@@ -16,6 +16,7 @@ mod fidelity;
 mod graph_auth;
 mod hot_reload;
 mod inbound;
+mod outbound;
 mod policy;
 mod scaffold;
 mod scenarios;

@@ -23,6 +23,7 @@ const WORKFLOWS: &[(&str, &str)] = &[
     ("ivr-menu", "examples/ivr-menu.toml"),
     ("answer-and-greet", "examples/callhost.toml"),
     ("pin-entry", "examples/pin-entry.toml"),
+    ("crm-router", "examples/crm-router.toml"),
 ];
 
 fn config_for(workflow: &str) -> PathBuf {

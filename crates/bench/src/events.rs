@@ -36,7 +36,7 @@ impl CallControl for NullControl {
     }
 }
 
-fn context(call_id: &str, state: CallState) -> CallContext {
+pub(super) fn context(call_id: &str, state: CallState) -> CallContext {
     CallContext {
         call_id: call_id.into(),
         direction: CallDirection::Incoming,
@@ -64,7 +64,7 @@ pub fn incoming_call_event(call_id: &str) -> CallEvent {
     }
 }
 
-fn established_event(call_id: &str) -> CallEvent {
+pub(super) fn established_event(call_id: &str) -> CallEvent {
     CallEvent {
         kind: CallEventKind::StateChanged(StateChanged {
             state: CallState::Established,

@@ -5,6 +5,7 @@ mod cluster;
 mod cpu;
 mod e2e;
 mod events;
+mod http;
 mod parts;
 mod reload;
 mod report;

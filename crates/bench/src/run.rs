@@ -59,6 +59,8 @@ pub enum Section {
     Restart,
     /// How late timers fire, idle and under load.
     Timers,
+    /// What one outbound HTTP request from a plugin costs.
+    Http,
     /// One, two and three instances on one PostgreSQL database (`CALLHOST_TEST_POSTGRES_URL`,
     /// e.g. from `cargo xtask postgres`): CPU and round trips per notification.
     Cluster,
@@ -159,6 +161,9 @@ pub async fn run(mut options: BenchOptions) -> anyhow::Result<Report> {
     }
     if options.runs(Section::Timers) {
         super::timers::measure(&options, &mut report).await?;
+    }
+    if options.runs(Section::Http) {
+        super::http::measure(&options, &mut report).await?;
     }
     if options.runs(Section::Cluster) {
         super::cluster::measure(&options, &mut report).await?;

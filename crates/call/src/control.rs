@@ -2,7 +2,7 @@
 
 use futures::future::BoxFuture;
 
-use super::{ActionOutput, CallAction, CallError};
+use super::{ActionOutput, CallAction, CallError, HttpExchange};
 
 /// The [`ActionOrigin::plugin_id`] of the host's own actions (fallbacks, keep-alives).
 pub const HOST_ORIGIN: &str = "callhost";
@@ -25,4 +25,10 @@ pub trait CallControl: Send + Sync + 'static {
         origin: &'a ActionOrigin,
         action: CallAction,
     ) -> BoxFuture<'a, Result<ActionOutput, CallError>>;
+
+    /// An HTTP request the plugin sent for `origin`'s call, started at `started`: for the
+    /// call's history. Nothing by default.
+    fn fetched(&self, origin: &ActionOrigin, started: std::time::Instant, exchange: HttpExchange) {
+        let _ = (origin, started, exchange);
+    }
 }

@@ -26,7 +26,7 @@ pub use event::{
     CallContext, CallEvent, CallEventKind, ChangeType, IncomingCall, OperationCompleted,
     OperationKind, OperationStatus, Participant, ParticipantsChanged, StateChanged, ToneReceived,
 };
-pub use exchange::{ExchangeLog, GraphExchange};
+pub use exchange::{ExchangeLog, GraphExchange, HttpExchange};
 pub use identity::{
     CallDirection, CallState, ChatInfo, Identity, IdentityKind, MediaPrompt, MeetingInfo,
     MeetingInvite, Modality, ResultInfo, Tone,

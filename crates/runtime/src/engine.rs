@@ -1,5 +1,7 @@
 //! The process-wide engine, its linker and the epoch ticker that enforces deadlines.
 
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +15,7 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 use super::compile_cache::CompileCache;
 use super::event_ctx::EventCtx;
 use super::host;
+use super::outbound::Outbound;
 use super::plugin::{self, PluginLoadError, PluginSpec, PluginVersion};
 
 /// How instances get their memory.
@@ -36,6 +39,12 @@ pub struct RuntimeSettings {
     pub allocation: AllocationStrategy,
     /// How often the epoch advances; deadlines are checked at this granularity.
     pub epoch_tick: Duration,
+    /// Roots plugins' HTTPS requests trust besides the Mozilla ones (a private CA).
+    pub outbound_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// Plain-HTTP services that stand in for origins plugins send requests to, by origin
+    /// (`https://crm.example.com`): scenarios and simulations fake a CRM or a webhook this
+    /// way, with the plugin's `allowed_outbound_hosts` still checked against the origin.
+    pub outbound_stand_ins: BTreeMap<String, SocketAddr>,
 }
 
 impl Default for RuntimeSettings {
@@ -45,6 +54,8 @@ impl Default for RuntimeSettings {
             max_instances: 256,
             allocation: AllocationStrategy::Auto,
             epoch_tick: Duration::from_millis(10),
+            outbound_roots: Vec::new(),
+            outbound_stand_ins: BTreeMap::new(),
         }
     }
 }
@@ -60,6 +71,8 @@ struct Inner {
     engine: Engine,
     linker: Linker<EventCtx>,
     cache: Option<CompileCache>,
+    /// What plugins' requests share.
+    outbound: Arc<Outbound>,
     permits: Arc<Semaphore>,
     pooling: bool,
 }
@@ -70,7 +83,12 @@ impl Runtime {
         start_epoch_ticker(&engine, settings.epoch_tick);
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         host::add_to_linker(&mut linker)?;
+        let outbound = Arc::new(Outbound::new(
+            &settings.outbound_roots,
+            &settings.outbound_stand_ins,
+        )?);
         let cache = match &settings.cache_dir {
             Some(dir) => Some(CompileCache::open(dir).with_context(|| {
                 format!(
@@ -85,6 +103,7 @@ impl Runtime {
                 engine,
                 linker,
                 cache,
+                outbound,
                 permits: Arc::new(Semaphore::new(settings.max_instances as usize)),
                 pooling,
             }),
@@ -93,6 +112,10 @@ impl Runtime {
 
     pub fn engine(&self) -> &Engine {
         &self.inner.engine
+    }
+
+    pub(crate) fn outbound(&self) -> &Arc<Outbound> {
+        &self.inner.outbound
     }
 
     /// Whether the pooling allocator is in use.

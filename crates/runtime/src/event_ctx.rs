@@ -7,9 +7,11 @@ use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::host::{CallControlCtx, ConfigCtx, LogCtx, StateCtx, TimersCtx};
 use super::limits::{ActionBudget, HostCallBudget, LogBudget, StoreLimiter};
+use super::outbound::{Outbound, OutboundHttp};
 use super::output::CapturedOutput;
 use super::plugin::PluginInfo;
 use super::state_store::StateTxn;
@@ -29,8 +31,13 @@ pub(crate) struct EventCtx {
     host_calls: HostCallBudget,
     pub(crate) actions: ActionBudget,
     pub(crate) log_lines: LogBudget,
-    /// When the plugin's compute time runs out; pushed back by time spent waiting for Graph.
+    /// When the plugin's compute time runs out; pushed back by the time spent in the host
+    /// (waiting for Graph, the store, HTTP): see [`Self::in_host`].
     pub(crate) deadline: Instant,
+    /// Since when the plugin has been in a host function, if it is.
+    host_since: Option<Instant>,
+    http_ctx: WasiHttpCtx,
+    http: OutboundHttp,
     pub(crate) stdout: CapturedOutput,
     pub(crate) stderr: CapturedOutput,
 }
@@ -42,6 +49,7 @@ pub(crate) struct EventCtxParts {
     pub call_state: StateTxn,
     pub plugin_state: StateTxn,
     pub timers: TimerTxn,
+    pub outbound: Arc<Outbound>,
 }
 
 impl EventCtx {
@@ -58,9 +66,18 @@ impl EventCtx {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
+        let http = OutboundHttp::new(
+            parts.plugin.clone(),
+            parts.origin.clone(),
+            parts.control.clone(),
+            parts.outbound,
+        );
         Self {
             wasi,
             table: ResourceTable::new(),
+            host_since: None,
+            http_ctx: WasiHttpCtx::new(),
+            http,
             limiter: StoreLimiter::new(limits),
             deadline: Instant::now() + limits.deadline,
             host_calls: HostCallBudget::new(limits.host_calls),
@@ -77,13 +94,26 @@ impl EventCtx {
         }
     }
 
+    /// The plugin calls into the host (`true`) or returns from it: the time in between is
+    /// not compute time, and moves the deadline back.
+    pub(crate) fn in_host(&mut self, entering: bool) {
+        let now = Instant::now();
+        match entering {
+            true => self.host_since = Some(now),
+            false => {
+                if let Some(since) = self.host_since.take() {
+                    self.deadline += now - since;
+                }
+            }
+        }
+    }
+
     /// What the `state` interface acts on.
     pub(crate) fn state(&mut self) -> StateCtx<'_> {
         StateCtx {
             call: &mut self.call_state,
             plugin: &mut self.plugin_state,
             host_calls: &mut self.host_calls,
-            deadline: &mut self.deadline,
         }
     }
 
@@ -122,7 +152,6 @@ impl EventCtx {
             control: &*self.control,
             host_calls: &mut self.host_calls,
             actions: &mut self.actions,
-            deadline: &mut self.deadline,
             timers: &mut self.timers,
         }
     }
@@ -133,6 +162,16 @@ impl WasiView for EventCtx {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for EventCtx {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http_ctx,
+            table: &mut self.table,
+            hooks: &mut self.http,
         }
     }
 }

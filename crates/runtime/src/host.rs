@@ -21,15 +21,6 @@ pub(crate) use log::LogCtx;
 pub(crate) use state::StateCtx;
 pub(crate) use timers::TimersCtx;
 
-/// Waits for `work` (a Graph request, a store round trip) off the plugin's compute deadline:
-/// the time it takes is given back.
-async fn off_deadline<T>(deadline: &mut std::time::Instant, work: impl Future<Output = T>) -> T {
-    let started = std::time::Instant::now();
-    let done = work.await;
-    *deadline += started.elapsed();
-    done
-}
-
 /// Adds every `callhost:workflow` interface to `linker`, each with its projection.
 pub(crate) fn add_to_linker(linker: &mut Linker<EventCtx>) -> wasmtime::Result<()> {
     // `types` has no functions; its host side converts `call-error`, next to call-control.

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use wasmtime::{Store, UpdateDeadline};
+use wasmtime::{CallHook, Store, UpdateDeadline};
 
 use super::convert;
 use super::engine::Runtime;
@@ -191,6 +191,7 @@ impl Runtime {
             plugin: info.clone(),
             origin,
             control,
+            outbound: self.outbound().clone(),
             call_state: StateTxn::new(state.clone(), call_scope, CALL_STATE_QUOTA),
             plugin_state: StateTxn::new(
                 state,
@@ -200,6 +201,14 @@ impl Runtime {
         };
         let mut store = Store::new(self.engine(), EventCtx::new(parts));
         store.limiter(|ctx| &mut ctx.limiter);
+        store.call_hook(|mut ctx, hook| {
+            match hook {
+                CallHook::CallingHost => ctx.data_mut().in_host(true),
+                CallHook::ReturningFromHost => ctx.data_mut().in_host(false),
+                CallHook::CallingWasm | CallHook::ReturningFromWasm => {}
+            }
+            Ok(())
+        });
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|ctx| {
             if Instant::now() >= ctx.data().deadline {

@@ -9,6 +9,7 @@ mod event_ctx;
 mod host;
 mod invoke;
 mod limits;
+mod outbound;
 mod outcome;
 mod output;
 mod plugin;
@@ -21,6 +22,7 @@ pub use compile_cache::CompileCache;
 pub use engine::{AllocationStrategy, Runtime, RuntimeSettings};
 pub use invoke::{EventInput, Invocation};
 pub use limits::PluginLimits;
+pub use outbound::AllowedHosts;
 pub use outcome::Outcome;
 pub use plugin::{
     PluginInfo, PluginLoadError, PluginSpec, PluginVersion, WORLD_PACKAGE, version_of,

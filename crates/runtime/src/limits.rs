@@ -34,6 +34,20 @@ pub struct PluginLimits {
     pub log_lines: u32,
     /// Bytes of stdout and of stderr kept per event; the rest is dropped and counted.
     pub output_bytes: usize,
+    /// Outbound HTTP requests per event (`allowed_outbound_hosts` says where to).
+    pub http_requests: u32,
+    /// The longest a request may take to connect (name lookup and TLS included), to its
+    /// response's first byte, and between bytes of its body; a plugin may ask for less, and
+    /// none reaches past the event's wall-clock bound.
+    #[serde(with = "humantime_ms", rename = "http_connect_timeout_ms")]
+    pub http_connect_timeout: Duration,
+    #[serde(with = "humantime_ms", rename = "http_first_byte_timeout_ms")]
+    pub http_first_byte_timeout: Duration,
+    #[serde(with = "humantime_ms", rename = "http_between_bytes_timeout_ms")]
+    pub http_between_bytes_timeout: Duration,
+    /// Body bytes of one request, and of one response.
+    pub http_request_bytes: u64,
+    pub http_response_bytes: u64,
 }
 
 impl Default for PluginLimits {
@@ -50,6 +64,12 @@ impl Default for PluginLimits {
             actions: 50,
             log_lines: 1_000,
             output_bytes: 64 << 10,
+            http_requests: 10,
+            http_connect_timeout: Duration::from_secs(2),
+            http_first_byte_timeout: Duration::from_secs(5),
+            http_between_bytes_timeout: Duration::from_secs(5),
+            http_request_bytes: 1 << 20,
+            http_response_bytes: 4 << 20,
         }
     }
 }

@@ -11,6 +11,7 @@ use super::bindings::WorkflowPre;
 use super::compile_cache::CompileCache;
 use super::event_ctx::EventCtx;
 use super::limits::PluginLimits;
+use super::outbound::AllowedHosts;
 use callhost_call::policy::CapabilityPolicy;
 
 /// The WIT package every workflow targets.
@@ -24,6 +25,8 @@ pub struct PluginSpec {
     pub config: BTreeMap<String, String>,
     pub limits: PluginLimits,
     pub policy: CapabilityPolicy,
+    /// Where its HTTP requests may go; nowhere by default.
+    pub allowed_outbound_hosts: AllowedHosts,
 }
 
 impl PluginSpec {
@@ -34,6 +37,7 @@ impl PluginSpec {
             config: BTreeMap::new(),
             limits: PluginLimits::default(),
             policy: CapabilityPolicy::default(),
+            allowed_outbound_hosts: AllowedHosts::default(),
         }
     }
 }
@@ -47,6 +51,7 @@ pub struct PluginInfo {
     pub config: BTreeMap<String, String>,
     pub limits: PluginLimits,
     pub policy: CapabilityPolicy,
+    pub allowed_outbound_hosts: AllowedHosts,
     /// The interfaces the component imports, with versions (`callhost:workflow/state@0.3.0`,
     /// `wasi:cli/stdout@0.2.6`, …).
     pub imports: Vec<String>,
@@ -195,6 +200,7 @@ pub(crate) fn load(
             config: spec.config,
             limits: spec.limits,
             policy: spec.policy,
+            allowed_outbound_hosts: spec.allowed_outbound_hosts,
             imports,
             from_cache,
         }),

@@ -204,6 +204,7 @@ impl App {
             cache_dir: Some(config.cache_dir()),
             max_instances: config.runtime.max_instances,
             allocation: config.runtime.allocation,
+            outbound_stand_ins: config.runtime.outbound_stand_ins.clone(),
             ..RuntimeSettings::default()
         })?;
         let plugins = PluginRegistry::new();

@@ -15,6 +15,7 @@ use crate::graph::client::GraphClientSettings;
 use crate::graph::token;
 use crate::journal::JournalConfig;
 use crate::policy::CapabilityPolicy;
+use crate::runtime::AllowedHosts;
 use crate::runtime::{AllocationStrategy, PluginSpec, RuntimeSettings};
 use crate::storage::StorageConfig;
 
@@ -163,6 +164,10 @@ pub struct RuntimeConfig {
     /// Reload plugins, routes and plugin settings when their files change. Default true;
     /// without it they reload on SIGHUP and `POST /admin/plugins/{id}/reload`.
     pub watch: bool,
+    /// Services that stand in for the origins plugins send HTTP requests to: set by the
+    /// simulator for scenarios, never read from a file.
+    #[serde(skip)]
+    pub outbound_stand_ins: std::collections::BTreeMap<String, std::net::SocketAddr>,
 }
 
 impl Default for RuntimeConfig {
@@ -173,6 +178,7 @@ impl Default for RuntimeConfig {
             max_instances: runtime.max_instances,
             allocation: runtime.allocation,
             watch: true,
+            outbound_stand_ins: runtime.outbound_stand_ins,
         }
     }
 }
@@ -484,6 +490,9 @@ impl Config {
             if let Err(e) = CapabilityPolicy::from_config(&plugin.policy) {
                 problems.push(format!("plugins.{id}.{e}"));
             }
+            if let Err(e) = AllowedHosts::parse(&plugin.allowed_outbound_hosts) {
+                problems.push(format!("plugins.{id}.{e}"));
+            }
             if let Some(sha) = &plugin.sha256
                 && (sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit()))
             {
@@ -545,6 +554,8 @@ impl Config {
             .with_context(|| format!("no plugin `{id}` in the configuration"))?;
         let policy = CapabilityPolicy::from_config(&plugin.policy)
             .map_err(|e| anyhow::anyhow!("plugin {id}: {e}"))?;
+        let allowed_outbound_hosts = AllowedHosts::parse(&plugin.allowed_outbound_hosts)
+            .map_err(|e| anyhow::anyhow!("plugin {id}: {e}"))?;
         Ok(PluginSource {
             path: self.resolve(&plugin.path),
             sha256: plugin.sha256.clone(),
@@ -554,6 +565,7 @@ impl Config {
                 config: plugin.config.clone(),
                 limits: plugin.limits.clone(),
                 policy,
+                allowed_outbound_hosts,
             },
         })
     }

@@ -43,7 +43,23 @@
 //! ended = { code = 0, subcode = 7015 }   # the final notification's resultInfo; {} for any
 //! fallback = false               # whether the route's fallback took the call
 //! requests = { playPrompt = 1, transfer = 1 }   # exact counts, by request kind
+//! fetched = ["GET https://crm.example.com/callers/%2B14255550123 => 200"]  # HTTP requests the
+//!                                # plugin sent (`METHOD URL`, the URL without its query, and
+//!                                # optionally `=> status` or `=> no answer`)
+//! http_requests = 1              # the exact number of them
+//!
+//! # Services faked for the plugin's HTTP requests, each standing in for an origin on
+//! # loopback: the canned responses (200 and JSON unless told), 404 to anything else; `down`
+//! # refuses every connection. The plugin's allowed_outbound_hosts is still checked.
+//! [[http]]
+//! origin = "https://crm.example.com"
+//! responses = [
+//!   { path = "/callers/%2B14255550123", body = '{"accountManager": "user:…"}', delay_ms = 0 },
+//!   { path = "/callers/%2B14255550199", status = 503 },
+//! ]
 //! ```
+//!
+//! `[[http]]` tables come after `[expect]` (or instead of it) in the file.
 //!
 //! A request kind is Graph's action name: `answer`, `reject`, `redirect`, `transfer`,
 //! `playPrompt`, `recordResponse`, `subscribeToTone`, `sendDtmfTones`,
@@ -58,6 +74,7 @@
 //! step and per expectation, and the call's timeline.
 
 mod expect;
+mod fake_http;
 mod file;
 mod model;
 mod report;
@@ -68,6 +85,7 @@ mod service;
 mod tests;
 mod validate;
 
+pub use fake_http::{CannedResponse, FakeOrigin, FakeServices};
 pub use model::{
     CallSetup, EndedWith, Expectations, Scenario, ScenarioError, SimulatorOptions, Step,
 };
@@ -79,6 +97,11 @@ pub use service::{SIMULATED_PUBLIC_URL, ServiceSpec, SimulatedService};
 /// Starts the simulator and the service for `spec` with the scenario's simulator options, and
 /// runs the scenario.
 pub async fn simulate(spec: &ServiceSpec, scenario: &Scenario) -> anyhow::Result<ScenarioReport> {
-    let service = SimulatedService::start(spec, scenario.simulator.settings()).await?;
-    Ok(run(scenario, &service).await)
+    let fakes = FakeServices::start(&scenario.http).await?;
+    let mut spec = spec.clone();
+    spec.stand_ins.extend(fakes.stand_ins.clone());
+    let service = SimulatedService::start(&spec, scenario.simulator.settings()).await?;
+    let report = run(scenario, &service).await;
+    drop(fakes);
+    Ok(report)
 }

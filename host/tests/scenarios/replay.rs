@@ -6,13 +6,16 @@ use callhost_cli::replay::replay;
 use super::*;
 
 /// The Graph requests about a call, as the journal recorded them, up to the first timer that
-/// fired, and whether one did: a replay feeds notifications and does not wait for the timers
-/// it sets, so from the first firing on, the replayed call goes its own way.
+/// fired or the first HTTP request the plugin sent, and whether there was one: a replay feeds
+/// notifications only (no timer fires, no faked service answers), so from there on the
+/// replayed call goes its own way.
 fn recorded_requests(report: &callhost_simulator::scenario::ScenarioReport) -> (Vec<Value>, bool) {
     use callhost::journal::{JournalRecord, TimerChange};
     let timeline = report.timeline.as_ref().expect("a timeline");
-    let first_fired = timeline.entries.iter().position(|e| {
-        matches!(&e.record, JournalRecord::Timer { change, .. } if *change == TimerChange::Fired)
+    let first_fired = timeline.entries.iter().position(|e| match &e.record {
+        JournalRecord::Timer { change, .. } => *change == TimerChange::Fired,
+        JournalRecord::HttpRequest(_) => true,
+        _ => false,
     });
     let before = &timeline.entries[..first_fired.unwrap_or(timeline.entries.len())];
     let requests = before

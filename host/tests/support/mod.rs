@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use callhost::call::{
     ActionOrigin, ActionOutput, CallAction, CallContext, CallControl, CallDirection, CallError,
-    CallEvent, CallEventKind, CallState, ChangeType, Identity, IncomingCall, Modality,
-    OperationCompleted, OperationKind, OperationStatus, ResultInfo, Returns, StateChanged, Tone,
-    ToneReceived,
+    CallEvent, CallEventKind, CallState, ChangeType, HttpExchange, Identity, IncomingCall,
+    Modality, OperationCompleted, OperationKind, OperationStatus, ResultInfo, Returns,
+    StateChanged, Tone, ToneReceived,
 };
 use futures::future::BoxFuture;
 
@@ -46,6 +46,8 @@ pub struct RecordingControl {
     pub known_calls: Mutex<Vec<String>>,
     next_id: Mutex<u32>,
     last_operation: Mutex<Option<String>>,
+    /// The HTTP requests plugins sent, as the call's history would keep them.
+    pub fetched: Mutex<Vec<HttpExchange>>,
 }
 
 impl RecordingControl {
@@ -82,6 +84,10 @@ impl RecordingControl {
 }
 
 impl CallControl for RecordingControl {
+    fn fetched(&self, _: &ActionOrigin, _: std::time::Instant, exchange: HttpExchange) {
+        self.fetched.lock().unwrap().push(exchange);
+    }
+
     fn execute<'a>(
         &'a self,
         origin: &'a ActionOrigin,

@@ -34,6 +34,7 @@ mod call;
 mod collect;
 pub mod config;
 mod error;
+pub mod http;
 pub mod log;
 pub mod menu;
 mod prompt;

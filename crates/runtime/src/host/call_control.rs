@@ -1,10 +1,6 @@
 //! `call-control` (wit/call-control.wit): each function becomes a [`CallAction`] that passes
 //! the plugin's policy and goes to the [`CallControl`] of the event.
 
-use std::time::Instant;
-
-use super::off_deadline;
-
 use crate::bindings::call_control::{
     self as cc, AnswerOptions as WitAnswerOptions, CollectOptions, Invitee, JoinRequest,
     PlaceCallRequest, RecordOptions, RejectReason, TransferRequest,
@@ -41,7 +37,7 @@ impl From<wasmtime::Error> for CallControlError {
 }
 
 /// What the `call-control` interface acts on: the plugin's policy, the event's call control
-/// and the budgets and deadline the actions count against.
+/// and the budgets the actions count against.
 pub(crate) struct CallControlCtx<'a> {
     pub plugin_id: &'a str,
     pub policy: &'a CapabilityPolicy,
@@ -49,15 +45,13 @@ pub(crate) struct CallControlCtx<'a> {
     pub control: &'a dyn CallControl,
     pub host_calls: &'a mut HostCallBudget,
     pub actions: &'a mut ActionBudget,
-    /// Pushed back by the time spent waiting for an action.
-    pub deadline: &'a mut Instant,
     /// Where `collect-tones` goes: it starts when the event returns.
     pub timers: &'a mut TimerTxn,
 }
 
 impl CallControlCtx<'_> {
     /// Carries out a call-control action. Time spent waiting for it does not count against
-    /// the plugin's compute deadline.
+    /// the plugin's compute deadline (no time in the host does).
     async fn perform(&mut self, action: CallAction) -> Result<ActionOutput, CallControlError> {
         self.host_calls.charge()?;
         self.actions.charge()?;
@@ -66,7 +60,7 @@ impl CallControlCtx<'_> {
             tracing::warn!(plugin = %self.plugin_id, call_id = %self.origin.call_id, action = action.name(), %reason, "call-control action denied by policy");
             return Err(CallError::NotPermitted(reason).into());
         }
-        let result = off_deadline(self.deadline, self.control.execute(self.origin, action)).await;
+        let result = self.control.execute(self.origin, action).await;
         Ok(result?)
     }
 }

@@ -1,9 +1,6 @@
 //! `state` (wit/state.wit): call- and plugin-scoped key-value state, buffered per event, and
 //! compare-and-swap of plugin-scoped values, at once.
 
-use std::time::Instant;
-
-use super::off_deadline;
 use crate::bindings::state::{self, Revisioned, Scope, StateError};
 use crate::limits::HostCallBudget;
 use crate::state_store::{StateFault, StateTxn, Swap};
@@ -17,8 +14,6 @@ pub(crate) struct StateCtx<'a> {
     pub call: &'a mut StateTxn,
     pub plugin: &'a mut StateTxn,
     pub host_calls: &'a mut HostCallBudget,
-    /// The plugin's compute deadline: time spent waiting for the store is given back.
-    pub deadline: &'a mut Instant,
 }
 
 impl StateCtx<'_> {
@@ -37,21 +32,19 @@ impl StateCtx<'_> {
         key: Option<&str>,
     ) -> wasmtime::Result<&mut StateTxn> {
         if let Scope::Plugin = scope {
-            off_deadline(self.deadline, self.plugin.prime(key))
-                .await
-                .map_err(lost)?;
+            self.plugin.prime(key).await.map_err(lost)?;
         }
         Ok(self.scope(scope))
     }
 
-    /// A compare-and-swap of a plugin-scoped value, waiting for the store off the deadline.
+    /// A compare-and-swap of a plugin-scoped value.
     async fn swap(
         &mut self,
         key: String,
         expected: u64,
         value: Option<Vec<u8>>,
     ) -> wasmtime::Result<Result<u64, StateError>> {
-        let swapped = off_deadline(self.deadline, self.plugin.swap(key, expected, value)).await;
+        let swapped = self.plugin.swap(key, expected, value).await;
         Ok(match swapped {
             Ok(Ok(Swap::Done(revision))) => Ok(revision),
             Ok(Ok(Swap::Conflict(revision))) => Err(StateError::Conflict(revision)),
@@ -64,15 +57,13 @@ impl StateCtx<'_> {
         &mut self,
         key: &str,
     ) -> wasmtime::Result<Result<Option<Revisioned>, StateError>> {
-        Ok(
-            match off_deadline(self.deadline, self.plugin.read(key)).await {
-                Ok(entry) => Ok(entry.map(|e| Revisioned {
-                    value: e.value,
-                    revision: e.revision,
-                })),
-                Err(fault) => Err(unavailable(fault)?),
-            },
-        )
+        Ok(match self.plugin.read(key).await {
+            Ok(entry) => Ok(entry.map(|e| Revisioned {
+                value: e.value,
+                revision: e.revision,
+            })),
+            Err(fault) => Err(unavailable(fault)?),
+        })
     }
 }
 

@@ -7,7 +7,10 @@ use futures::future::BoxFuture;
 
 use super::calls::{NewCall, Work};
 use super::{Shared, intent};
-use crate::call::{ActionOrigin, ActionOutput, CallAction, CallControl, CallDirection, CallError};
+use crate::call::{
+    ActionOrigin, ActionOutput, CallAction, CallControl, CallDirection, CallError, HttpExchange,
+};
+use crate::journal::JournalRecord;
 use crate::runtime::PluginVersion;
 
 /// [`CallControl`] for plugin invocations, in front of the Graph client.
@@ -22,6 +25,15 @@ impl PluginControl {
 }
 
 impl CallControl for PluginControl {
+    fn fetched(&self, origin: &ActionOrigin, started: std::time::Instant, exchange: HttpExchange) {
+        let journal = &self.shared.settings.journal;
+        journal.record(
+            &origin.call_id,
+            started,
+            JournalRecord::HttpRequest(exchange),
+        );
+    }
+
     fn execute<'a>(
         &'a self,
         origin: &'a ActionOrigin,

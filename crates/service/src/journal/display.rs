@@ -57,6 +57,24 @@ impl fmt::Display for TimelineEntry {
                 }
                 Ok(())
             }
+            JournalRecord::HttpRequest(r) => {
+                let status = r
+                    .status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "no answer".into());
+                write!(
+                    f,
+                    "  {at:>9}  -> http          {} {} => {status} in {} ms, {} bytes",
+                    r.method,
+                    r.url,
+                    r.duration.as_millis(),
+                    r.response_bytes
+                )?;
+                if let Some(error) = &r.error {
+                    write!(f, " ({error})")?;
+                }
+                Ok(())
+            }
             JournalRecord::Fallback { fallback, reason } => {
                 write!(f, "  {at:>9}  !! fallback      {fallback}: {reason}")
             }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
-use crate::call::{CallEventKind, GraphExchange};
+use crate::call::{CallEventKind, GraphExchange, HttpExchange};
 use crate::runtime::Outcome;
 
 /// One thing that happened on a call.
@@ -18,6 +18,8 @@ pub enum JournalRecord {
     Invocation(InvocationRecord),
     /// A request to Graph about the call and its answer.
     GraphRequest(GraphExchange),
+    /// An HTTP request the plugin sent while handling the call (outbound HTTP).
+    HttpRequest(HttpExchange),
     /// The route's fallback took over an incoming call the plugin did not decide on.
     Fallback { fallback: String, reason: String },
     /// A timer of the call was set, cancelled or fired (`stale`: it fired after it was set
@@ -56,6 +58,12 @@ impl JournalRecord {
                         + exchange.path.len()
                         + exchange.body.as_ref().map_or(0, json_weight)
                         + exchange.error.as_ref().map_or(0, String::len)
+                }
+                JournalRecord::HttpRequest(exchange) => {
+                    exchange.method.len()
+                        + exchange.url.len()
+                        + exchange.error.as_ref().map_or(0, String::len)
+                        + 48
                 }
                 JournalRecord::Fallback { fallback, reason } => fallback.len() + reason.len(),
                 JournalRecord::Timer { timer, .. } => timer.len() + 32,
@@ -135,6 +143,14 @@ impl Timeline {
     pub fn graph_requests(&self) -> impl Iterator<Item = (Duration, &GraphExchange)> {
         self.entries.iter().filter_map(|e| match &e.record {
             JournalRecord::GraphRequest(exchange) => Some((e.at, exchange)),
+            _ => None,
+        })
+    }
+
+    /// The HTTP requests the plugin sent, with when they started.
+    pub fn http_requests(&self) -> impl Iterator<Item = (Duration, &HttpExchange)> {
+        self.entries.iter().filter_map(|e| match &e.record {
+            JournalRecord::HttpRequest(exchange) => Some((e.at, exchange)),
             _ => None,
         })
     }

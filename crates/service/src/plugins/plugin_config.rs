@@ -22,6 +22,10 @@ pub struct PluginConfig {
     /// What the plugin may do; see [`crate::policy`] for the default.
     #[serde(default)]
     pub policy: PolicyConfig,
+    /// Where the plugin's HTTP requests may go, in Spin's syntax (`https://crm.example.com`,
+    /// `https://*.example.com`, `http://10.0.0.0/8:8080`); none when absent or empty.
+    #[serde(default)]
+    pub allowed_outbound_hosts: Vec<String>,
     /// Refuse to load the file unless its SHA-256 (hex) is this.
     pub sha256: Option<String>,
     /// What a new version does to calls in progress: `pin` (default: each call keeps its
@@ -45,14 +49,15 @@ pub enum OnReload {
 }
 
 impl PluginConfig {
-    /// The component at `path` with no config values, the default limits and policy, and
-    /// [`OnReload::Pin`].
+    /// The component at `path` with no config values, the default limits and policy, no
+    /// outbound HTTP, and [`OnReload::Pin`].
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
             path: path.into(),
             config: BTreeMap::new(),
             limits: PluginLimits::default(),
             policy: PolicyConfig::default(),
+            allowed_outbound_hosts: Vec::new(),
             sha256: None,
             on_reload: OnReload::default(),
         }

@@ -208,6 +208,30 @@ pub(super) fn check(expect: &Expectations, call: &ObservedCall) -> Vec<StepResul
         let used = !fallbacks.is_empty();
         results.push(result("fallback", expected == used, detail));
     }
+    let fetched: Vec<String> = call
+        .timeline
+        .into_iter()
+        .flat_map(Timeline::http_requests)
+        .map(|(_, r)| {
+            let status = r.status.map_or("no answer".into(), |s| s.to_string());
+            format!("{} {} => {status}", r.method, r.url)
+        })
+        .collect();
+    for request in &expect.fetched {
+        let passed = fetched
+            .iter()
+            .any(|f| f == request || f.starts_with(&format!("{request} =>")));
+        let detail = format!(
+            "HTTP requests: {}",
+            listed(fetched.iter().map(String::as_str))
+        );
+        results.push(result(&format!("fetched {request}"), passed, detail));
+    }
+    if let Some(expected) = expect.http_requests {
+        let count = fetched.len();
+        let detail = format!("{count} HTTP request(s), expected {expected}");
+        results.push(result("http_requests", count == expected, detail));
+    }
     for (kind, expected) in &expect.requests {
         let count = call.requests(kind).len();
         let detail = format!("{count} {kind} request(s), expected {expected}");

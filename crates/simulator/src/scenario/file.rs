@@ -18,6 +18,29 @@ pub(super) struct ScenarioFile {
     pub steps: Vec<StepTable>,
     #[serde(default)]
     pub expect: ExpectTable,
+    /// Services faked for the plugin's HTTP requests.
+    #[serde(default)]
+    pub http: Vec<HttpTable>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct HttpTable {
+    pub origin: String,
+    pub down: Option<bool>,
+    #[serde(default)]
+    pub responses: Vec<HttpResponseTable>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct HttpResponseTable {
+    pub path: String,
+    pub method: Option<String>,
+    pub status: Option<u16>,
+    pub body: Option<String>,
+    pub content_type: Option<String>,
+    pub delay_ms: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -73,6 +96,9 @@ pub(super) struct ExpectTable {
     pub fallback: Option<bool>,
     #[serde(default)]
     pub requests: BTreeMap<String, usize>,
+    #[serde(default)]
+    pub fetched: OneOrMany,
+    pub http_requests: Option<usize>,
 }
 
 #[derive(Deserialize, Default)]

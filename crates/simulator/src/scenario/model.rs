@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use super::fake_http::FakeOrigin;
 use crate::SimulatorSettings;
 use callhost::call::{Identity, IdentityKind, MeetingRef, RejectReason, Tone};
 
@@ -20,6 +21,8 @@ pub struct Scenario {
     pub call: CallSetup,
     pub steps: Vec<Step>,
     pub expect: Expectations,
+    /// Services faked for the plugin's HTTP requests.
+    pub http: Vec<FakeOrigin>,
 }
 
 /// How the simulated Graph behaves in the scenario.
@@ -126,6 +129,10 @@ pub struct Expectations {
     pub fallback: Option<bool>,
     /// Exact numbers of requests, by kind.
     pub requests: BTreeMap<String, usize>,
+    /// HTTP requests the plugin sent, each as `METHOD URL` (the URL without its query).
+    pub fetched: Vec<String>,
+    /// The exact number of HTTP requests the plugin sent.
+    pub http_requests: Option<usize>,
 }
 
 /// The result the call is expected to end with; `None` parts match anything.

@@ -1,6 +1,8 @@
 //! The whole service in one process with the Graph simulator, both on loopback: what
 //! scenarios, `callhost simulate`, `callhost replay` and the demo run against.
 
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -30,6 +32,8 @@ pub struct ServiceSpec {
     pub route: RouteConfig,
     /// Where compiled plugins are cached; default a directory under the system's temp dir.
     pub cache_dir: Option<PathBuf>,
+    /// Loopback services that stand in for the origins the plugin sends HTTP requests to.
+    pub stand_ins: BTreeMap<String, SocketAddr>,
 }
 
 impl ServiceSpec {
@@ -47,6 +51,7 @@ impl ServiceSpec {
             route: RouteConfig::to(&id),
             plugin_id: id,
             cache_dir: None,
+            stand_ins: BTreeMap::new(),
         })
     }
 
@@ -169,6 +174,7 @@ impl SimulatedService {
         }];
         // A simulation runs the files it started with: no watchers to hold.
         config.runtime.watch = false;
+        config.runtime.outbound_stand_ins = spec.stand_ins.clone();
         config.runtime.cache_dir = Some(
             spec.cache_dir
                 .clone()

@@ -5,7 +5,10 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
-use super::file::{CallTable, ExpectTable, OneOrMany, ScenarioFile, SimulatorTable, StepTable};
+use super::fake_http::{CannedResponse, FakeOrigin};
+use super::file::{
+    CallTable, ExpectTable, HttpTable, OneOrMany, ScenarioFile, SimulatorTable, StepTable,
+};
 use super::model::{
     CallSetup, EndedWith, Expectations, Scenario, ScenarioError, SimulatorOptions, Step,
 };
@@ -41,6 +44,7 @@ impl Scenario {
         let call = call_setup(&file.call, &mut problems);
         let steps = steps(&file.steps, &mut problems);
         let expect = expectations(&file.expect, call.as_ref(), &mut problems);
+        let http = fake_origins(&file.http, &mut problems);
         match call {
             Some(call) if problems.is_empty() => Ok(Scenario {
                 name: file.name.unwrap_or_else(|| origin.to_string()),
@@ -54,6 +58,7 @@ impl Scenario {
                 call,
                 steps,
                 expect,
+                http,
             }),
             _ => Err(fail(problems)),
         }
@@ -353,5 +358,64 @@ fn expectations(
         }),
         fallback: t.fallback,
         requests: t.requests.clone(),
+        fetched: match &t.fetched {
+            OneOrMany::None => Vec::new(),
+            OneOrMany::One(request) => vec![request.clone()],
+            OneOrMany::Many(requests) => requests.clone(),
+        },
+        http_requests: t.http_requests,
     }
+}
+
+/// The `[[http]]` services: an origin each (`scheme://host[:port]`, no path), once.
+fn fake_origins(tables: &[HttpTable], problems: &mut Vec<String>) -> Vec<FakeOrigin> {
+    let mut seen = HashSet::new();
+    let mut origins = Vec::new();
+    for (i, table) in tables.iter().enumerate() {
+        let key = format!("http[{i}]");
+        let valid = table
+            .origin
+            .split_once("://")
+            .is_some_and(|(scheme, rest)| {
+                matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains('/')
+            });
+        if !valid {
+            problems.push(format!(
+                "{key}.origin = {:?}: write the origin the plugin sends to, as `https://crm.example.com` (scheme and host, optionally a port, no path)",
+                table.origin
+            ));
+            continue;
+        }
+        if !seen.insert(table.origin.clone()) {
+            problems.push(format!("{key}.origin {:?} is faked twice", table.origin));
+        }
+        let mut responses = Vec::new();
+        for (j, r) in table.responses.iter().enumerate() {
+            let key = format!("{key}.responses[{j}]");
+            if !r.path.starts_with('/') {
+                problems.push(format!("{key}.path {:?} must start with `/`", r.path));
+            }
+            let status = r.status.unwrap_or(200);
+            if !(100..=599).contains(&status) {
+                problems.push(format!("{key}.status {status} is not an HTTP status"));
+            }
+            responses.push(CannedResponse {
+                method: r.method.clone(),
+                path: r.path.clone(),
+                status,
+                body: r.body.clone().unwrap_or_default(),
+                content_type: r
+                    .content_type
+                    .clone()
+                    .unwrap_or_else(|| "application/json".into()),
+                delay: Duration::from_millis(r.delay_ms.unwrap_or(0)),
+            });
+        }
+        origins.push(FakeOrigin {
+            origin: table.origin.clone(),
+            down: table.down.unwrap_or(false),
+            responses,
+        });
+    }
+    origins
 }

@@ -74,7 +74,6 @@ struct Event {
     control: Arc<Fake>,
     host_calls: HostCallBudget,
     actions: ActionBudget,
-    deadline: Instant,
     timers: TimerTxn,
 }
 
@@ -90,7 +89,6 @@ impl Event {
             control,
             host_calls: HostCallBudget::new(100),
             actions: ActionBudget::new(50),
-            deadline: Instant::now(),
             timers: TimerTxn::new("c1".into(), Default::default()),
         }
     }
@@ -103,7 +101,6 @@ impl Event {
             control: &*self.control,
             host_calls: &mut self.host_calls,
             actions: &mut self.actions,
-            deadline: &mut self.deadline,
             timers: &mut self.timers,
         }
     }

@@ -1,7 +1,6 @@
 //! The `state` interface on its own context, without Wasm.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use super::*;
 use crate::bindings::state::Host as _;
@@ -19,7 +18,6 @@ struct Event {
     call: StateTxn,
     plugin: StateTxn,
     host_calls: HostCallBudget,
-    deadline: Instant,
 }
 
 fn call_scope() -> StateScope {
@@ -42,7 +40,6 @@ impl Event {
             plugin: StateTxn::new(shared, plugin_scope(), QUOTA),
             store,
             host_calls: HostCallBudget::new(host_calls),
-            deadline: Instant::now(),
         }
     }
 
@@ -51,7 +48,6 @@ impl Event {
             call: &mut self.call,
             plugin: &mut self.plugin,
             host_calls: &mut self.host_calls,
-            deadline: &mut self.deadline,
         }
     }
 }

@@ -113,16 +113,3 @@ async fn host_calls_past_the_budget_trap() {
     assert_eq!(trapped_limit(&mut ctx, error), ("host calls", 1));
     assert_eq!(fake.take().len(), 1);
 }
-
-#[tokio::test]
-async fn waiting_for_graph_pushes_the_deadline_back() {
-    let fake = Arc::new(Fake {
-        reply: Reply::AsGraph,
-        delay: Duration::from_millis(30),
-        actions: Mutex::default(),
-    });
-    let mut event = Event::new(CapabilityPolicy::allow_all(), fake);
-    let before = event.deadline;
-    event.ctx().hang_up("c1".into()).await.unwrap();
-    assert!(event.deadline >= before + Duration::from_millis(30));
-}
