@@ -127,7 +127,15 @@ struct Fetched {
 }
 
 async fn fetch(allowed: &[&str], limits: PluginLimits, requests: Value) -> Fetched {
-    let runtime = runtime();
+    fetch_with(runtime(), allowed, limits, requests).await
+}
+
+async fn fetch_with(
+    runtime: Runtime,
+    allowed: &[&str],
+    limits: PluginLimits,
+    requests: Value,
+) -> Fetched {
     let mut spec = PluginSpec::new("fetcher");
     spec.limits = limits;
     spec.allowed_outbound_hosts = AllowedHosts::parse(allowed).unwrap();
@@ -407,6 +415,47 @@ async fn thousands_of_requests_in_one_event_stop_at_the_limit() {
         11,
         "ten exchanges and the first refusal, not thousands of rows"
     );
+}
+
+/// An HTTPS service with a certificate of the tests' own CA, on 127.0.0.1.
+async fn https_service(certs: &crate::support::tls::TestCertificates) -> u16 {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&certs.cert, &certs.key)
+        .await
+        .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = Router::new().route("/ok", get(|| async { "secure" }));
+    tokio::spawn(async move {
+        axum_server::from_tcp_rustls(listener, config)
+            .serve(app.into_make_service())
+            .await
+    });
+    port
+}
+
+#[tokio::test]
+async fn https_verifies_the_server_against_the_trusted_roots() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = crate::support::tls::make(dir.path());
+    let port = https_service(&certs).await;
+    let allowed = format!("https://127.0.0.1:{port}");
+    let url = format!("https://127.0.0.1:{port}/ok");
+    // The Mozilla roots do not vouch for the tests' CA.
+    let fetched = fetch(&[&allowed], PluginLimits::default(), one(&url)).await;
+    assert_eq!(error_of(&fetched, 0), "tls-certificate-error");
+    // With the CA trusted, as `runtime.outbound_ca_file` makes it.
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let ca = CertificateDer::from_pem_file(&certs.ca).unwrap();
+    let runtime = Runtime::new(RuntimeSettings {
+        outbound_roots: vec![ca],
+        ..RuntimeSettings::default()
+    })
+    .unwrap();
+    let fetched = fetch_with(runtime, &[&allowed], PluginLimits::default(), one(&url)).await;
+    assert_eq!(fetched.results[0]["status"], 200, "{:?}", fetched.results);
+    assert_eq!(fetched.results[0]["bytes"], 6);
 }
 
 #[test]

@@ -200,7 +200,12 @@ impl App {
                     })?
                 }
             };
+        let outbound_roots = match &config.runtime.outbound_ca_file {
+            Some(path) => outbound_roots(&config.resolve(path))?,
+            None => Vec::new(),
+        };
         let runtime = Runtime::new(RuntimeSettings {
+            outbound_roots,
             cache_dir: Some(config.cache_dir()),
             max_instances: config.runtime.max_instances,
             allocation: config.runtime.allocation,
@@ -568,6 +573,25 @@ async fn fetch_signing_keys(auth: CallbackAuthenticator) {
     }
 }
 
+/// The CA certificates of `runtime.outbound_ca_file`.
+fn outbound_roots(
+    path: &std::path::Path,
+) -> anyhow::Result<Vec<rustls::pki_types::CertificateDer<'static>>> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let fix = "give runtime.outbound_ca_file a PEM file of CA certificates";
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| anyhow::anyhow!("runtime.outbound_ca_file {}: {e}; {fix}", path.display()))?;
+    if certs.is_empty() {
+        bail!(
+            "runtime.outbound_ca_file {} holds no certificate; {fix}",
+            path.display()
+        );
+    }
+    Ok(certs)
+}
+
 /// Tells the service manager the service is ready once Graph's signing keys are at hand (the
 /// plugins are loaded and the calls restored before this starts).
 async fn tell_when_ready(auth: CallbackAuthenticator) {
@@ -608,6 +632,21 @@ pub async fn shutdown_signal() {
 mod tests {
     use std::path::Path;
     use std::sync::atomic::{AtomicBool, Ordering};
+
+    #[test]
+    fn an_outbound_ca_file_that_holds_no_certificate_is_named_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let error = super::outbound_roots(&missing).unwrap_err().to_string();
+        assert!(
+            error.contains("runtime.outbound_ca_file") && error.contains("missing.pem"),
+            "{error}"
+        );
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let error = super::outbound_roots(&empty).unwrap_err().to_string();
+        assert!(error.contains("holds no certificate"), "{error}");
+    }
 
     use axum::http::{Request, StatusCode, header};
     use axum::routing::get;

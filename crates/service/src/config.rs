@@ -164,6 +164,9 @@ pub struct RuntimeConfig {
     /// Reload plugins, routes and plugin settings when their files change. Default true;
     /// without it they reload on SIGHUP and `POST /admin/plugins/{id}/reload`.
     pub watch: bool,
+    /// CA certificates (PEM) plugins' HTTPS requests trust besides the Mozilla roots: a
+    /// private CA of the services they call.
+    pub outbound_ca_file: Option<PathBuf>,
     /// Services that stand in for the origins plugins send HTTP requests to: set by the
     /// simulator for scenarios, never read from a file.
     #[serde(skip)]
@@ -178,6 +181,7 @@ impl Default for RuntimeConfig {
             max_instances: runtime.max_instances,
             allocation: runtime.allocation,
             watch: true,
+            outbound_ca_file: None,
             outbound_stand_ins: runtime.outbound_stand_ins,
         }
     }

@@ -16,6 +16,7 @@ pub mod bot;
 pub mod cluster;
 pub mod ports;
 pub mod serve;
+pub mod tls;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
