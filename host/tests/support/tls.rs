@@ -12,20 +12,8 @@ pub struct TestCertificates {
     pub key: PathBuf,
 }
 
-const CONFIG: &str = "[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = callhost test CA
-[ca]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign
-[server]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1,DNS:localhost
-";
+/// The test PostgreSQL's certificates are made with the same configuration.
+const CONFIG: &str = include_str!("../../../xtask/src/postgres/openssl.cnf");
 
 fn openssl(dir: &Path, args: &[&str]) {
     let output = Command::new("openssl")

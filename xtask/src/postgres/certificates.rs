@@ -12,22 +12,9 @@ use anyhow::{Context, Result};
 
 use crate::command;
 
-/// What `openssl` is told: the CA's and the server certificate's extensions.
-const OPENSSL_CONFIG: &str = "[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = callhost test CA
-[ca]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-[server]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1,DNS:localhost
-";
+/// What `openssl` is told: the CA's and the server certificate's extensions (the tests'
+/// own TLS servers use it too).
+const OPENSSL_CONFIG: &str = include_str!("openssl.cnf");
 
 /// The files the server and the tests use.
 pub struct Certificates {
