@@ -361,8 +361,9 @@ async fn a_slow_drip_and_a_slow_answer_are_cut_by_their_timeouts() {
     );
     assert_eq!(error_of(&fetched, 1), "connection-read-timeout");
     assert_eq!(error_of(&fetched, 2), "connection-read-timeout");
+    // 0.3 + 0.4 + 0.4 s of timeouts, with room for a loaded machine.
     assert!(
-        fetched.took < Duration::from_secs(3),
+        fetched.took < Duration::from_secs(5),
         "each cut at its timeout: {:?}",
         fetched.took
     );
@@ -390,7 +391,13 @@ async fn waiting_on_http_is_wall_time_not_compute_time() {
     assert_eq!(fetched.invocation.outcome, Outcome::Completed);
     assert_eq!(fetched.results[0]["status"], 200);
     assert_eq!(error_of(&fetched, 1), "connection-read-timeout");
-    assert_eq!(error_of(&fetched, 2), "connection-timeout");
+    // Refused at once when no time is left, or cut by what little is.
+    let third = error_of(&fetched, 2);
+    assert!(
+        ["connection-timeout", "connection-read-timeout"].contains(&third),
+        "{third}"
+    );
+    assert!(fetched.took < Duration::from_secs(2), "{:?}", fetched.took);
 }
 
 #[tokio::test]

@@ -297,6 +297,33 @@ mod tests {
     }
 
     #[test]
+    fn an_http_exchange_reads_as_one_line_and_one_json_entry() {
+        let j = journal(10, 60, 10);
+        let exchange = crate::call::HttpExchange {
+            method: "GET".into(),
+            url: "https://crm.example.com/callers/42".into(),
+            status: None,
+            request_bytes: 0,
+            response_bytes: 0,
+            duration: std::time::Duration::from_millis(800),
+            error: Some("connection-read-timeout: no response within 800 ms".into()),
+        };
+        j.record("c", Instant::now(), JournalRecord::HttpRequest(exchange));
+        let timeline = j.timeline("c").unwrap();
+        let line = timeline.entries[0].to_string();
+        assert!(
+            line.contains("-> http          GET https://crm.example.com/callers/42 => no answer in 800 ms, 0 bytes (connection-read-timeout"),
+            "{line}"
+        );
+        let entry = serde_json::to_value(&timeline.entries[0]).unwrap();
+        assert_eq!(entry["kind"], "http-request");
+        assert_eq!(entry["url"], "https://crm.example.com/callers/42");
+        assert_eq!(entry["durationMs"], 800);
+        assert_eq!(entry["responseBytes"], 0);
+        assert!(entry.get("status").is_none());
+    }
+
+    #[test]
     fn a_call_keeps_at_most_its_bytes() {
         let j = MemoryJournal::new(JournalConfig {
             max_bytes_per_call: 10_000,
