@@ -153,10 +153,7 @@ pub fn check_with(path: &Path, cache: &CheckCache) -> Result<CheckReport, Plugin
             .filter(|i| !i.starts_with("callhost:workflow/"))
             .cloned()
             .collect(),
-        sends_http: info
-            .imports
-            .iter()
-            .any(|i| i.starts_with("wasi:http/outgoing-handler")),
+        sends_http: info.sends_http(),
         compile_time,
         from_cache: info.from_cache,
         cache_dir,

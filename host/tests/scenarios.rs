@@ -96,6 +96,44 @@ fn simulate_cli(plugin: &str, config: &Path, scenario: &Path, json: bool) -> Out
     callhost(&args)
 }
 
+/// A workflow that sends HTTP requests, loaded without `allowed_outbound_hosts`: the load
+/// says that every request will be refused and how to allow some. The CRM router then fails
+/// safe to its menu.
+#[test]
+fn a_plugin_that_sends_http_with_nowhere_allowed_is_warned_about_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = std::fs::read_to_string(config_for("crm-router")).unwrap();
+    let closed = example.replace(
+        "allowed_outbound_hosts = [\"https://crm.example.com\"]",
+        "allowed_outbound_hosts = []",
+    );
+    assert_ne!(closed, example, "the example lists the CRM's origin");
+    let config = dir.path().join("crm-router.toml");
+    std::fs::write(
+        &config,
+        closed.replace("../target/", &format!("{}/target/", repo_root().display())),
+    )
+    .unwrap();
+    let scenario = repo_root().join("examples/scenarios/crm-unknown-caller.toml");
+    let output = simulate_cli("crm-router", &config, &scenario, false);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(
+            "plugins.crm.allowed_outbound_hosts is empty: every request it sends is refused"
+        ),
+        "{stderr}"
+    );
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains("=> no answer") && stdout.contains("http-request-denied"),
+        "the refused lookup is in the timeline:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("ok   expect.played https://media.example.com/crm-menu.wav"),
+        "the router still offers the menu:\n{stdout}"
+    );
+}
+
 #[test]
 fn every_example_plugin_has_scenarios() {
     let scenarios = example_scenarios();

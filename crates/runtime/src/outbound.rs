@@ -133,7 +133,10 @@ impl OutboundHttp {
             };
             return Err(Failure::new(
                 Error::HttpRequestDenied,
-                format!("{origin} is refused: {fix}; add an entry such as `{origin}` to allow it"),
+                format!(
+                    "{origin} is refused: {fix}; add an entry such as `{}` to allow it",
+                    origin.as_entry()
+                ),
             ));
         }
         // Ends a little before the event's bound: the plugin has time to handle the error.

@@ -76,6 +76,14 @@ impl PluginInfo {
         &self.hash[..VERSION_DIGITS.min(self.hash.len())]
     }
 
+    /// Whether the plugin imports `wasi:http/outgoing-handler`: it sends HTTP requests, and
+    /// reaches only what its `allowed_outbound_hosts` lists.
+    pub fn sends_http(&self) -> bool {
+        self.imports
+            .iter()
+            .any(|i| i.starts_with("wasi:http/outgoing-handler"))
+    }
+
     /// The optional `callhost:workflow` interfaces the plugin imports, by name.
     pub fn workflow_imports(&self) -> Vec<&str> {
         self.imports

@@ -100,6 +100,21 @@ pub enum Host {
     Address(IpAddr),
 }
 
+impl Origin {
+    /// The `allowed_outbound_hosts` entry that allows exactly this origin: without the port
+    /// when it is the scheme's.
+    pub fn as_entry(&self) -> String {
+        let full = self.to_string();
+        match self.port == self.scheme.default_port() {
+            true => full
+                .strip_suffix(&format!(":{}", self.port))
+                .unwrap_or(&full)
+                .to_owned(),
+            false => full,
+        }
+    }
+}
+
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let scheme = self.scheme.as_str();
@@ -391,6 +406,24 @@ mod tests {
         let named = origin(Scheme::Http, "localhost", 9090);
         assert!(list.allows(&named));
         assert!(!list.names_address(&named, "127.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn an_origin_reads_as_the_entry_that_allows_it() {
+        for (scheme, host, port, entry) in [
+            (
+                Scheme::Https,
+                "crm.example.com",
+                443,
+                "https://crm.example.com",
+            ),
+            (Scheme::Http, "crm", 8080, "http://crm:8080"),
+            (Scheme::Http, "::1", 80, "http://[::1]"),
+        ] {
+            let origin = origin(scheme, host, port);
+            assert_eq!(origin.as_entry(), entry);
+            assert!(AllowedHosts::parse(&[entry]).unwrap().allows(&origin));
+        }
     }
 
     #[test]

@@ -74,6 +74,10 @@ impl PluginSource {
             .probe(&version)
             .await
             .map_err(|e| anyhow::anyhow!("plugin {}: {e}", self.id()))?;
+        if version.info.sends_http() && version.info.allowed_outbound_hosts.is_empty() {
+            let id = self.id();
+            tracing::warn!(plugin = %id, "plugin {id} sends HTTP requests (it imports wasi:http/outgoing-handler) and plugins.{id}.allowed_outbound_hosts is empty: every request it sends is refused; list the origins it may reach, as in `allowed_outbound_hosts = [\"https://crm.example.com\"]`");
+        }
         Ok(Loaded {
             version,
             took: started.elapsed(),
