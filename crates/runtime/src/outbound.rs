@@ -38,7 +38,7 @@ const WALL_MARGIN: Duration = Duration::from_millis(250);
 /// origins (in simulations).
 pub(crate) struct Outbound {
     tls: Arc<rustls::ClientConfig>,
-    stand_ins: BTreeMap<String, SocketAddr>,
+    stand_ins: BTreeMap<Origin, SocketAddr>,
 }
 
 impl Outbound {
@@ -62,18 +62,18 @@ impl Outbound {
             .with_safe_default_protocol_versions()?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        let mut normalized = BTreeMap::new();
+        let mut by_origin = BTreeMap::new();
         for (origin, address) in stand_ins {
             let uri: http::Uri = origin
                 .parse()
                 .map_err(|e| anyhow::anyhow!("stand-in origin `{origin}`: {e}"))?;
             let origin = origin_of(&uri)
                 .map_err(|f| anyhow::anyhow!("stand-in origin `{origin}`: {}", f.why))?;
-            normalized.insert(origin.to_string(), *address);
+            by_origin.insert(origin, *address);
         }
         Ok(Self {
             tls: Arc::new(tls),
-            stand_ins: normalized,
+            stand_ins: by_origin,
         })
     }
 }
@@ -156,19 +156,17 @@ impl OutboundHttp {
         let clamp =
             |asked: Option<Duration>, limit: Duration| asked.unwrap_or(limit).min(limit).min(left);
         let options = options.unwrap_or_default();
-        let stand_in = self.shared.stand_ins.get(&origin.to_string()).copied();
+        let stand_in = self.shared.stand_ins.get(&origin).copied();
         Ok(Plan {
             stand_in,
             origin,
-            allowed: allowed.clone(),
+            plugin: self.plugin.clone(),
             connect_timeout: clamp(options.connect_timeout, limits.http_connect_timeout),
             first_byte_timeout: clamp(options.first_byte_timeout, limits.http_first_byte_timeout),
             between_bytes_timeout: clamp(
                 options.between_bytes_timeout,
                 limits.http_between_bytes_timeout,
             ),
-            request_bytes: limits.http_request_bytes,
-            response_bytes: limits.http_response_bytes,
         })
     }
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::Prompt;
-use crate::types::{CollectOptions, Tone};
+use crate::types::{CollectEnd, CollectOptions, Tone};
 
 /// A tone collection: a prompt, then keys until `max_digits`, a terminator or a timeout.
 ///
@@ -81,6 +81,21 @@ impl Collect {
             terminators: self.terminators.clone(),
             tries: self.tries,
             client_context: self.client_context.clone(),
+        }
+    }
+}
+
+impl CollectEnd {
+    /// Why a collection ended, as the contract names it: `complete`, `terminator`, `timeout`,
+    /// `inter-digit-timeout`, `tries-exhausted` or `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CollectEnd::Complete => "complete",
+            CollectEnd::Terminator => "terminator",
+            CollectEnd::Timeout => "timeout",
+            CollectEnd::InterDigitTimeout => "inter-digit-timeout",
+            CollectEnd::TriesExhausted => "tries-exhausted",
+            CollectEnd::Failed => "failed",
         }
     }
 }

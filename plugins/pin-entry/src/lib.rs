@@ -47,7 +47,7 @@ impl Workflow for PinEntry {
         log::info(
             "PIN collection over",
             &[
-                ("reason", reason(collected.reason)),
+                ("reason", collected.reason.as_str()),
                 ("tries", &collected.tries.to_string()),
             ],
         );
@@ -101,15 +101,4 @@ fn ask(call: &Call) -> Result<()> {
 fn play_then_hang_up(call: &Call, key: &str) -> Result<()> {
     let operation_id = call.play(&config::prompt(key)?)?;
     state::call().set(HANG_UP_AFTER, &operation_id)
-}
-
-fn reason(end: CollectEnd) -> &'static str {
-    match end {
-        CollectEnd::Complete => "complete",
-        CollectEnd::Terminator => "terminator",
-        CollectEnd::Timeout => "timeout",
-        CollectEnd::InterDigitTimeout => "inter-digit-timeout",
-        CollectEnd::TriesExhausted => "tries-exhausted",
-        CollectEnd::Failed => "failed",
-    }
 }

@@ -38,7 +38,7 @@ struct AllowedHost {
 }
 
 /// The schemes a plugin may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Scheme {
     Http,
     Https,
@@ -86,7 +86,7 @@ enum PortRule {
 }
 
 /// Where a request goes, as the allow-list sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Origin {
     pub scheme: Scheme,
     /// A name (lowercase, without a trailing dot) or an address.
@@ -94,7 +94,7 @@ pub struct Origin {
     pub port: u16,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Host {
     Name(String),
     Address(IpAddr),

@@ -14,20 +14,20 @@ use tokio::net::TcpStream;
 use wasmtime_wasi_http::{Error, WasiBody};
 
 use super::addresses::not_public;
-use super::allowed_hosts::{AllowedHosts, Host, Origin, Scheme};
+use super::allowed_hosts::{Host, Origin, Scheme};
 use super::body::{Counted, RequestBody, ResponseBody};
+use crate::plugin::PluginInfo;
 
 /// What a request may do, settled when it was admitted.
 pub(super) struct Plan {
     pub(super) origin: Origin,
     /// The plain-HTTP service that stands in for the origin, if one does (simulations).
     pub(super) stand_in: Option<SocketAddr>,
-    pub(super) allowed: AllowedHosts,
+    /// The plugin, whose `allowed_outbound_hosts` may name an address that is not public.
+    pub(super) plugin: Arc<PluginInfo>,
     pub(super) connect_timeout: Duration,
     pub(super) first_byte_timeout: Duration,
     pub(super) between_bytes_timeout: Duration,
-    pub(super) request_bytes: u64,
-    pub(super) response_bytes: u64,
 }
 
 /// Why a request got no response: the error the plugin sees, and what a person reads.
@@ -94,7 +94,7 @@ pub(super) async fn send(
     let request = request.map(|inner| {
         RequestBody {
             inner,
-            limit: plan.request_bytes,
+            limit: plan.plugin.limits.http_request_bytes,
             sent,
         }
         .boxed_unsync()
@@ -131,20 +131,20 @@ pub(super) async fn send(
             )
         })??;
     if let Some(length) = content_length(&response)
-        && length > plan.response_bytes
+        && length > plan.plugin.limits.http_response_bytes
     {
         return Err(Failure::new(
             Error::HttpResponseBodySize(Some(length)),
             format!(
                 "the response announces {length} bytes, over limits.http_response_bytes ({})",
-                plan.response_bytes
+                plan.plugin.limits.http_response_bytes
             ),
         ));
     }
     let between_bytes = plan.between_bytes_timeout;
     let response = response.map(|inner| ResponseBody {
         inner,
-        limit: plan.response_bytes,
+        limit: plan.plugin.limits.http_response_bytes,
         between_bytes,
         idle: Box::pin(tokio::time::sleep(between_bytes)),
         received,
@@ -211,7 +211,12 @@ async fn reachable(plan: &Plan) -> Result<Vec<SocketAddr>, Failure> {
     let mut reachable = Vec::new();
     for ip in resolved {
         match not_public(ip) {
-            Some(why) if !plan.allowed.names_address(&plan.origin, ip) => {
+            Some(why)
+                if !plan
+                    .plugin
+                    .allowed_outbound_hosts
+                    .names_address(&plan.origin, ip) =>
+            {
                 refused.get_or_insert((ip, why));
             }
             _ => reachable.push(SocketAddr::new(ip, port)),
